@@ -1,0 +1,7 @@
+"""``python -m kgrec`` runs the command-line interface."""
+
+import sys
+
+from kgrec.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""One parser per on-disk format; each returns a :class:`kgrec.data.dataset.RecDataset`."""

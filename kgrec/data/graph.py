@@ -1,0 +1,170 @@
+"""CollaborativeKG: users, items and KG entities in one node space, with typed edges, as a PyG ``Data``.
+
+Node ids: users ``[0, U)``, items ``[U, U+I)``, entities not linked to an item ``[U+I, N)``. Items are KG
+entities (KGAT's convention): a KG triple on a linked entity is an edge on its item node.
+
+Relation ids: ``0`` = ``interact`` (user -> item), ``1..R`` = the dataset's KG relations, then the inverses
+in the same order: ``R+1`` = ``interact⁻¹`` and ``R+1+r`` = inverse of ``r``; ``inverse(r) = (r + R + 1) mod
+2(R+1)``. Interaction edges come from the training part of a split only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import torch
+from torch_geometric.data import Data
+from torch_geometric.utils import k_hop_subgraph
+
+from kgrec.data.dataset import Interactions, RecDataset
+
+INTERACT = "interact"
+INVERSE_SUFFIX = "⁻¹"
+USER, ITEM, ENTITY = 0, 1, 2
+NODE_KINDS = ("user", "item", "entity")
+
+
+@dataclass(frozen=True, eq=False)
+class CollaborativeKG:
+    """The collaborative knowledge graph of a dataset and its training interactions.
+
+    ``data`` is a PyG ``Data`` with ``edge_index`` (2 × E, source row first), ``edge_type`` (E),
+    ``node_type`` (N: 0 user, 1 item, 2 entity) and ``num_nodes``. Edges are unique and sorted by
+    (relation, source, target).
+    """
+
+    dataset: RecDataset
+    data: Data
+    relation_names: tuple[str, ...]
+    node_index: np.ndarray  # per node: its id within its kind (user id, item id or dataset entity id)
+    entity_nodes: pd.DataFrame  # columns entity, node: every node that stands for a dataset entity
+
+    # ---- construction ------------------------------------------------------------------------------------
+    @classmethod
+    def build(cls, dataset: RecDataset, train: Interactions, device: str | torch.device = "cpu") -> CollaborativeKG:
+        """Build the graph from ``dataset``'s KG and the ``train`` interactions (never valid or test)."""
+        n_users, n_items = dataset.n_users, dataset.n_items
+        linked = np.flatnonzero(dataset.item_entity >= 0)
+        item_links = pd.DataFrame({"entity": dataset.item_entity[linked], "node": n_users + linked})
+        others = np.setdiff1d(np.arange(dataset.n_entities), item_links["entity"].to_numpy())
+        other_links = pd.DataFrame({"entity": others, "node": n_users + n_items + np.arange(len(others))})
+        entity_nodes = pd.concat([item_links, other_links], ignore_index=True)
+        num_nodes = n_users + n_items + len(others)
+
+        triples = pd.DataFrame(dataset.triples, columns=["head", "relation", "tail"])
+        kg = triples.merge(entity_nodes.rename(columns={"entity": "head", "node": "src"}), on="head").merge(
+            entity_nodes.rename(columns={"entity": "tail", "node": "dst"}), on="tail"
+        )
+        n_rel = dataset.n_relations
+        src = np.concatenate([train.user, kg["src"].to_numpy()])
+        dst = np.concatenate([n_users + train.item, kg["dst"].to_numpy()])
+        rel = np.concatenate([np.zeros(len(train), dtype=np.int64), kg["relation"].to_numpy() + 1])
+        src, dst, rel = np.concatenate([src, dst]), np.concatenate([dst, src]), np.concatenate([rel, rel + n_rel + 1])
+        edges = np.unique(np.stack([rel, src, dst], axis=1), axis=0)  # sorted by (relation, source, target)
+
+        node_type = np.full(num_nodes, ENTITY, dtype=np.int64)
+        node_type[:n_users] = USER
+        node_type[n_users : n_users + n_items] = ITEM
+        node_index = np.concatenate([np.arange(n_users), np.arange(n_items), others]).astype(np.int64)
+        names = [INTERACT, *(str(r) for r in dataset.relations.raw_ids)]
+        data = Data(
+            edge_index=torch.from_numpy(np.ascontiguousarray(edges[:, 1:].T)),
+            edge_type=torch.from_numpy(np.ascontiguousarray(edges[:, 0])),
+            node_type=torch.from_numpy(node_type),
+            num_nodes=num_nodes,
+        ).to(device)
+        return cls(dataset, data, tuple(names + [n + INVERSE_SUFFIX for n in names]), node_index, entity_nodes)
+
+    # ---- sizes and ids -----------------------------------------------------------------------------------
+    @property
+    def n_users(self) -> int:
+        return self.dataset.n_users
+
+    @property
+    def n_items(self) -> int:
+        return self.dataset.n_items
+
+    @property
+    def num_nodes(self) -> int:
+        return int(self.data.num_nodes)
+
+    @property
+    def num_relations(self) -> int:
+        """All relation ids, inverses included: 2 × (KG relations + 1)."""
+        return len(self.relation_names)
+
+    def inverse(self, relation: int) -> int:
+        """The id of the inverse of ``relation``."""
+        half = self.num_relations // 2
+        return (relation + half) % self.num_relations
+
+    def item_node(self, item: int) -> int:
+        return self.n_users + item
+
+    def node_kind(self, node: int) -> str:
+        """'user', 'item' or 'entity'."""
+        return NODE_KINDS[int(self.data.node_type[node])]
+
+    def node_name(self, node: int) -> str:
+        """Display name of a node (never empty: unnamed entities show as 'entity <raw id>')."""
+        maps = {"user": self.dataset.users, "item": self.dataset.items, "entity": self.dataset.entities}
+        return maps[self.node_kind(node)].name(int(self.node_index[node]))
+
+    # ---- matrices ----------------------------------------------------------------------------------------
+    def adjacency(self, relations: Iterable[int] | None = None) -> torch.Tensor:
+        """Sparse N × N 0/1 adjacency (source row, target column) over the given relation ids (all if None)."""
+        edge_index, edge_type = self.data.edge_index, self.data.edge_type
+        if relations is not None:
+            keep = torch.isin(edge_type, torch.as_tensor(list(relations), device=edge_type.device))
+            edge_index = edge_index[:, keep]
+        values = torch.ones(edge_index.size(1), device=edge_index.device)
+        return torch.sparse_coo_tensor(edge_index, values, (self.num_nodes, self.num_nodes), check_invariants=False).coalesce()
+
+    def item_entity_adjacency(self) -> torch.Tensor:
+        """Sparse I × N 0/1 matrix: item i (row) has a KG edge, of any KG relation or inverse, to node n.
+
+        Paths item → entity → item are ``A @ A.T``; a user's KG-reachable items are ``x_u @ A @ A.T``.
+        """
+        edge_index, edge_type = self.data.edge_index, self.data.edge_type
+        half = self.num_relations // 2
+        is_kg = (edge_type != 0) & (edge_type != half)
+        source = edge_index[0]
+        keep = is_kg & (source >= self.n_users) & (source < self.n_users + self.n_items)
+        rows, cols = source[keep] - self.n_users, edge_index[1, keep]
+        values = torch.ones(rows.numel(), device=rows.device)
+        return torch.sparse_coo_tensor(
+            torch.stack([rows, cols]), values, (self.n_items, self.num_nodes), check_invariants=False
+        ).coalesce()
+
+    # ---- export ------------------------------------------------------------------------------------------
+    def to_networkx(self, nodes: Iterable[int] | None = None) -> nx.MultiDiGraph:
+        """The graph (or the subgraph induced by ``nodes``) as a networkx MultiDiGraph with names.
+
+        Nodes carry ``kind``, ``name`` and ``index`` (id within the kind); edges carry ``relation`` (id)
+        and ``relation_name``.
+        """
+        edge_index = self.data.edge_index.cpu().numpy()
+        edge_type = self.data.edge_type.cpu().numpy()
+        node_list = np.arange(self.num_nodes) if nodes is None else np.unique(np.fromiter(nodes, dtype=np.int64))
+        inside = np.zeros(self.num_nodes, dtype=bool)
+        inside[node_list] = True
+        keep = inside[edge_index[0]] & inside[edge_index[1]]
+        graph = nx.MultiDiGraph()
+        graph.add_nodes_from(
+            (int(n), {"kind": self.node_kind(n), "name": self.node_name(n), "index": int(self.node_index[n])})
+            for n in node_list
+        )
+        graph.add_edges_from(
+            (int(s), int(t), {"relation": int(r), "relation_name": self.relation_names[r]})
+            for s, t, r in zip(edge_index[0, keep], edge_index[1, keep], edge_type[keep])
+        )
+        return graph
+
+    def neighbourhood(self, node: int, hops: int = 2) -> nx.MultiDiGraph:
+        """The ``hops``-hop neighbourhood of ``node`` (every edge has its inverse, so direction is moot)."""
+        subset, _, _, _ = k_hop_subgraph(int(node), hops, self.data.edge_index, num_nodes=self.num_nodes)
+        return self.to_networkx(subset.tolist())
