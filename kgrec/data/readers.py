@@ -72,9 +72,10 @@ def read_table(
         if allow_empty:
             return pd.DataFrame({**{c: pd.Series(dtype=str) for c in columns}, LINE_COLUMN: pd.Series(dtype=np.int64)})
         raise DatasetError(f"file has no data rows; expected {shape}", path)
-    stray = lines.str.contains("\r", regex=False)
+    stray = lines.str.contains("\r", regex=False)  # pandas would split the row there and lose the line numbers
     if stray.any():
-        raise DatasetError("stray carriage return (CR) inside the line; expected LF or CRLF line ends", path, int(stray.idxmax()))
+        line = int(stray.idxmax())
+        raise DatasetError("stray carriage return (CR) inside the line; expected LF or CRLF line ends", path, line)
     if quoted:
         rows = [_csv_fields(line, sep, path, number) for number, line in lines.items()]
         counts = pd.Series([len(row) for row in rows], index=lines.index)
@@ -121,12 +122,17 @@ def parse_ints(frame: pd.DataFrame, column: str, path: str | PathLike[str], what
         raise DatasetError(
             f"{what or column} must be an integer, found {values.iloc[row]!r}", path, int(frame[LINE_COLUMN].iloc[row])
         )
-    too_big = values.map(lambda value: not -(2**63) <= int(value) < 2**63)
-    if too_big.any():
-        row = int(np.flatnonzero(too_big.to_numpy())[0])
-        raise DatasetError(
-            f"{what or column} {values.iloc[row]!r} does not fit in a 64-bit integer", path, int(frame[LINE_COLUMN].iloc[row])
-        )
+    long = values.str.lstrip("+-").str.len().to_numpy() >= 19  # only these can overflow int64
+    if long.any():
+        too_big = np.zeros(len(values), dtype=bool)
+        too_big[long] = [not -(2**63) <= int(value) < 2**63 for value in values[long]]
+        if too_big.any():
+            row = int(np.flatnonzero(too_big)[0])
+            raise DatasetError(
+                f"{what or column} {values.iloc[row]!r} does not fit in a 64-bit integer",
+                path,
+                int(frame[LINE_COLUMN].iloc[row]),
+            )
     out = values.astype(np.int64).to_numpy()
     return out
 

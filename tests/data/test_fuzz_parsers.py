@@ -9,7 +9,8 @@ self-loop triples, relations with spaces, unknown ids, empty or missing files) a
 * or it raises DatasetError whose ``.path`` is one of the dataset's files (and whose ``.line``, if any, exists);
 
 anything else (KeyError, ValueError, OverflowError, csv.Error, a hang...) fails the test.
-The number of generated inputs per parser is printed at the end of the module.
+The number of generated inputs per parser is printed at the end of the module; the generic formats (tsv, kgat,
+recbole) are fuzzed when their modules exist. ``KGREC_FUZZ_EXAMPLES=5000`` runs a longer hunt (default 250).
 """
 
 from __future__ import annotations
@@ -108,7 +109,10 @@ ML100K_FILES: FileSet = {
     ),
 }
 # threshold 4: (1,1) (2,1) (2,3) (3,4); items = the whole u.item catalogue; 4 Satori + 4 has_genre triples
-ML100K_STATS = {"users": 3, "items": 4, "interactions": 4, "entities": 8, "relations": 3, "triples": 8, "linked_items": 3}
+ML100K_STATS = {
+    "users": 3, "items": 4, "interactions": 4, "entities": 8,
+    "relations": 3, "triples": 8, "linked_items": 3,
+}
 
 OMDB_FILES: FileSet = {
     ("moviekg-omdb", "sub_user_watched_movies.csv"): (
@@ -131,7 +135,10 @@ OMDB_FILES: FileSet = {
     ("moviekg-omdb", "sub_movie_withgenre_genre.csv"): (b"movie_id,genre_id\n1,g_2\n3,g_1\n5,g_1\n", b","),
 }
 # threshold 4: (u_1,1) (u_2,1) (u_3,3) (u_3,1); items = rated movies 1, 3, 5
-OMDB_STATS = {"users": 3, "items": 3, "interactions": 4, "entities": 10, "relations": 3, "triples": 8, "linked_items": 3}
+OMDB_STATS = {
+    "users": 3, "items": 3, "interactions": 4, "entities": 10,
+    "relations": 3, "triples": 8, "linked_items": 3,
+}
 
 SPLIT_FILES: FileSet = {
     ("split", "train.tsv"): (b"1\t10\n1\t11\n2\t10\n3\t11\n3\t12\n", b"\t"),
@@ -150,12 +157,135 @@ def assert_omdb_files_cover_loader() -> None:
     assert {name for _, name in OMDB_FILES} == set(omdb.FILES)
 
 
-Loader = Callable[[Mapping[str, Path], DataConfig], RecDataset]
-PARSERS: dict[str, tuple[FileSet, Loader, dict[str, int]]] = {
-    "lastfm-kgcn": (KGCN_FILES, kgcn.load, KGCN_STATS),
-    "ml100k": (ML100K_FILES, movielens.load, ML100K_STATS),
-    "moviekg-omdb": (OMDB_FILES, omdb.load, OMDB_STATS),
+# ---- generic formats (called with a path): tsv, kgat, recbole atomic ------------------------------------------
+
+TSV_FILES: FileSet = {
+    ("toy-tsv", "interactions.tsv"): (
+        b"user\titem\trating\ttimestamp\nu1\ti1\t5\t100\nu1\ti2\t3\t101\nu2\ti1\t4\t102\nu2\ti3\t1\t103\n"
+        b"u3\ti2\t2.5\t104\n",
+        b"\t",
+    ),
+    ("toy-tsv", "triples.csv"): (b'head,relation,tail\ne1,genre,g1\ne2,genre,g1\ne3,"directed, by",p1\n', b","),
+    ("toy-tsv", "links.tsv"): (b"item\tentity\ni1\te1\ni2\te2\ni3\te3\n", b"\t"),
+    ("toy-tsv", "item_names.tsv"): (b"i1\tToy Story (1995)\ni2\tHeat\n", b"\t"),
+    ("toy-tsv", "entity_names.csv"): (b'id,name\ng1,Drama\np1,"Lang, Fritz"\n', b","),
 }
+TSV_STATS = {"users": 3, "items": 3, "interactions": 5, "entities": 5, "relations": 2, "triples": 3, "linked_items": 3}
+
+TSV_SPLIT_FILES: FileSet = {
+    ("toy-split", "train.tsv"): (b"user\titem\nu1\t1\nu1\t2\nu2\t1\nu3\t3\n", b"\t"),
+    ("toy-split", "valid.tsv"): (b"user\titem\nu1\t3\n", b"\t"),
+    ("toy-split", "test.csv"): (b"user,item\nu2,2\nu3,1\n", b","),
+    ("toy-split", "triples.tsv"): (b"1\tr\t10\n2\tr\t10\n10\ts\t11\n", b"\t"),  # no links: item i is entity i
+}
+TSV_SPLIT_STATS = {
+    "users": 3, "items": 3, "interactions": 7, "entities": 4,
+    "relations": 2, "triples": 3, "linked_items": 2,
+}
+
+KGAT_FILES: FileSet = {
+    ("toy-kgat", "train.txt"): (b"0 0 1 2\n1 1 3\n2 0 4\n3\n", b" "),  # user 3 has no items
+    ("toy-kgat", "valid.txt"): (b"1 2\n", b" "),
+    ("toy-kgat", "test.txt"): (b"0 3\n1 0\n2 2\n", b" "),
+    ("toy-kgat", "kg_final.txt"): (b"0 0 5\n1 0 5\n2 1 6\n5 2 7\n", b" "),
+    ("toy-kgat", "item_list.txt"): (
+        b"org_id remap_id freebase_id\nB00 0 m.00\nB01 1 m.01\nB02 2 m.02\nB03 3\nB04 4\nB05 5\n",
+        b" ",
+    ),
+    ("toy-kgat", "user_list.txt"): (b"org_id remap_id\nua 0\nub 1\nuc 2\nud 3\n", b" "),
+    ("toy-kgat", "relation_list.txt"): (b"org_id remap_id\nfilm.genre 0\nfilm.actor 1\nmusic.origin 2\n", b" "),
+}
+# items 0..5 from item_list.txt; items 0, 1, 2 and 5 are also KG entities
+KGAT_STATS = {
+    "users": 3, "items": 6, "interactions": 11, "entities": 6,
+    "relations": 3, "triples": 4, "linked_items": 4,
+}
+
+INTER_HEADER = b"user_id:token\titem_id:token\trating:float\ttimestamp:float\treview:token_seq\n"
+RECBOLE_FILES: FileSet = {
+    ("toy", "toy.inter"): (
+        INTER_HEADER + b"u1\tm1\t4.5\t881250949\tgreat film\nu1\tm2\t2\t881250950.9\tmeh\nu2\tm1\t5\t1e9\t\n"
+        b"u3\tm3\t3\t881250951\tok\n",
+        b"\t",
+    ),
+    ("toy", "toy.kg"): (
+        b"head_id:token\trelation_id:token\ttail_id:token\n"
+        b"e.m1\tfilm.genre\te.drama\ne.m2\tfilm.genre\te.drama\ne.m1\tfilm.director\te.lang\n",
+        b"\t",
+    ),
+    ("toy", "toy.link"): (b"item_id:token\tentity_id:token\nm1\te.m1\nm2\te.m2\n", b"\t"),
+    ("toy", "toy.item"): (
+        b"item_id:token\tmovie_title:token_seq\trelease_year:token\n"
+        b"m1\tToy Story (1995)\t1995\nm2\tHeat\t1995\nm3\tAlien\t1979\nm4\tM\t1931\n",
+        b"\t",
+    ),
+    ("toy", "toy.ent"): (b"entity_id:token\tname:token_seq\ne.drama\tDrama\ne.lang\tFritz Lang\n", b"\t"),
+}
+RECBOLE_STATS = {
+    "users": 3, "items": 4, "interactions": 4, "entities": 4,
+    "relations": 2, "triples": 3, "linked_items": 2,
+}
+
+SPLIT_INTER_HEADER = b"user_id:token\titem_id:token\trating:float\n"
+RECBOLE_SPLIT_FILES: FileSet = {
+    ("toy-bench", "toy.train.inter"): (SPLIT_INTER_HEADER + b"u1\tm1\t5\nu1\tm2\t4\nu2\tm1\t3\n", b"\t"),
+    ("toy-bench", "toy.valid.inter"): (SPLIT_INTER_HEADER + b"u1\tm3\t4\n", b"\t"),
+    ("toy-bench", "toy.test.inter"): (SPLIT_INTER_HEADER + b"u2\tm2\t5\n", b"\t"),
+    ("toy-bench", "toy.kg"): RECBOLE_FILES[("toy", "toy.kg")],
+    ("toy-bench", "toy.link"): RECBOLE_FILES[("toy", "toy.link")],
+}
+RECBOLE_SPLIT_STATS = {
+    "users": 2, "items": 3, "interactions": 5, "entities": 4,
+    "relations": 2, "triples": 3, "linked_items": 2,
+}
+
+Loader = Callable[[Any, DataConfig], RecDataset]
+
+
+class Parser(NamedTuple):
+    """A parser under test: its tiny files, its load function, the exact stats of the tiny files.
+
+    ``by_path`` parsers (the generic formats) are called with their one directory, the others with
+    ``{folder: directory}``.
+    """
+
+    files: FileSet
+    load: Loader
+    stats: dict[str, int]
+    by_path: bool = False
+
+
+def _generic(module: str) -> Loader | None:
+    """``kgrec.data.formats.<module>.load`` if that module exists yet (the generic formats came later)."""
+    try:
+        return importlib.import_module(f"kgrec.data.formats.{module}").load
+    except ModuleNotFoundError:
+        return None
+
+
+PARSERS: dict[str, Parser] = {
+    "lastfm-kgcn": Parser(KGCN_FILES, kgcn.load, KGCN_STATS),
+    "ml100k": Parser(ML100K_FILES, movielens.load, ML100K_STATS),
+    "moviekg-omdb": Parser(OMDB_FILES, omdb.load, OMDB_STATS),
+}
+for _name, _module, _files, _stats in [
+    ("tsv", "tsv", TSV_FILES, TSV_STATS),
+    ("tsv-split", "tsv", TSV_SPLIT_FILES, TSV_SPLIT_STATS),
+    ("kgat", "kgat", KGAT_FILES, KGAT_STATS),
+    ("recbole", "recbole_atomic", RECBOLE_FILES, RECBOLE_STATS),
+    ("recbole-split", "recbole_atomic", RECBOLE_SPLIT_FILES, RECBOLE_SPLIT_STATS),
+]:
+    if (_load := _generic(_module)) is not None:
+        PARSERS[_name] = Parser(_files, _load, _stats, by_path=True)
+
+
+def call(parser: str, root: Path, config: DataConfig) -> RecDataset:
+    """Run a parser on the files already written under ``root``."""
+    files, load, _, by_path = PARSERS[parser]
+    folders = sorted({folder for folder, _ in files})
+    if by_path:
+        return load(root / folders[0], config)
+    return load({folder: root / folder for folder in folders}, config)
 
 
 def write_files(root: Path, files: Mapping[tuple[str, str], bytes | None]) -> dict[str, Path]:
@@ -196,7 +326,8 @@ def _report_generated_inputs(request: pytest.FixtureRequest) -> Iterator[None]:
     with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
         write("")
         for parser, count in sorted(GENERATED.items()):
-            write(f"fuzz: {parser}: {count} generated inputs ({LOADED[parser]} loaded, {count - LOADED[parser]} DatasetError)")
+            loaded = LOADED[parser]
+            write(f"fuzz: {parser}: {count} generated inputs ({loaded} loaded, {count - loaded} DatasetError)")
 
 
 # ---- corruptions ---------------------------------------------------------------------------------------------
@@ -340,6 +471,9 @@ def time_limit(seconds: int) -> Iterator[None]:
     def on_alarm(signum: int, frame: object) -> None:
         raise TimeoutError(f"parser did not finish within {seconds} s")
 
+    if not hasattr(signal, "SIGALRM"):  # Windows: no alarm; a hang then shows as a stuck test
+        yield
+        return
     previous = signal.signal(signal.SIGALRM, on_alarm)
     signal.alarm(seconds)
     try:
@@ -349,15 +483,27 @@ def time_limit(seconds: int) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def check_error(error: DatasetError, root: Path, contents: Mapping[tuple[str, str], bytes | None]) -> None:
-    """A DatasetError must name one of the dataset's files, start its message with it and point at a real line."""
+def check_error(
+    error: DatasetError, root: Path, contents: Mapping[tuple[str, str], bytes | None], by_path: bool = False
+) -> None:
+    """A DatasetError must name one of the dataset's files, start its message with it and point at a real line.
+
+    A generic format (``by_path``) discovers its files by name, so it may also name the directory or a file of
+    it that the tiny dataset does not have (e.g. ``interactions.tsv`` when train.tsv went missing).
+    """
     assert error.path is not None, f"DatasetError without a path: {error}"
     path = Path(error.path)
     key = (path.parent.name, path.name)
-    assert path.parent.parent == root and key in contents, f"DatasetError names {error.path}, not a dataset file"
+    folders = {folder for folder, _ in contents}
+    named_ok = key in contents or (
+        by_path and (path.parent.name in folders or (path.parent == root and path.name in folders))
+    )
+    assert path.parent.parent == root or path.parent == root, f"DatasetError names {error.path}, outside the dataset"
+    assert named_ok, f"DatasetError names {error.path}, not a dataset file"
     assert str(error).startswith(f"{error.path}:"), str(error)
     assert error.reason and error.reason.strip(), "empty error message"
     if error.line is not None:
+        assert key in contents, f"line {error.line} of {path.name}, which the dataset does not have"
         data = contents[key]
         assert data is not None, f"line {error.line} of a missing file"
         assert 1 <= error.line <= data.count(b"\n") + 1, f"line {error.line} is not a line of {path.name}"
@@ -406,17 +552,16 @@ def check_split(parts: Split, dataset: RecDataset) -> None:
 
 
 def run_parser(parser: str, changes: list[Corruption], config: DataConfig) -> None:
-    files, load, _ = PARSERS[parser]
     GENERATED[parser] += 1
-    contents = corrupt(files, changes)
+    contents = corrupt(PARSERS[parser].files, changes)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        dirs = write_files(root, contents)
+        write_files(root, contents)
         try:
             with time_limit(20):
-                dataset = load(dirs, config)
+                dataset = call(parser, root, config)
         except DatasetError as error:
-            check_error(error, root, contents)
+            check_error(error, root, contents, PARSERS[parser].by_path)
         else:
             check_dataset(dataset)
             LOADED[parser] += 1
@@ -427,8 +572,9 @@ def run_parser(parser: str, changes: list[Corruption], config: DataConfig) -> No
 
 @pytest.mark.parametrize("parser", sorted(PARSERS))
 def test_tiny_dataset_loads_with_exact_stats(parser: str, tmp_path: Path) -> None:
-    files, load, expected = PARSERS[parser]
-    dataset = load(write_files(tmp_path, clean(files)), DataConfig(name=parser))
+    files, _, expected, _ = PARSERS[parser]
+    write_files(tmp_path, clean(files))
+    dataset = call(parser, tmp_path, DataConfig(name=parser))
     assert stats_of(dataset) == expected
     check_dataset(dataset)
 
@@ -459,11 +605,16 @@ def test_tiny_split_loads(tmp_path: Path) -> None:
 # ---- properties ----------------------------------------------------------------------------------------------
 
 # KGREC_FUZZ_EXAMPLES=5000 for a longer hunt; the default keeps the whole module well under a minute
-FUZZ_SETTINGS = settings(max_examples=int(os.environ.get("KGREC_FUZZ_EXAMPLES", "250")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
-CHANGES = {parser: st.lists(corruptions(list(files)), min_size=1, max_size=3) for parser, (files, _, _) in PARSERS.items()}
+FUZZ_SETTINGS = settings(
+    max_examples=int(os.environ.get("KGREC_FUZZ_EXAMPLES", "250")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+CHANGES = {name: st.lists(corruptions(list(parser.files)), min_size=1, max_size=3) for name, parser in PARSERS.items()}
+GENERIC = [name for name, parser in PARSERS.items() if parser.by_path]
 CONFIGS = st.builds(
     DataConfig,
-    threshold=st.sampled_from([None, 0.0, 1.0, 4.0, 4.5, 6.0, 20.0]),
+    threshold=st.sampled_from([None, None, 0.0, 1.0, 4.0, 4.5, 6.0, 20.0]),  # the default twice as often
     keep_unlinked_items=st.booleans(),
 )
 
@@ -487,6 +638,14 @@ def test_fuzz_ml100k(changes: list[Corruption], config: DataConfig) -> None:
 @given(changes=CHANGES["moviekg-omdb"], config=CONFIGS)
 def test_fuzz_omdb(changes: list[Corruption], config: DataConfig) -> None:
     run_parser("moviekg-omdb", changes, config)
+
+
+@pytest.mark.fuzz
+@settings(FUZZ_SETTINGS, max_examples=max(1, FUZZ_SETTINGS.max_examples * 3 // 5))
+@given(data=st.data(), config=CONFIGS)
+@pytest.mark.parametrize("parser", GENERIC)
+def test_fuzz_generic_format(parser: str, data: st.DataObject, config: DataConfig) -> None:
+    run_parser(parser, data.draw(CHANGES[parser], label="changes"), config)
 
 
 SPLIT_DATASET = split_dataset()
@@ -523,11 +682,13 @@ def replace_line(files: FileSet, key: tuple[str, str], line: int, text: bytes) -
     return contents
 
 
-def load_error(parser: str, contents: Mapping[tuple[str, str], bytes | None], tmp_path: Path, **config: Any) -> DatasetError:
-    _, load, _ = PARSERS[parser]
+def load_error(
+    parser: str, contents: Mapping[tuple[str, str], bytes | None], tmp_path: Path, **config: Any
+) -> DatasetError:
+    write_files(tmp_path, contents)
     with pytest.raises(DatasetError) as info:
-        load(write_files(tmp_path, contents), DataConfig(name=parser, **config))
-    check_error(info.value, tmp_path, contents)
+        call(parser, tmp_path, DataConfig(name=parser, **config))
+    check_error(info.value, tmp_path, contents, PARSERS[parser].by_path)
     return info.value
 
 
@@ -569,12 +730,14 @@ def test_invalid_utf8_names_line_4(tmp_path: Path) -> None:
     assert "0xff" in str(error)
 
 
-EVERY_FILE = [(parser, key) for parser, (files, _, _) in PARSERS.items() for key in files]
+EVERY_FILE = [(name, key) for name, parser in PARSERS.items() if not parser.by_path for key in parser.files]
 
 
 @pytest.mark.parametrize(("parser", "key"), EVERY_FILE, ids=[f"{p}/{k[1]}" for p, k in EVERY_FILE])
 @pytest.mark.parametrize("content", [b"", b"\n\n \t\n", None], ids=["empty", "blank", "missing"])
-def test_empty_or_missing_file_is_named(parser: str, key: tuple[str, str], content: bytes | None, tmp_path: Path) -> None:
+def test_empty_or_missing_file_is_named(
+    parser: str, key: tuple[str, str], content: bytes | None, tmp_path: Path
+) -> None:
     contents = clean(PARSERS[parser][0])
     contents[key] = content
     error = load_error(parser, contents, tmp_path)
@@ -605,7 +768,8 @@ def test_wrong_field_count_names_the_line(tmp_path: Path) -> None:
 def test_huge_id_names_its_line(huge: int, tmp_path: Path) -> None:
     error = load_error(LASTFM, replace_line(KGCN_FILES, LISTENS, 4, f"{huge}\t10\t30".encode()), tmp_path)
     assert (Path(error.path).name, error.line) == ("user_artists.dat", 4)
-    error = load_error("ml100k", replace_line(ML100K_FILES, ("ml-100k", "u.data"), 3, f"2\t1\t4\t{huge}".encode()), tmp_path / "b")
+    contents = replace_line(ML100K_FILES, ("ml-100k", "u.data"), 3, f"2\t1\t4\t{huge}".encode())
+    error = load_error("ml100k", contents, tmp_path / "b")
     assert (Path(error.path).name, error.line) == ("u.data", 3)
 
 
@@ -643,14 +807,10 @@ def test_stray_carriage_return_names_its_line(tmp_path: Path) -> None:
 
 
 def test_unbalanced_quote_in_csv_names_its_line(tmp_path: Path) -> None:
-    contents = replace_line(OMDB_FILES, ("moviekg-omdb", "sub_movie.csv"), 3, b'3,"Shadows in Paradise')
-    try:
-        dataset = omdb.load(write_files(tmp_path, contents), DataConfig(name="moviekg-omdb"))
-    except DatasetError as error:
-        check_error(error, tmp_path, contents)
-        assert (Path(error.path).name, error.line) == ("sub_movie.csv", 3)
-    else:  # a lenient reading keeps the line as one row of two fields
-        assert dataset.items.name(dataset.items.index("3")) == "Shadows in Paradise"
+    for line in (b'3,"Shadows in Paradise', b'3,"Shadows" in Paradise'):
+        contents = replace_line(OMDB_FILES, ("moviekg-omdb", "sub_movie.csv"), 3, line)
+        error = load_error("moviekg-omdb", contents, tmp_path / str(len(line)))
+        assert (Path(error.path).name, error.line) == ("sub_movie.csv", 3) and "malformed CSV" in str(error)
 
 
 def test_omdb_rating_and_unknown_movie_name_their_lines(tmp_path: Path) -> None:
@@ -688,6 +848,10 @@ def test_no_listened_artist_linked_is_an_error(tmp_path: Path) -> None:
     assert Path(error.path).name in {"user_artists.dat", "item_index2entity_id.txt"}
 
 
+HEADER_SUFFIXES = (".csv", ".inter", ".kg", ".link", ".item", ".ent", "_list.txt")
+HEADER_FILES = {"user_artists.dat", "hetrec_artists.dat", "interactions.tsv", "links.tsv", "train.tsv", "valid.tsv"}
+
+
 @pytest.mark.parametrize(
     "change",
     [
@@ -699,7 +863,7 @@ def test_no_listened_artist_linked_is_an_error(tmp_path: Path) -> None:
 )
 @pytest.mark.parametrize("parser", sorted(PARSERS))
 def test_harmless_changes_keep_the_stats(parser: str, change: str, tmp_path: Path) -> None:
-    files, load, expected = PARSERS[parser]
+    files, _, expected, _ = PARSERS[parser]
     contents: dict[tuple[str, str], bytes | None] = {}
     for key, (data, _) in files.items():
         latin1 = key[1] in {"u.item", "u.genre", "movies.dat", "u.user"}
@@ -709,14 +873,15 @@ def test_harmless_changes_keep_the_stats(parser: str, change: str, tmp_path: Pat
             contents[key] = re.sub(rb"\r?\n", b"\r\n", data)
         elif change == "duplicate":
             lines = data.rstrip(b"\n").split(b"\n")
-            has_header = key[1].endswith(".csv") or key[1] in {"user_artists.dat", "hetrec_artists.dat"}
+            has_header = key[1].endswith(HEADER_SUFFIXES) or key[1] in HEADER_FILES
             head, rows = (lines[:1], lines[1:]) if has_header else ([], lines)
             if key[1] != "u.genre":  # genre indices must be 0..n-1: a repeated genre is an error
                 rows = rows + rows
             contents[key] = b"\n".join(head + rows) + b"\n"
         else:
             contents[key] = data.replace(b"\n", b"\n\n  \n")
-    dataset = load(write_files(tmp_path, contents), DataConfig(name=parser))
+    write_files(tmp_path, contents)
+    dataset = call(parser, tmp_path, DataConfig(name=parser))
     assert stats_of(dataset) == expected
     check_dataset(dataset)
 
@@ -764,10 +929,64 @@ def test_split_empty_train_and_optional_valid(tmp_path: Path) -> None:
     assert (len(parts.train), len(parts.valid), len(parts.test)) == (5, 0, 1)
 
 
-def test_generic_formats_exist_or_are_pending() -> None:
-    """The generic parsers (tsv, kgat, recbole) are fuzzed below once their modules exist."""
-    for name in ("tsv", "kgat", "recbole_atomic"):
-        try:
-            importlib.import_module(f"kgrec.data.formats.{name}")
-        except ModuleNotFoundError:
-            pytest.skip(f"kgrec.data.formats.{name} is not written yet")
+
+# ---- deterministic cases for the generic formats -------------------------------------------------------------
+
+
+def needs(parser: str) -> None:
+    if parser not in PARSERS:
+        pytest.skip(f"the {parser} parser is not written yet")
+
+
+def test_tsv_bad_rating_and_unknown_link_name_their_lines(tmp_path: Path) -> None:
+    needs("tsv")
+    contents = replace_line(TSV_FILES, ("toy-tsv", "interactions.tsv"), 3, b"u1\ti2\tabc\t101")
+    error = load_error("tsv", contents, tmp_path)
+    assert (Path(error.path).name, error.line) == ("interactions.tsv", 3) and "'abc'" in str(error)
+    error = load_error("tsv", replace_line(TSV_FILES, ("toy-tsv", "links.tsv"), 4, b"i3\te9"), tmp_path / "b")
+    assert (Path(error.path).name, error.line) == ("links.tsv", 4) and "'e9'" in str(error)
+    error = load_error("tsv", replace_line(TSV_FILES, ("toy-tsv", "triples.csv"), 2, b'e1,"genre,g1'), tmp_path / "c")
+    assert (Path(error.path).name, error.line) == ("triples.csv", 2)
+
+
+def test_kgat_bad_item_and_short_triple_name_their_lines(tmp_path: Path) -> None:
+    needs("kgat")
+    error = load_error("kgat", replace_line(KGAT_FILES, ("toy-kgat", "train.txt"), 2, b"1 1 x3"), tmp_path)
+    assert (Path(error.path).name, error.line) == ("train.txt", 2) and "'x3'" in str(error)
+    error = load_error("kgat", replace_line(KGAT_FILES, ("toy-kgat", "kg_final.txt"), 3, b"2 1"), tmp_path / "b")
+    assert (Path(error.path).name, error.line) == ("kg_final.txt", 3)
+    huge = f"0 0 {10**30}".encode()
+    error = load_error("kgat", replace_line(KGAT_FILES, ("toy-kgat", "kg_final.txt"), 1, huge), tmp_path / "c")
+    assert (Path(error.path).name, error.line) == ("kg_final.txt", 1)
+
+
+def test_recbole_bad_header_huge_timestamp_and_invalid_utf8(tmp_path: Path) -> None:
+    needs("recbole")
+    inter = ("toy", "toy.inter")
+    error = load_error("recbole", replace_line(RECBOLE_FILES, inter, 1, b"user_id:token\titem_id:tokn"), tmp_path)
+    assert (Path(error.path).name, error.line) == ("toy.inter", 1)
+    row = f"u1\tm2\t2\t{10**30}\tmeh".encode()
+    error = load_error("recbole", replace_line(RECBOLE_FILES, inter, 3, row), tmp_path / "b")
+    assert (Path(error.path).name, error.line) == ("toy.inter", 3)
+    kg = b"e.m2\tfilm.\xffgenre\te.drama"
+    error = load_error("recbole", replace_line(RECBOLE_FILES, ("toy", "toy.kg"), 3, kg), tmp_path / "c")
+    assert (Path(error.path).name, error.line) == ("toy.kg", 3) and "0xff" in str(error)
+
+
+GENERIC_FILES = [(name, key) for name in GENERIC for key in PARSERS[name].files]
+
+
+@pytest.mark.parametrize(("parser", "key"), GENERIC_FILES, ids=[f"{p}/{k[1]}" for p, k in GENERIC_FILES])
+def test_generic_empty_file_loads_or_is_named(parser: str, key: tuple[str, str], tmp_path: Path) -> None:
+    """Some files of the generic formats may be empty (KGAT valid / test); any other empty file is named."""
+    contents = clean(PARSERS[parser].files)
+    contents[key] = b""
+    write_files(tmp_path, contents)
+    try:
+        dataset = call(parser, tmp_path, DataConfig(name=parser))
+    except DatasetError as error:
+        check_error(error, tmp_path, contents, by_path=True)
+        assert Path(error.path).name == key[1]
+    else:
+        check_dataset(dataset)
+        assert key[1] in {"valid.txt", "test.txt"}, f"an empty {key[1]} was accepted"

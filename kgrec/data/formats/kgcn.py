@@ -9,8 +9,8 @@ import pandas as pd
 
 from kgrec.config import DataConfig
 from kgrec.data.dataset import RecDataset
-from kgrec.data.formats.common import int_ids, keep_positives, require_known
-from kgrec.data.readers import LINE_COLUMN, parse_floats, read_table, require_nonempty
+from kgrec.data.formats.common import int_ids, keep_positives, require_known, require_single_entity
+from kgrec.data.readers import parse_floats, read_table, require_nonempty
 from kgrec.errors import DatasetError
 
 FOLDER = "lastfm-kgcn"
@@ -27,11 +27,7 @@ def read_links(path: Path, triples: pd.DataFrame) -> pd.DataFrame:
     """An ``item<TAB>entity`` file without header; every entity must occur in the KG."""
     links = int_ids(read_table(path, ["item", "entity"]), ["item", "entity"], path)
     require_known(links, "entity", set(triples["head"]) | set(triples["tail"]), path, "an entity of the knowledge graph")
-    distinct = links.drop_duplicates(["item", "entity"])
-    relinked = distinct["item"].duplicated()
-    if relinked.any():
-        row = distinct[relinked].iloc[0]
-        raise DatasetError(f"item {row['item']!r} is linked to more than one entity", path, int(row[LINE_COLUMN]))
+    require_single_entity(links, path)
     return links
 
 

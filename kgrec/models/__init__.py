@@ -1,0 +1,1 @@
+"""Models: knowledge-graph embeddings (TransH) and the recommender built on them."""
