@@ -32,9 +32,9 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    """Import the graph module (and torch) only when the collaborative KG is first asked for."""
+    """``kgrec.CollaborativeKG`` is imported lazily (with torch) by :mod:`kgrec.data`."""
     if name == "CollaborativeKG":
-        from kgrec.data.graph import CollaborativeKG
+        from kgrec import data
 
-        return CollaborativeKG
+        return data.CollaborativeKG
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,16 +9,9 @@ import pytest
 from kgrec.config import DataConfig
 from kgrec.data.formats.kgat import load
 from kgrec.errors import DatasetError
+from tests.data.helpers import expect_dataset_error, write
 
 
-def write(directory: Path, name: str, text: str | bytes) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / name
-    if isinstance(text, bytes):
-        path.write_bytes(text)
-    else:
-        path.write_text(text, encoding="utf-8")
-    return path
 
 
 @pytest.fixture
@@ -83,12 +76,8 @@ def test_leading_zeros_are_normalised(toy: Path) -> None:
 
 
 # ---- malformed input ------------------------------------------------------------------------------------
-def expect_error(directory: Path, path: Path, line: int, match: str) -> None:
-    with pytest.raises(DatasetError, match=match) as info:
-        load(directory, DataConfig())
-    assert info.value.path == str(path)
-    assert info.value.line == line
-    assert f"{path.name}:{line}:" in str(info.value)
+def expect_error(directory: Path, path: Path, line: int | None, match: str) -> None:
+    expect_dataset_error(load, directory, path, line, match)
 
 
 def test_non_numeric_item(toy: Path) -> None:

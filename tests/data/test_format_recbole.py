@@ -13,17 +13,10 @@ from kgrec.data.dataset import RecDataset
 from kgrec.data.formats import kgcn
 from kgrec.data.formats.recbole_atomic import export, load
 from kgrec.errors import DatasetError
+from tests.data.helpers import expect_dataset_error, write
 from tests.conftest import SHARED_DATASETS, require_shared
 
 
-def write(directory: Path, name: str, text: str | bytes) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / name
-    if isinstance(text, bytes):
-        path.write_bytes(text)
-    else:
-        path.write_text(text, encoding="utf-8")
-    return path
 
 
 def triple_set(dataset: RecDataset) -> set[tuple[str, str, str]]:
@@ -104,11 +97,7 @@ def test_predefined_split(toy: Path) -> None:
 
 # ---- malformed input ------------------------------------------------------------------------------------
 def expect_error(directory: Path, path: Path, line: int | None, match: str) -> None:
-    with pytest.raises(DatasetError, match=match) as info:
-        load(directory, DataConfig())
-    assert info.value.path == str(path)
-    assert info.value.line == line
-    assert (f"{path.name}:{line}:" if line else f"{path.name}:") in str(info.value)
+    expect_dataset_error(load, directory, path, line, match)
 
 
 def test_header_field_without_type(toy: Path) -> None:

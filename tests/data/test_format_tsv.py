@@ -11,16 +11,9 @@ from kgrec.config import DataConfig
 from kgrec.data.formats import tsv
 from kgrec.data.formats.tsv import TsvFiles, load, load_files
 from kgrec.errors import DatasetError
+from tests.data.helpers import expect_dataset_error, write
 
 
-def write(directory: Path, name: str, text: str | bytes) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / name
-    if isinstance(text, bytes):
-        path.write_bytes(text)
-    else:
-        path.write_text(text, encoding="utf-8")
-    return path
 
 
 def triple_set(dataset) -> set[tuple[str, str, str]]:
@@ -134,13 +127,7 @@ def test_missing_interactions_is_an_error(tmp_path: Path) -> None:
 
 # ---- malformed input: DatasetError naming file and line --------------------------------------------------
 def expect_error(path: Path, line: int | None, directory: Path | None = None, match: str = "") -> DatasetError:
-    with pytest.raises(DatasetError, match=match) as info:
-        load(directory or path, DataConfig())
-    error = info.value
-    assert error.path == str(path)
-    assert error.line == line
-    assert (f"{path.name}:{line}:" if line else path.name) in str(error)
-    return error
+    return expect_dataset_error(load, directory or path, path, line, match)
 
 
 def test_wrong_column_count(tmp_path: Path) -> None:
