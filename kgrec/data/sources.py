@@ -31,6 +31,7 @@ __all__ = [
     "cache_dir",
     "data_search_path",
     "sha256_of",
+    "mismatched_digest",
     "verify",
     "find_dataset",
     "download_dataset",
@@ -103,10 +104,16 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def mismatched_digest(path: Path, expected_sha256: str) -> str | None:
+    """The actual SHA256 of ``path`` when it differs from ``expected_sha256`` (any case), else None."""
+    actual = sha256_of(path)
+    return None if actual == expected_sha256.lower() else actual
+
+
 def verify(path: Path, expected_sha256: str) -> None:
     """Raise :class:`DownloadError` unless ``path`` has the expected SHA256."""
-    actual = sha256_of(path)
-    if actual != expected_sha256.lower():
+    actual = mismatched_digest(path, expected_sha256)
+    if actual is not None:
         raise DownloadError(f"SHA256 mismatch: expected {expected_sha256.lower()}, got {actual}", path=path)
 
 
@@ -142,8 +149,8 @@ def _fetch(url: str, dest: Path, label: str, progress: bool) -> None:
 
 def _check(tmp: Path, file: RemoteFile) -> None:
     """Raise :class:`DownloadError` (naming URL, file and both digests) unless ``tmp`` matches ``file``."""
-    actual = sha256_of(tmp)
-    if actual != file.sha256.lower():
+    actual = mismatched_digest(tmp, file.sha256)
+    if actual is not None:
         raise DownloadError(
             f"SHA256 mismatch for {file.name}: expected {file.sha256.lower()}, got {actual}", path=file.url
         )
@@ -161,7 +168,7 @@ def download_dataset(
     pending = []
     for file in files:
         target = target_dir / file.name
-        if target.is_file() and sha256_of(target) == file.sha256.lower():
+        if target.is_file() and mismatched_digest(target, file.sha256) is None:
             logger.info("%s already present and verified", target)
         else:
             pending.append(file)
@@ -214,8 +221,8 @@ def locate_dataset(
     if found is not None:
         if verify_checksums:
             for file in files:
-                actual = sha256_of(found / file.name)
-                if actual != file.sha256.lower():
+                actual = mismatched_digest(found / file.name, file.sha256)
+                if actual is not None:
                     raise DatasetError(
                         f"local copy differs from the published one (SHA256 expected {file.sha256.lower()}, "
                         f"got {actual}); pass verify_checksums=False (--no-verify) to use it anyway",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,8 +64,6 @@ def split(dataset: RecDataset, config: SplitConfig | None = None, **options: Any
     """
     config = config or SplitConfig()
     if options:
-        from dataclasses import replace
-
         config = replace(config, **options)
     if config.scheme == "predefined" and config.split_dir is not None:
         return load_split(config.split_dir, dataset)
