@@ -40,14 +40,61 @@ class DataConfig:
 class SplitConfig:
     """How interactions are divided into train / valid / test.
 
-    ``scheme``: ``ratio`` (per user), ``loo`` (leave-one-out), ``temporal`` (global time cut) or
-    ``predefined`` (the dataset's own split, or the TSV files in ``split_dir``).
+    ``scheme``: ``ratio`` (per user), ``loo`` (leave-one-out), ``temporal`` (global time cut), ``random``
+    (global random cut, KGCN's CTR protocol) or ``predefined`` (the dataset's own split, or the TSV files in ``split_dir``).
     """
 
     scheme: str = "ratio"
     ratios: tuple[float, float, float] = (0.7, 0.1, 0.2)
     seed: int = 2026
     split_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which recommender and its architecture.
+
+    ``model``: ``kgrec`` (the joint TransH + knowledge-aware GNN), ``lightgcn``, ``bprmf`` or ``pop``.
+    Ablation switches of kgrec: ``use_kg`` (False = pure CF over interact edges), ``attention`` (False =
+    uniform weights), ``kge`` (``transh`` or ``transe``) and ``lambda_kg`` (0 = no KG embedding loss).
+    ``aggregator``: ``bi`` (KGAT's bi-interaction), ``sum`` (GCN-style) or ``mean`` (parameter-free).
+    """
+
+    model: str = "kgrec"
+    dim: int = 64
+    layers: int = 3
+    aggregator: str = "mean"
+    attention: bool = True
+    use_kg: bool = True
+    kge: str = "transh"
+    lambda_kg: float = 0.1
+    l2: float = 1e-4
+    message_dropout: float = 0.0
+    margin: float = 1.0
+    kg_batch_size: int = 4096
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The training loop: epochs, batches, optimiser, early stopping, threads and device."""
+
+    epochs: int = 300
+    batch_size: int = 2048
+    lr: float = 0.005
+    eval_every: int = 1
+    patience: int = 30
+    metric: str = "ndcg@20"
+    seed: int = 2026
+    num_threads: int = 2
+    device: str = "cpu"
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Evaluation: the cut-offs K of the ranking metrics and the user batch size."""
+
+    ks: tuple[int, ...] = (10, 20)
+    batch_size: int = 1024
 
 
 def from_dict(cls: type[T], values: Mapping[str, Any] | None, where: str = "config") -> T:
@@ -99,6 +146,10 @@ def _convert(value: Any, hint: Any, where: str) -> Any:
         raise ConfigError(errors[0] if errors else f"{where}: unexpected value {value!r}")
     if origin is tuple:
         args = typing.get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis:
+            if not isinstance(value, (list, tuple)) or not value:
+                raise ConfigError(f"{where}: expected a non-empty list, got {value!r}")
+            return tuple(_convert(v, args[0], where) for v in value)
         if not isinstance(value, (list, tuple)) or len(value) != len(args):
             raise ConfigError(f"{where}: expected a list of {len(args)} values, got {value!r}")
         return tuple(_convert(v, a, where) for v, a in zip(value, args))
@@ -119,3 +170,58 @@ def _convert(value: Any, hint: Any, where: str) -> Any:
             return value
         raise ConfigError(f"{where}: expected a string, got {value!r}")
     return value
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one run needs, one section per stage (the layout of ``config.yaml``)."""
+
+    data: DataConfig = DataConfig()
+    split: SplitConfig = SplitConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    eval: EvalConfig = EvalConfig()
+
+
+def run_config_from_dict(values: Mapping[str, Any] | None, where: str = "config") -> RunConfig:
+    """A RunConfig from ``{section: {key: value}}``; unknown sections and keys are errors."""
+    values = dict(values or {})
+    sections = {f.name: f.type for f in dataclasses.fields(RunConfig)}
+    unknown = sorted(set(values) - set(sections))
+    if unknown:
+        raise ConfigError(f"{where}: unknown section {unknown[0]!r}; sections: {', '.join(sections)}")
+    hints = typing.get_type_hints(RunConfig)
+    return RunConfig(**{name: from_dict(hints[name], values.get(name), f"{where}.{name}") for name in sections})
+
+
+def load_run_config(path: str | Path) -> RunConfig:
+    """Read a run's YAML (sections data, split, model, train, eval)."""
+    try:
+        document = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error})") from None
+    if not isinstance(document, Mapping):
+        raise ConfigError(f"{path}: expected a mapping of sections")
+    return run_config_from_dict(document, str(path))
+
+
+def with_overrides(config: RunConfig, assignments: list[str]) -> RunConfig:
+    """Apply dotted ``section.key=value`` overrides (values parsed as YAML), validated like the file."""
+    values = {name: to_dict(getattr(config, name)) for name in (f.name for f in dataclasses.fields(RunConfig))}
+    for assignment in assignments:
+        key, sep, raw = assignment.partition("=")
+        section, dot, field_name = key.strip().partition(".")
+        if not sep or not dot or section not in values:
+            valid = ", ".join(f"{s}.{k}" for s, keys in values.items() for k in keys)
+            raise ConfigError(f"--set {assignment!r}: expected section.key=value; valid keys: {valid}")
+        if field_name not in values[section]:
+            raise ConfigError(f"--set {assignment!r}: unknown key {key!r}; valid keys: {', '.join(f'{section}.{k}' for k in values[section])}")
+        values[section][field_name] = yaml.safe_load(raw) if raw.strip() else None
+    return run_config_from_dict(values, "--set")
+
+
+def run_config_to_dict(config: RunConfig) -> dict[str, Any]:
+    """Plain dict of a RunConfig for ``config.yaml``."""
+    return {f.name: to_dict(getattr(config, f.name)) for f in dataclasses.fields(RunConfig)}

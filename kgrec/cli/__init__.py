@@ -14,13 +14,15 @@ EXIT_USAGE = 2
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    from kgrec.cli import data
+    from kgrec.cli import data, kge, train
 
     parser = argparse.ArgumentParser(prog="kgrec", description="Explainable recommendation over knowledge graphs.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what kgrec is doing")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     data.register(commands)
+    kge.register(commands)
+    train.register(commands)
     return parser
 
 

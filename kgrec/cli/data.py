@@ -34,7 +34,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_dataset_arguments(splitting)
     splitting.add_argument("--out", required=True, type=Path, help="directory for train.tsv, valid.tsv, test.tsv")
     splitting.add_argument("--seed", type=int, default=SplitConfig.seed, help="random seed (default %(default)s)")
-    splitting.add_argument("--scheme", choices=["ratio", "loo", "temporal", "predefined"], default="ratio")
+    splitting.add_argument("--scheme", choices=["ratio", "loo", "temporal", "random", "predefined"], default="ratio")
     splitting.add_argument(
         "--ratios", type=float, nargs=3, default=list(SplitConfig.ratios), metavar=("TRAIN", "VALID", "TEST")
     )

@@ -71,6 +71,7 @@ def split(dataset: RecDataset, config: SplitConfig | None = None, **options: Any
         "ratio": _label_ratio,
         "loo": _label_leave_one_out,
         "temporal": _label_temporal,
+        "random": _label_random,
         "predefined": _label_predefined,
     }
     if config.scheme not in schemes:
@@ -159,10 +160,20 @@ def _label_temporal(dataset: RecDataset, config: SplitConfig) -> np.ndarray:
     timestamps = dataset.interactions.timestamp
     if timestamps is None:
         raise ConfigError(f"split scheme 'temporal' needs timestamps, and dataset {dataset.name!r} has none")
-    n = len(timestamps)
-    order = np.argsort(timestamps, kind="stable")
-    n_train = int(round(config.ratios[0] * n))
-    n_valid = int(round(config.ratios[1] * n))
+    return _label_global_order(dataset, np.argsort(timestamps, kind="stable"), config.ratios)
+
+
+def _label_random(dataset: RecDataset, config: SplitConfig) -> np.ndarray:
+    """KGCN / RippleNet's protocol: one seeded random cut of all interactions (e.g. 6:2:2)."""
+    order = np.random.default_rng(config.seed).permutation(len(dataset.interactions))
+    return _label_global_order(dataset, order, config.ratios)
+
+
+def _label_global_order(dataset: RecDataset, order: np.ndarray, ratios: tuple[float, float, float]) -> np.ndarray:
+    """Cut interactions taken in ``order`` into train | valid | test; drop held-out pairs of users with no train."""
+    n = len(order)
+    n_train = int(round(ratios[0] * n))
+    n_valid = int(round(ratios[1] * n))
     labels = np.empty(n, dtype=np.int8)
     labels[order[:n_train]] = TRAIN
     labels[order[n_train : n_train + n_valid]] = VALID

@@ -67,6 +67,8 @@ class TransH(KGEModel):
         soft_constraint_weight (float, optional): The weight :math:`C` of the soft constraints.
             (default: :obj:`0.05`)
         epsilon (float, optional): The orthogonality tolerance :math:`\epsilon`. (default: :obj:`1e-5`)
+        hyperplanes (bool, optional): If set to :obj:`False`, no projection (:math:`\mathbf{w}_r = 0`):
+            squared-L2 TransE, the joint model's ablation. (default: :obj:`True`)
     """
 
     def __init__(
@@ -80,8 +82,10 @@ class TransH(KGEModel):
         sparse: bool = False,
         soft_constraint_weight: float = 0.05,
         epsilon: float = 1e-5,
+        hyperplanes: bool = True,
     ):
         super().__init__(num_nodes, num_relations, hidden_channels, sparse)
+        self.hyperplanes = hyperplanes
         self.margin = margin
         self.p_norm = p_norm
         self.squared = squared
@@ -96,8 +100,13 @@ class TransH(KGEModel):
             torch.nn.init.xavier_uniform_(emb.weight)
         F.normalize(self.rel_normal.weight.data, p=2.0, dim=-1, out=self.rel_normal.weight.data)
 
+    def normals(self, rel_type: Tensor) -> Tensor:
+        """Unit hyperplane normals w_r; zeros when ``hyperplanes`` is off, which turns TransH into TransE."""
+        w = self.rel_normal(rel_type)
+        return F.normalize(w, p=2.0, dim=-1) if self.hyperplanes else torch.zeros_like(w)
+
     def forward(self, head_index: Tensor, rel_type: Tensor, tail_index: Tensor) -> Tensor:
-        w = F.normalize(self.rel_normal(rel_type), p=2.0, dim=-1)
+        w = self.normals(rel_type)
         head, tail, d = self.node_emb(head_index), self.node_emb(tail_index), self.rel_emb(rel_type)
         return -transh_distance(head, tail, w, d, self.p_norm, self.squared)
 
@@ -106,8 +115,10 @@ class TransH(KGEModel):
         :math:`[(w_r^\top d_r)^2 / \|d_r\|^2 - \epsilon^2]_+` over the unique ``rel_type`` (unweighted)."""
         e = self.node_emb(node_index.unique())
         entity = F.relu((e * e).sum(dim=-1) - 1.0).mean()
+        if not self.hyperplanes:
+            return entity
         rels = rel_type.unique()
-        w = F.normalize(self.rel_normal(rels), p=2.0, dim=-1)
+        w = self.normals(rels)
         d = self.rel_emb(rels)
         cos2 = (w * d).sum(dim=-1).pow(2) / (d * d).sum(dim=-1).clamp_min(1e-12)
         return entity + F.relu(cos2 - self.epsilon**2).mean()

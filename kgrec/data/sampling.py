@@ -1,0 +1,45 @@
+"""BPR training triples: each positive (u, i) with an item j the user has not interacted with in training."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kgrec.data.dataset import Interactions
+
+
+class NegativeSampler:
+    """Uniform negatives outside each user's training items, by vectorised rejection sampling.
+
+    Only training interactions count as known positives: valid and test items are never consulted, so
+    the sampler leaks nothing about the held-out parts.
+    """
+
+    def __init__(self, train: Interactions, n_items: int, seed: int) -> None:
+        self.n_items = n_items
+        self.known = np.unique(train.pair_keys(n_items))
+        self.rng = np.random.default_rng(seed)
+
+    def sample(self, users: np.ndarray) -> np.ndarray:
+        """One negative item per user id in ``users``."""
+        items = self.rng.integers(0, self.n_items, size=len(users))
+        pending = np.flatnonzero(self._is_known(users, items))
+        while len(pending):
+            items[pending] = self.rng.integers(0, self.n_items, size=len(pending))
+            pending = pending[self._is_known(users[pending], items[pending])]
+        return items
+
+    def _is_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        keys = users.astype(np.int64) * np.int64(self.n_items) + items
+        position = np.searchsorted(self.known, keys)
+        position[position == len(self.known)] = 0
+        return self.known[position] == keys
+
+    def epoch(self, train: Interactions, batch_size: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Shuffled (users, positives, negatives) mini-batches covering every training pair once."""
+        order = self.rng.permutation(len(train))
+        users, items = train.user[order], train.item[order]
+        negatives = self.sample(users)
+        return [
+            (users[s : s + batch_size], items[s : s + batch_size], negatives[s : s + batch_size])
+            for s in range(0, len(order), batch_size)
+        ]

@@ -1,0 +1,64 @@
+"""The interface every recommender implements, so that one trainer and one evaluator serve them all."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class Recommender(nn.Module):
+    """A model that scores every item for a batch of users.
+
+    Subclasses implement :meth:`embeddings` (final user and item representations, score = dot product)
+    or override :meth:`score_users`; trainable ones get BPR + L2 from :meth:`loss`. In eval mode the
+    final embeddings are computed once and cached until the model is trained again.
+    """
+
+    trainable: bool = True
+
+    def __init__(self, n_users: int, n_items: int, l2: float = 0.0) -> None:
+        super().__init__()
+        self.n_users, self.n_items, self.l2 = n_users, n_items, l2
+        self._cache: tuple[Tensor, Tensor] | None = None
+
+    def embeddings(self) -> tuple[Tensor, Tensor]:
+        """Final (user [U, d], item [I, d]) representations."""
+        raise NotImplementedError
+
+    def ego_embeddings(self, users: Tensor, items: Tensor) -> list[Tensor]:
+        """The layer-0 embeddings the L2 penalty applies to."""
+        return []
+
+    def train(self, mode: bool = True) -> Recommender:
+        self._cache = None
+        return super().train(mode)
+
+    def _final(self) -> tuple[Tensor, Tensor]:
+        if self.training:
+            return self.embeddings()
+        if self._cache is None:
+            with torch.no_grad():
+                self._cache = self.embeddings()
+        return self._cache
+
+    def score_users(self, users: Tensor) -> Tensor:
+        """Scores [B, n_items] of every item for each user in ``users``."""
+        user_emb, item_emb = self._final()
+        return user_emb[users] @ item_emb.T
+
+    def score_pairs(self, users: Tensor, items: Tensor) -> Tensor:
+        """Scores [B] of (user, item) pairs."""
+        user_emb, item_emb = self._final()
+        return (user_emb[users] * item_emb[items]).sum(dim=-1)
+
+    def loss(self, users: Tensor, positives: Tensor, negatives: Tensor) -> tuple[Tensor, dict[str, float]]:
+        """BPR (−log σ(s⁺ − s⁻), mean) + l2 · ½‖ego embeddings of the batch‖² / batch size."""
+        user_emb, item_emb = self.embeddings()
+        u = user_emb[users]
+        margin = (u * item_emb[positives]).sum(-1) - (u * item_emb[negatives]).sum(-1)
+        bpr = -F.logsigmoid(margin).mean()
+        egos = self.ego_embeddings(users, torch.cat([positives, negatives]))
+        reg = sum((e * e).sum() for e in egos) / (2 * len(users)) if egos else torch.zeros((), device=u.device)
+        total = bpr + self.l2 * reg
+        return total, {"bpr": float(bpr.detach()), "l2": float(reg.detach()) if torch.is_tensor(reg) else float(reg)}

@@ -1,0 +1,83 @@
+"""Baselines behind the same interface: Pop, BPR-MF and LightGCN (PyG's implementation)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch_geometric.nn.models import LightGCN as PygLightGCN
+
+from kgrec.config import ModelConfig
+from kgrec.data.graph import CollaborativeKG
+from kgrec.models.base import Recommender
+
+
+class Pop(Recommender):
+    """Every user gets the items ranked by their number of training interactions."""
+
+    trainable = False
+
+    def __init__(self, graph: CollaborativeKG, config: ModelConfig) -> None:
+        super().__init__(graph.n_users, graph.n_items)
+        interact = graph.data.edge_type == 0
+        items = graph.data.edge_index[1, interact] - graph.n_users
+        self.register_buffer("popularity", torch.bincount(items, minlength=graph.n_items).float())
+
+    def score_users(self, users: Tensor) -> Tensor:
+        return self.popularity.expand(len(users), -1)
+
+    def score_pairs(self, users: Tensor, items: Tensor) -> Tensor:
+        return self.popularity[items]
+
+
+class BPRMF(Recommender):
+    """Matrix factorisation trained with BPR (Rendle et al., 2009)."""
+
+    def __init__(self, graph: CollaborativeKG, config: ModelConfig) -> None:
+        super().__init__(graph.n_users, graph.n_items, config.l2)
+        self.user_emb = nn.Embedding(graph.n_users, config.dim)
+        self.item_emb = nn.Embedding(graph.n_items, config.dim)
+        nn.init.normal_(self.user_emb.weight, std=0.1)
+        nn.init.normal_(self.item_emb.weight, std=0.1)
+
+    def embeddings(self) -> tuple[Tensor, Tensor]:
+        return self.user_emb.weight, self.item_emb.weight
+
+    def ego_embeddings(self, users: Tensor, items: Tensor) -> list[Tensor]:
+        return [self.user_emb(users), self.item_emb(items)]
+
+
+class LightGCN(Recommender):
+    """LightGCN (He et al., SIGIR 2020) on the user–item edges of the training graph, via PyG."""
+
+    def __init__(self, graph: CollaborativeKG, config: ModelConfig) -> None:
+        super().__init__(graph.n_users, graph.n_items, config.l2)
+        half = graph.num_relations // 2
+        keep = (graph.data.edge_type == 0) | (graph.data.edge_type == half)
+        self.register_buffer("edge_index", graph.data.edge_index[:, keep].clone())
+        self.net = PygLightGCN(graph.n_users + graph.n_items, config.dim, config.layers)
+        nn.init.normal_(self.net.embedding.weight, std=0.1)
+
+    def embeddings(self) -> tuple[Tensor, Tensor]:
+        nodes = self.net.get_embedding(self.edge_index)
+        return nodes[: self.n_users], nodes[self.n_users :]
+
+    def ego_embeddings(self, users: Tensor, items: Tensor) -> list[Tensor]:
+        return [self.net.embedding(users), self.net.embedding(items + self.n_users)]
+
+
+def build_model(graph: CollaborativeKG, config: ModelConfig) -> Recommender:
+    """The recommender named by ``config.model``."""
+    from kgrec.errors import ConfigError
+    from kgrec.models.kgrec import KGRec
+
+    models = {"kgrec": KGRec, "lightgcn": LightGCN, "bprmf": BPRMF, "pop": Pop}
+    if config.model not in models:
+        raise ConfigError(f"unknown model {config.model!r}; models: {', '.join(models)}")
+    return models[config.model](graph, config)
+
+
+def item_popularity(graph: CollaborativeKG) -> np.ndarray:
+    """Training interactions per item."""
+    interact = graph.data.edge_type == 0
+    return np.bincount((graph.data.edge_index[1, interact] - graph.n_users).cpu().numpy(), minlength=graph.n_items)

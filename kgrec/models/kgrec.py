@@ -1,0 +1,102 @@
+"""The joint recommender: a knowledge-aware GNN over the collaborative KG, trained with TransH.
+
+One embedding table serves both parts: TransH learns it from KG triples, the GNN propagates it over
+user–item and KG edges with attention from TransH's hyperplane geometry, and BPR ranks items.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from kgrec.config import ModelConfig
+from kgrec.data.graph import CollaborativeKG
+from kgrec.models.base import Recommender
+from kgrec.models.layers import KnowledgeAttentionConv, edge_weights, transh_attention_logits
+from kgrec.models.transh import TransH, bern_corrupt, bern_probabilities
+
+
+class KGRec(Recommender):
+    """score(u, i) = ⟨ū, ī⟩ with ū, ī the mean of the L propagation layers over the CKG.
+
+    Loss = BPR + λ₂·L2 + λ_kg · TransH margin loss on a batch of KG triples (with "bern" negatives).
+    ``config.use_kg = False`` keeps only interact edges (pure CF), ``attention = False`` uses uniform
+    weights, ``kge = "transe"`` drops the hyperplanes, ``lambda_kg = 0`` drops the KG loss.
+    """
+
+    def __init__(self, graph: CollaborativeKG, config: ModelConfig) -> None:
+        super().__init__(graph.n_users, graph.n_items, config.l2)
+        self.config = config
+        self.num_nodes = graph.num_nodes
+        self.kge = TransH(
+            graph.num_nodes, graph.num_relations, config.dim, margin=config.margin, hyperplanes=config.kge == "transh"
+        )
+        self.node_emb = self.kge.node_emb  # shared between the GNN and TransH
+        nn.init.normal_(self.node_emb.weight, std=0.1)
+        half = graph.num_relations // 2
+        edge_type = graph.data.edge_type
+        is_interact = (edge_type == 0) | (edge_type == half)
+        keep = torch.ones_like(is_interact) if config.use_kg else is_interact
+        self.register_buffer("edge_index", graph.data.edge_index[:, keep].clone())
+        self.register_buffer("edge_type", edge_type[keep].clone())
+        kg = ~is_interact
+        self.register_buffer("kg_triples", torch.stack([graph.data.edge_index[0, kg], edge_type[kg], graph.data.edge_index[1, kg]]))
+        self.register_buffer(
+            "bern", bern_probabilities(self.kg_triples[0], self.kg_triples[1], self.kg_triples[2], graph.num_relations)
+        )
+        self.convs = nn.ModuleList(
+            KnowledgeAttentionConv(config.dim, config.aggregator, config.message_dropout) for _ in range(config.layers)
+        )
+
+    def attention_logits(self) -> Tensor | None:
+        """Per-edge attention logits from the layer-0 embeddings, or None without attention.
+
+        As in KGAT, the attention is a function of the KG embedding and receives no gradient from the
+        ranking loss: back-propagating BPR through the softmax lets it collapse onto a few edges.
+        """
+        if not self.config.attention:
+            return None
+        with torch.no_grad():
+            return transh_attention_logits(
+                self.node_emb.weight, self.edge_index, self.kge.normals(self.edge_type), self.kge.rel_emb(self.edge_type)
+            )
+
+    def propagate(self, edge_weight: Tensor | None = None) -> Tensor:
+        """All node representations: the mean of the layer outputs (layer 0 included)."""
+        if edge_weight is None:
+            edge_weight = edge_weights(self.attention_logits(), self.edge_index, self.num_nodes)
+        x = self.node_emb.weight
+        layers = [x]
+        for conv in self.convs:
+            x = conv(x, self.edge_index, edge_weight)
+            layers.append(x)
+        return torch.stack(layers).mean(dim=0)
+
+    def embeddings(self) -> tuple[Tensor, Tensor]:
+        nodes = self.propagate()
+        return nodes[: self.n_users], nodes[self.n_users : self.n_users + self.n_items]
+
+    def ego_embeddings(self, users: Tensor, items: Tensor) -> list[Tensor]:
+        return [self.node_emb(users), self.node_emb(items + self.n_users)]
+
+    def kg_loss(self, batch_size: int, generator: torch.Generator | None = None) -> Tensor:
+        """TransH margin loss on ``batch_size`` random KG triples of the graph, with "bern" negatives."""
+        n = self.kg_triples.size(1)
+        pick = torch.randint(n, (min(batch_size, n),), generator=generator, device=self.kg_triples.device)
+        head, rel, tail = self.kg_triples[:, pick]
+        neg_head, neg_tail = bern_corrupt(head, rel, tail, self.num_nodes, self.bern, generator)
+        return self.kge.loss(head, rel, tail, neg_head, neg_tail)
+
+    def loss(self, users: Tensor, positives: Tensor, negatives: Tensor) -> tuple[Tensor, dict[str, float]]:
+        total, parts = super().loss(users, positives, negatives)
+        if self.config.lambda_kg > 0 and self.config.use_kg and self.kg_triples.size(1):
+            kg = self.kg_loss(self.config.kg_batch_size)
+            total = total + self.config.lambda_kg * kg
+            parts["kg"] = float(kg.detach())
+        return total, parts
+
+
+def relation_usage(model: KGRec) -> np.ndarray:
+    """Number of propagation edges per relation id (for reports and sanity checks)."""
+    return torch.bincount(model.edge_type, minlength=int(model.bern.numel())).cpu().numpy()

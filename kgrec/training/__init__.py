@@ -1,0 +1,1 @@
+"""Training loops: the recommender trainer and the KG-embedding trainer."""

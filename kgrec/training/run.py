@@ -1,0 +1,142 @@
+"""One training run end to end: dataset -> split -> graph -> model -> trainer -> test metrics, in a run directory.
+
+A run directory holds ``config.yaml``, ``split/`` (the exact train/valid/test pairs), ``model.pt`` (best
+validation weights), ``last.pt`` (resumable state), ``history.csv``, ``curves.png`` and ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import logging
+import resource
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from kgrec import __version__
+from kgrec.atomic import atomic_write_text
+from kgrec.config import RunConfig, run_config_from_dict, run_config_to_dict
+from kgrec.data.dataset import RecDataset
+from kgrec.data.graph import CollaborativeKG
+from kgrec.data.load import load_dataset
+from kgrec.data.split import Split, load_split, split
+from kgrec.errors import ConfigError, KgrecError
+from kgrec.evaluation.ctr import evaluate_ctr_protocol
+from kgrec.evaluation.ranking import evaluate_ranking
+from kgrec.models.base import Recommender
+from kgrec.models.baselines import build_model, item_popularity
+from kgrec.training.curves import plot_curves
+from kgrec.training.trainer import BEST, LAST, Trainer, TrainResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Prepared:
+    """The data side of a run: dataset, split and training graph."""
+
+    dataset: RecDataset
+    split: Split
+    graph: CollaborativeKG
+
+
+def prepare(config: RunConfig, split_dir: Path | None = None) -> Prepared:
+    """Load the dataset, split it (or read ``split_dir``) and build the training graph on the device."""
+    dataset = load_dataset(config.data)
+    parts = load_split(split_dir, dataset) if split_dir is not None else split(dataset, config.split)
+    graph = CollaborativeKG.build(dataset, parts.train, device=config.train.device)
+    return Prepared(dataset, parts, graph)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def test_ranking(model: Recommender, prepared: Prepared, config: RunConfig) -> dict[str, float]:
+    """Full ranking on test with train and valid items masked."""
+    model.eval()
+    return evaluate_ranking(
+        model.score_users, prepared.split.test, [prepared.split.train, prepared.split.valid], prepared.dataset.n_items,
+        config.eval.ks, config.eval.batch_size, item_popularity(prepared.graph), config.train.device,
+    )
+
+
+def train_run(config: RunConfig, run_dir: Path, resume: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Train and test one model; write everything into ``run_dir``; return the metrics written to metrics.json."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    saved_split = run_dir / "split"
+    prepared = prepare(config, saved_split if resume else None)
+    if not resume:
+        atomic_write_text(run_dir / "config.yaml", yaml.safe_dump({"kgrec_version": __version__, **run_config_to_dict(config)}, sort_keys=False))
+        prepared.split.save(saved_split, prepared.dataset)
+    torch.manual_seed(config.train.seed)
+    model = build_model(prepared.graph, config.model)
+    trainer = Trainer(
+        model, prepared.split, prepared.dataset.n_items, config.train, config.eval, run_dir,
+        item_popularity(prepared.graph), progress,
+    )
+    result = trainer.fit(run_dir / LAST if resume and (run_dir / LAST).exists() else None)
+    started = time.perf_counter()
+    test = test_ranking(model, prepared, config)
+    metrics = summarise(result, test, time.perf_counter() - started, prepared)
+    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    if result.history:
+        plot_curves(result.history, run_dir / "curves.png", config.train.metric)
+    return metrics
+
+
+def summarise(result: TrainResult, test: dict[str, float], eval_seconds: float, prepared: Prepared) -> dict[str, Any]:
+    """metrics.json: test metrics, the best validation epoch and metrics, timings, memory, split sizes."""
+    return {
+        "test": test,
+        "valid": result.best_metrics,
+        "best_epoch": result.best_epoch,
+        "epochs_run": result.epochs_run,
+        "seconds_to_best": round(result.seconds_to_best, 2),
+        "seconds_per_epoch": round(result.seconds_per_epoch, 3),
+        "train_seconds": round(result.train_seconds, 2),
+        "eval_seconds": round(eval_seconds, 3),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "split": prepared.split.summary(),
+    }
+
+
+def load_run(run_dir: Path) -> tuple[RunConfig, Prepared, Recommender]:
+    """Rebuild a run's data and model from its directory and load the best weights."""
+    if not run_dir.is_dir():
+        raise ConfigError(f"{run_dir}: no such run directory")
+    document = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) if (run_dir / "config.yaml").exists() else None
+    if not isinstance(document, dict):
+        raise ConfigError(f"{run_dir}: not a kgrec run directory (config.yaml missing or empty)")
+    version = document.pop("kgrec_version", None)
+    if version != __version__:
+        raise ConfigError(f"{run_dir}: written by kgrec {version}, this is kgrec {__version__}")
+    config = run_config_from_dict(document, str(run_dir / "config.yaml"))
+    prepared = prepare(config, run_dir / "split")
+    model = build_model(prepared.graph, config.model)
+    try:
+        state = torch.load(run_dir / BEST, map_location=config.train.device)
+        model.load_state_dict(state["state_dict"])
+    except FileNotFoundError:
+        raise ConfigError(f"{run_dir / BEST}: model file missing; the run did not finish an evaluation") from None
+    except (RuntimeError, KeyError, EOFError, ValueError, pickle.UnpicklingError) as error:
+        raise KgrecError(f"{run_dir / BEST}: cannot load model weights ({type(error).__name__})") from None
+    model.eval()
+    return config, prepared, model
+
+
+def evaluate_run(run_dir: Path, protocol: str = "ranking") -> dict[str, float]:
+    """Evaluate a saved run on its test split: ``ranking`` (full ranking) or ``ctr`` (KGCN's protocol)."""
+    config, prepared, model = load_run(run_dir)
+    if protocol == "ranking":
+        return test_ranking(model, prepared, config)
+    if protocol == "ctr":
+        return evaluate_ctr_protocol(model, prepared.dataset, prepared.split, config.train.seed)
+    raise ConfigError(f"unknown protocol {protocol!r}; protocols: ranking, ctr")
+

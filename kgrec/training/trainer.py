@@ -1,0 +1,201 @@
+"""The recommender training loop: BPR mini-batches, validation, early stopping, checkpoints, resume.
+
+Every model behind :class:`kgrec.models.base.Recommender` trains here and is evaluated by
+:func:`kgrec.evaluation.ranking.evaluate_ranking` — no model has its own loop or its own metrics.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from kgrec.atomic import atomic_open, atomic_path
+from kgrec.config import EvalConfig, TrainConfig
+from kgrec.data.sampling import NegativeSampler
+from kgrec.data.split import Split
+from kgrec.errors import ConfigError
+from kgrec.evaluation.ranking import evaluate_ranking
+from kgrec.models.base import Recommender
+
+log = logging.getLogger(__name__)
+
+BEST, LAST = "model.pt", "last.pt"
+METRICS = ("recall", "ndcg", "precision", "hit", "mrr")
+
+
+def seed_everything(seed: int) -> None:
+    """One seed for Python, NumPy and torch."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+@dataclass
+class TrainResult:
+    """What a training run achieved: the best validation epoch and metric, timings, the history."""
+
+    best_epoch: int = 0
+    best_valid: float = float("-inf")
+    best_metrics: dict[str, float] = field(default_factory=dict)
+    seconds_to_best: float = 0.0
+    train_seconds: float = 0.0
+    epochs_run: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    @property
+    def seconds_per_epoch(self) -> float:
+        return self.train_seconds / self.epochs_run if self.epochs_run else 0.0
+
+
+class Trainer:
+    """Trains ``model`` on ``split.train`` and early-stops on ``config.metric`` of ``split.valid``.
+
+    With a ``run_dir`` it writes ``model.pt`` (weights of the best validation epoch), ``last.pt`` (all
+    state needed to resume: weights, optimiser, RNGs, history), ``history.csv`` and ``curves.png``.
+    """
+
+    def __init__(
+        self,
+        model: Recommender,
+        split: Split,
+        n_items: int,
+        config: TrainConfig,
+        eval_config: EvalConfig,
+        run_dir: Path | None = None,
+        item_popularity: np.ndarray | None = None,
+        progress: bool = True,
+    ) -> None:
+        name, _, k = config.metric.partition("@")
+        if name not in METRICS or not k.isdigit() or int(k) not in eval_config.ks:
+            raise ConfigError(
+                f"train.metric {config.metric!r} is not computed; use one of {', '.join(METRICS)} at a K in eval.ks {list(eval_config.ks)}"
+            )
+        self.model, self.split, self.n_items = model, split, n_items
+        self.config, self.eval_config = config, eval_config
+        self.run_dir, self.progress, self.item_popularity = run_dir, progress, item_popularity
+        self.device = torch.device(config.device)
+        torch.set_num_threads(config.num_threads)
+        seed_everything(config.seed)
+        self.model.to(self.device)
+        self.sampler = NegativeSampler(split.train, n_items, config.seed)
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr) if model.trainable else None
+        self.result = TrainResult()
+        self.start_epoch = 1
+
+    # ---- evaluation --------------------------------------------------------------------------------------
+    def validate(self) -> dict[str, float]:
+        """Full-ranking metrics on the validation part, training items masked."""
+        self.model.eval()
+        return evaluate_ranking(
+            self.model.score_users, self.split.valid, [self.split.train], self.n_items, self.eval_config.ks,
+            self.eval_config.batch_size, self.item_popularity, self.device,
+        )
+
+    # ---- training ----------------------------------------------------------------------------------------
+    def train_epoch(self) -> dict[str, float]:
+        """One pass over the training pairs; mean losses."""
+        self.model.train()
+        totals: dict[str, float] = {}
+        batches = self.sampler.epoch(self.split.train, self.config.batch_size)
+        for users, positives, negatives in batches:
+            as_tensor = lambda a: torch.as_tensor(a, device=self.device)  # noqa: E731
+            loss, parts = self.model.loss(as_tensor(users), as_tensor(positives), as_tensor(negatives))
+            self.optimizer.zero_grad()
+            loss.backward()
+            self.optimizer.step()
+            for key, value in {"loss": float(loss.detach()), **parts}.items():
+                totals[key] = totals.get(key, 0.0) + value / len(batches)
+        return totals
+
+    def fit(self, resume: Path | None = None) -> TrainResult:
+        """Train until ``epochs`` or until ``patience`` epochs pass without a better validation metric."""
+        if resume is not None:
+            self.load_checkpoint(resume)
+        if not self.model.trainable:
+            self.result.best_metrics = self.validate()
+            self.result.best_valid = self.result.best_metrics[self.config.metric]
+            self.save_weights()
+            return self.result
+        epochs = range(self.start_epoch, self.config.epochs + 1)
+        bar = tqdm(epochs, desc="train", unit="epoch", disable=not self.progress)
+        for epoch in bar:
+            started = time.perf_counter()
+            row: dict[str, float] = {"epoch": epoch, **self.train_epoch()}
+            self.result.train_seconds += time.perf_counter() - started
+            self.result.epochs_run = epoch
+            if epoch % self.config.eval_every == 0 or epoch == self.config.epochs:
+                metrics = self.validate()
+                row.update({f"valid_{k}": v for k, v in metrics.items() if "@" in k})
+                if metrics[self.config.metric] > self.result.best_valid:
+                    self.result.best_valid, self.result.best_epoch = metrics[self.config.metric], epoch
+                    self.result.best_metrics, self.result.seconds_to_best = metrics, self.result.train_seconds
+                    self.save_weights()
+                bar.set_postfix(loss=f"{row['loss']:.4f}", **{self.config.metric: f"{metrics[self.config.metric]:.4f}"})
+            row["seconds"] = time.perf_counter() - started
+            self.result.history.append(row)
+            self.save_checkpoint(epoch)
+            if epoch - self.result.best_epoch >= self.config.patience:
+                log.info("early stop at epoch %d (best %d)", epoch, self.result.best_epoch)
+                break
+        self.restore_best()
+        return self.result
+
+    # ---- persistence -------------------------------------------------------------------------------------
+    def save_weights(self) -> None:
+        if self.run_dir is not None:
+            with atomic_path(self.run_dir / BEST) as tmp:
+                torch.save({"state_dict": self.model.state_dict(), "epoch": self.result.best_epoch}, tmp)
+        else:
+            self._best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
+    def restore_best(self) -> None:
+        """Load the weights of the best validation epoch into the model."""
+        if self.run_dir is not None and (self.run_dir / BEST).exists():
+            self.model.load_state_dict(torch.load(self.run_dir / BEST, map_location=self.device)["state_dict"])
+        elif getattr(self, "_best_state", None) is not None:
+            self.model.load_state_dict(self._best_state)
+        self.model.eval()
+
+    def save_checkpoint(self, epoch: int) -> None:
+        """Everything needed to resume after ``epoch``; written atomically, then history and curves."""
+        if self.run_dir is None:
+            return
+        state = {
+            "epoch": epoch,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "sampler_rng": self.sampler.rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+            "result": self.result.__dict__,
+        }
+        with atomic_path(self.run_dir / LAST) as tmp:
+            torch.save(state, tmp)
+        write_history(self.run_dir / "history.csv", self.result.history)
+
+    def load_checkpoint(self, path: Path) -> None:
+        """Restore the state written by :meth:`save_checkpoint` and continue after its epoch."""
+        state = torch.load(path, map_location=self.device, weights_only=False)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.sampler.rng.bit_generator.state = state["sampler_rng"]
+        torch.set_rng_state(state["torch_rng"])
+        self.result = TrainResult(**state["result"])
+        self.start_epoch = state["epoch"] + 1
+
+
+def write_history(path: Path, history: list[dict[str, Any]]) -> None:
+    """history.csv: one row per epoch, columns = the union of keys (missing values left empty)."""
+    columns = list(dict.fromkeys(key for row in history for key in row))
+    with atomic_open(path) as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(history)

@@ -1,0 +1,81 @@
+"""Benchmark: kgrec, its ablations and the baselines on one dataset + split, each in its own process.
+
+Run: ``python pipelines/bench_recommenders.py [--config pipelines/lastfm-benchmark.yaml] [--split-dir DIR]
+[--only kgrec,pop] [--set train.epochs=5 ...] [--out bench_recommenders.json]``. Every row is a real
+``kgrec train`` run (so its peak RSS is that process's own); the script prints a markdown table and writes
+JSON. Targets (issue 3, lastfm-kgcn split-2026): kgrec NDCG@20 ≥ 0.2528 and Recall@20 ≥ 0.4054.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_SPLIT = REPO.parent / "shared" / "benchmarks" / "lastfm-kgcn-split-2026"
+
+# name -> extra --set overrides on top of the config file
+VARIANTS: dict[str, list[str]] = {
+    "kgrec": [],
+    "kgrec (no KG: pure CF)": ["model.use_kg=false"],
+    "kgrec (no attention)": ["model.attention=false"],
+    "kgrec (TransE instead of TransH)": ["model.kge=transe"],
+    "kgrec (lambda_kg = 0)": ["model.lambda_kg=0"],
+    "LightGCN": ["model.model=lightgcn"],
+    "BPR-MF": ["model.model=bprmf"],
+    "Pop": ["model.model=pop"],
+}
+COLUMNS = ("ndcg@20", "recall@20", "precision@20", "hit@20", "mrr@20")
+
+
+def run_variant(name: str, overrides: list[str], args: argparse.Namespace, root: Path) -> dict:
+    """Train one variant through the CLI and return its metrics.json."""
+    out = root / re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    command = [sys.executable, "-m", "kgrec", "train", args.dataset, "--config", str(args.config), "--out", str(out)]
+    if args.split_dir:
+        command += ["--split-dir", str(args.split_dir)]
+    for assignment in overrides + args.set:
+        command += ["--set", assignment]
+    completed = subprocess.run(command, capture_output=True, text=True)
+    if completed.returncode != 0:
+        raise SystemExit(f"{name}: kgrec train failed:\n{completed.stderr[-2000:]}")
+    return json.loads((out / "metrics.json").read_text())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="lastfm-kgcn")
+    parser.add_argument("--config", type=Path, default=REPO / "pipelines" / "lastfm-benchmark.yaml")
+    parser.add_argument("--split-dir", type=Path, default=DEFAULT_SPLIT)
+    parser.add_argument("--only", help="comma-separated variant names (prefix match)")
+    parser.add_argument("--set", action="append", default=[], help="override for every variant, e.g. train.epochs=5")
+    parser.add_argument("--out", type=Path, default=Path("bench_recommenders.json"))
+    parser.add_argument("--runs", type=Path, help="keep the run directories here (default: a temporary folder)")
+    args = parser.parse_args()
+    chosen = {n: o for n, o in VARIANTS.items() if not args.only or any(n.startswith(p) for p in args.only.split(","))}
+    results = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        root = args.runs or Path(scratch)
+        for name, overrides in chosen.items():
+            results[name] = run_variant(name, overrides, args, root)
+            print(f"done: {name}", file=sys.stderr)
+    header = ["model", *COLUMNS, "best epoch", "s to best", "s/epoch", "eval s", "peak RSS MB"]
+    print("| " + " | ".join(header) + " |")
+    print("|" + " --- |" * len(header))
+    for name, m in results.items():
+        cells = [f"{m['test'][c]:.4f}" for c in COLUMNS]
+        cells += [str(m["best_epoch"]), f"{m['seconds_to_best']:.0f}", f"{m['seconds_per_epoch']:.2f}", f"{m['eval_seconds']:.2f}", f"{m['peak_rss_mb']:.0f}"]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    from kgrec.atomic import atomic_write_text
+
+    atomic_write_text(args.out, json.dumps(results, indent=2) + "\n")
+    print(f"\n{args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""The knowledge-aware attention layer: the TransH logit by hand, softmax per node, LightGCN normalisation."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch_geometric.utils import scatter
+
+from kgrec.models.layers import KnowledgeAttentionConv, edge_weights, transh_attention_logits
+
+
+def test_logit_matches_hand_computation() -> None:
+    # edge 0 -> 1 with w = (0, 0, 1), d = (0.5, 0, 0); embeddings are unit-normalised first
+    # x0 = (0.6, 0.8, 0) (unit) -> x0⊥ = (0.6, 0.8, 0); tanh(x0⊥ + d) = (tanh 1.1, tanh 0.8, 0)
+    # x1 = (0, 2, 2) -> (0, 1/√2, 1/√2) -> x1⊥ = (0, 1/√2, 0); logit = tanh(0.8) / √2
+    x = torch.tensor([[0.6, 0.8, 0.0], [0.0, 2.0, 2.0]])
+    logit = transh_attention_logits(
+        x, torch.tensor([[0], [1]]), torch.tensor([[0.0, 0.0, 1.0]]), torch.tensor([[0.5, 0.0, 0.0]])
+    )
+    assert torch.allclose(logit, torch.tensor([math.tanh(0.8) / math.sqrt(2)]))
+    assert torch.allclose(transh_attention_logits(3 * x, torch.tensor([[0], [1]]), torch.tensor([[0.0, 0.0, 1.0]]),
+                                                  torch.tensor([[0.5, 0.0, 0.0]])), logit)
+
+
+def test_attention_sums_to_one_per_node_before_normalisation() -> None:
+    edge_index = torch.tensor([[1, 2, 3, 0, 0, 0], [0, 0, 0, 1, 2, 3]])
+    logits = torch.tensor([0.3, -1.0, 2.0, 0.5, 0.1, 0.0])
+    weights = edge_weights(logits, edge_index, 4)
+    deg = torch.tensor([3.0, 1.0, 1.0, 1.0])
+    alpha = weights / (deg[edge_index[1]] / deg[edge_index[0]]).sqrt()
+    assert torch.allclose(scatter(alpha, edge_index[1], dim_size=4, reduce="sum"), torch.ones(4))
+    expected = torch.softmax(torch.tensor([0.3, -1.0, 2.0]), 0)
+    assert torch.allclose(alpha[:3], expected)
+
+
+def test_uniform_weights_are_lightgcn_normalisation() -> None:
+    edge_index = torch.tensor([[1, 2, 3, 0, 0, 0], [0, 0, 0, 1, 2, 3]])
+    weights = edge_weights(None, edge_index, 4)
+    assert torch.allclose(weights, torch.full((6,), 1 / math.sqrt(3)))
+
+
+def test_mean_aggregator_is_weighted_sum_and_bi_interaction_shape() -> None:
+    x = torch.tensor([[1.0, 0.0], [0.0, 2.0], [4.0, 4.0]])
+    edge_index = torch.tensor([[1, 2], [0, 0]])
+    out = KnowledgeAttentionConv(2, "mean")(x, edge_index, torch.tensor([0.5, 0.25]))
+    assert torch.allclose(out, torch.tensor([[1.0, 2.0], [0.0, 0.0], [0.0, 0.0]]))
+    conv = KnowledgeAttentionConv(2, "bi")
+    with torch.no_grad():
+        for layer in (conv.linear, conv.linear_product):
+            layer.weight.copy_(torch.eye(2))
+            layer.bias.zero_()
+    bi = conv(x, edge_index, torch.tensor([0.5, 0.25]))
+    # node 0: x + m = (2, 2), x ⊙ m = (1, 0) -> (2, 2) + (1, 0)
+    assert torch.allclose(bi[0], torch.tensor([3.0, 2.0]))
+    # node 1: no messages: x + m = (0, 2) -> (0, 2); x ⊙ m = 0
+    assert torch.allclose(bi[1], torch.tensor([0.0, 2.0]))
+
+
+def test_message_dropout_only_in_training() -> None:
+    x = torch.ones(3, 2)
+    edge_index = torch.tensor([[1, 2], [0, 0]])
+    conv = KnowledgeAttentionConv(2, "mean", message_dropout=0.5)
+    conv.eval()
+    assert torch.allclose(conv(x, edge_index, torch.ones(2))[0], torch.tensor([2.0, 2.0]))
+    conv.train()
+    torch.manual_seed(0)
+    outputs = {float(conv(x, edge_index, torch.ones(2))[0, 0]) for _ in range(20)}
+    assert outputs <= {0.0, 1.0, 2.0} and len(outputs) > 1

@@ -1,0 +1,98 @@
+"""``kgrec train`` / ``kgrec evaluate`` through the real CLI on a small planted dataset in TSV files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.models.planted import planted_dataset
+
+FAST = ["--set", "train.epochs=3", "--set", "eval.ks=[5]", "--set", "train.metric=ndcg@5", "--set", "model.dim=8"]
+
+
+def kgrec(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "kgrec", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def tsv_dataset(tmp_path_factory) -> Path:
+    dataset = planted_dataset()
+    directory = tmp_path_factory.mktemp("planted")
+    frame = dataset.interactions.to_frame()
+    pd.DataFrame({"user": dataset.users.raw_ids[frame.user], "item": dataset.items.raw_ids[frame.item]}).to_csv(
+        directory / "interactions.tsv", sep="\t", index=False
+    )
+    triples = dataset.triples
+    pd.DataFrame(
+        {
+            "head": dataset.entities.raw_ids[triples[:, 0]],
+            "relation": dataset.relations.raw_ids[triples[:, 1]],
+            "tail": dataset.entities.raw_ids[triples[:, 2]],
+        }
+    ).to_csv(directory / "triples.tsv", sep="\t", index=False, header=False)
+    linked = dataset.item_entity >= 0
+    pd.DataFrame({"item": dataset.items.raw_ids[linked], "entity": dataset.entities.raw_ids[dataset.item_entity[linked]]}).to_csv(
+        directory / "links.tsv", sep="\t", index=False, header=False
+    )
+    return directory
+
+
+@pytest.fixture(scope="module")
+def trained_run(tsv_dataset, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "run"
+    result = kgrec("train", str(tsv_dataset), *FAST, "--out", str(out), cwd=out.parent)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == str(out)
+    return out
+
+
+def test_train_writes_a_complete_run_directory(trained_run: Path) -> None:
+    for name in ("config.yaml", "model.pt", "last.pt", "metrics.json", "history.csv", "curves.png", "split/train.tsv"):
+        assert (trained_run / name).exists(), name
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    assert metrics["epochs_run"] == 3 and 1 <= metrics["best_epoch"] <= 3
+    assert 0.0 <= metrics["test"]["ndcg@5"] <= 1.0 and metrics["test"]["users"] > 0
+    assert (trained_run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_evaluate_reproduces_the_test_metrics(trained_run: Path) -> None:
+    result = kgrec("evaluate", str(trained_run), cwd=trained_run.parent)
+    assert result.returncode == 0, result.stderr
+    printed = {line.split()[0]: float(line.split()[1]) for line in result.stdout.splitlines()[2:]}
+    stored = json.loads((trained_run / "metrics.json").read_text())["test"]
+    assert printed["ndcg@5"] == pytest.approx(stored["ndcg@5"], abs=1e-4)
+
+
+def test_evaluate_ctr_protocol(trained_run: Path) -> None:
+    result = kgrec("evaluate", str(trained_run), "--protocol", "ctr", cwd=trained_run.parent)
+    assert result.returncode == 0, result.stderr
+    printed = {line.split()[0]: float(line.split()[1]) for line in result.stdout.splitlines()[2:]}
+    assert 0.5 < printed["auc"] <= 1.0 and 0.0 <= printed["f1"] <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "lastfm-kgcn", "--set", "train.epoch=3"], "unknown key 'train.epoch'"),
+        (["train", "lastfm-kgcn", "--set", "model.dim=big"], "model.dim: expected an integer"),
+        (["evaluate", "no-such-run"], "no such run directory"),
+    ],
+)
+def test_cli_errors(tmp_path, args: list[str], message: str) -> None:
+    result = kgrec(*args, cwd=tmp_path)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_corrupted_model_file_is_a_clean_error(trained_run: Path, tmp_path) -> None:
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(trained_run, broken)
+    (broken / "model.pt").write_bytes(b"not a checkpoint")
+    result = kgrec("evaluate", str(broken), cwd=tmp_path)
+    assert result.returncode == 2 and "cannot load model weights" in result.stderr
