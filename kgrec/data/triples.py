@@ -93,7 +93,9 @@ def _ids(frame: pd.DataFrame, entities: IdMap, relations: IdMap) -> Tensor:
         relations.lookup(frame["relation"].to_numpy()),
         entities.lookup(frame["tail"].to_numpy()),
     ]
-    return torch.from_numpy(np.stack(columns, axis=1).astype(np.int64)) if len(frame) else torch.zeros(0, 3, dtype=torch.long)
+    if not len(frame):
+        return torch.zeros(0, 3, dtype=torch.long)
+    return torch.from_numpy(np.stack(columns, axis=1).astype(np.int64))
 
 
 def triples_from_dataset(
@@ -102,7 +104,8 @@ def triples_from_dataset(
     """A seeded random split of ``dataset.triples`` into train / valid / test, on the dataset's entity ids.
 
     The triples are shuffled by ``numpy.random.default_rng(seed)``; valid and test get round(ratio·n) each (at
-    least one when their ratio is positive), in that order after train, which keeps the rest (at least one). Entities that occur only in valid/test keep their ids (their embeddings stay untrained).
+    least one when their ratio is positive), in that order after train, which keeps the rest (at least one).
+    Entities that occur only in valid/test keep their ids (their embeddings stay untrained).
     """
     if len(ratios) != 3 or any(r < 0 for r in ratios) or sum(ratios) <= 0:
         raise ConfigError(f"ratios must be three non-negative numbers (train, valid, test), got {list(ratios)}")

@@ -14,8 +14,9 @@ from collections.abc import Iterable, Sequence
 import torch
 from torch import Tensor
 
-#: Cap on the rows scored by one model call (B candidates lists × num_nodes), to bound memory on large KGs.
-MAX_ROWS_PER_CALL = 1 << 17
+#: Cap on the (test triple, candidate) rows scored by one model call. Bounds memory on large KGs and keeps the
+#: intermediate tensors small (on lastfm-kgcn's 9,366 entities 2^14 rows is 3x faster than 2^17 on CPU).
+MAX_ROWS_PER_CALL = 1 << 14
 
 
 def realistic_ranks(scores: Tensor, targets: Tensor) -> Tensor:

@@ -132,7 +132,8 @@ def test_known_triples_mask() -> None:
 def test_matches_a_brute_force_loop_on_a_random_transh() -> None:
     torch.manual_seed(0)
     num_nodes, num_relations = 9, 3
-    triples = torch.unique(torch.stack([torch.randint(9, (60,)), torch.randint(3, (60,)), torch.randint(9, (60,))], 1), dim=0)
+    columns = [torch.randint(num_nodes, (60,)), torch.randint(num_relations, (60,)), torch.randint(num_nodes, (60,))]
+    triples = torch.unique(torch.stack(columns, dim=1), dim=0)
     train, test = triples[:40], triples[40:]
     model = TransH(num_nodes, num_relations, 8).eval()
     known = {tuple(t) for t in triples.tolist()}
