@@ -109,18 +109,26 @@ def from_dict(cls: type[T], values: Mapping[str, Any] | None, where: str = "conf
     return cls(**converted)
 
 
-def from_yaml(cls: type[T], path: str | Path, section: str | None = None) -> T:
-    """Load ``cls`` from a YAML file (optionally one top-level ``section`` of it)."""
+def read_yaml_mapping(path: str | Path) -> Mapping[str, Any]:
+    """The top-level mapping of a YAML file; a missing file, bad YAML or a non-mapping is a ConfigError."""
     try:
         document = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML ({error})") from None
-    if section is not None:
-        document = document.get(section) or {}
     if not isinstance(document, Mapping):
         raise ConfigError(f"{path}: expected a mapping of keys to values")
+    return document
+
+
+def from_yaml(cls: type[T], path: str | Path, section: str | None = None) -> T:
+    """Load ``cls`` from a YAML file (optionally one top-level ``section`` of it)."""
+    document = read_yaml_mapping(path)
+    if section is not None:
+        document = document.get(section) or {}
+        if not isinstance(document, Mapping):
+            raise ConfigError(f"{path}:{section}: expected a mapping of keys to values")
     return from_dict(cls, document, where=f"{path}" + (f":{section}" if section else ""))
 
 
@@ -196,15 +204,7 @@ def run_config_from_dict(values: Mapping[str, Any] | None, where: str = "config"
 
 def load_run_config(path: str | Path) -> RunConfig:
     """Read a run's YAML (sections data, split, model, train, eval)."""
-    try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML ({error})") from None
-    if not isinstance(document, Mapping):
-        raise ConfigError(f"{path}: expected a mapping of sections")
-    return run_config_from_dict(document, str(path))
+    return run_config_from_dict(read_yaml_mapping(path), str(path))
 
 
 def with_overrides(config: RunConfig, assignments: list[str]) -> RunConfig:

@@ -46,3 +46,24 @@ def test_yaml_errors(tmp_path) -> None:
     bad.write_text("data: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         from_yaml(DataConfig, bad)
+
+
+def test_run_config_sections_and_dotted_overrides(tmp_path) -> None:
+    from kgrec.config import RunConfig, load_run_config, run_config_to_dict, with_overrides
+
+    path = tmp_path / "run.yaml"
+    path.write_text("data:\n  name: ml100k\nmodel:\n  layers: 2\neval:\n  ks: [5, 10]\n")
+    config = load_run_config(path)
+    assert (config.data.name, config.model.layers, config.eval.ks, config.train.epochs) == ("ml100k", 2, (5, 10), 300)
+    changed = with_overrides(config, ["train.epochs=5", "model.attention=false", "split.ratios=[0.8, 0.1, 0.1]"])
+    assert (changed.train.epochs, changed.model.attention, changed.split.ratios) == (5, False, (0.8, 0.1, 0.1))
+    assert load_run_config(path) == config and run_config_to_dict(RunConfig())["eval"]["ks"] == [10, 20]
+    with pytest.raises(ConfigError, match="unknown key 'train.epoch'; valid keys: train.epochs"):
+        with_overrides(config, ["train.epoch=5"])
+    with pytest.raises(ConfigError, match="expected section.key=value"):
+        with_overrides(config, ["epochs=5"])
+    with pytest.raises(ConfigError, match="model.layers: expected an integer"):
+        with_overrides(config, ["model.layers=two"])
+    path.write_text("modle:\n  layers: 2\n")
+    with pytest.raises(ConfigError, match="unknown section 'modle'"):
+        load_run_config(path)
