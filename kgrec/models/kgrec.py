@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from kgrec.config import ModelConfig
 from kgrec.data.graph import CollaborativeKG
 from kgrec.models.base import Recommender
-from kgrec.models.layers import KnowledgeAttentionConv, edge_weights, transh_attention_logits
+from kgrec.models.layers import KnowledgeAttentionConv, edge_weights, transh_attention_logits, weighted_adjacency
 from kgrec.models.transh import TransH, bern_corrupt, bern_probabilities
 
 
@@ -66,10 +66,15 @@ class KGRec(Recommender):
         """All node representations: the mean of the layer outputs (layer 0 included)."""
         if edge_weight is None:
             edge_weight = edge_weights(self.attention_logits(), self.edge_index, self.num_nodes)
+        dropout = self.training and self.config.message_dropout > 0
+        if edge_weight.requires_grad or dropout:  # gradients w.r.t. edges, or per-message dropout
+            graph, weight = self.edge_index, edge_weight
+        else:
+            graph, weight = weighted_adjacency(self.edge_index, edge_weight, self.num_nodes), None
         x = self.node_emb.weight
         layers = [x]
         for conv in self.convs:
-            x = conv(x, self.edge_index, edge_weight)
+            x = conv(x, graph, weight)
             layers.append(x)
         return torch.stack(layers).mean(dim=0)
 
