@@ -8,7 +8,16 @@
 
 from kgrec.config import DataConfig, SplitConfig
 from kgrec.data import IdMap, Interactions, RecDataset, Split, load_dataset, load_split, split
-from kgrec.errors import ConfigError, DatasetError, DownloadError, KgrecError, UnknownIdError
+from kgrec.errors import (
+    ConfigError,
+    DatasetError,
+    DownloadError,
+    IncompatibleRunError,
+    KgrecError,
+    UnknownIdError,
+    UnknownItemError,
+    UnknownUserError,
+)
 
 __version__ = "0.1.0"
 
@@ -18,13 +27,18 @@ __all__ = [
     "DataConfig",
     "DatasetError",
     "DownloadError",
+    "Explanation",
+    "IncompatibleRunError",
     "IdMap",
     "Interactions",
     "KgrecError",
     "RecDataset",
+    "Recommender",
     "Split",
     "SplitConfig",
     "UnknownIdError",
+    "UnknownItemError",
+    "UnknownUserError",
     "load_dataset",
     "load_split",
     "split",
@@ -32,9 +46,17 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    """``kgrec.CollaborativeKG`` is imported lazily (with torch) by :mod:`kgrec.data`."""
+    """Names that need torch (``CollaborativeKG``, ``Recommender``, ``Explanation``) are imported lazily."""
     if name == "CollaborativeKG":
         from kgrec import data
 
         return data.CollaborativeKG
+    if name == "Recommender":
+        from kgrec.recommender import Recommender
+
+        return Recommender
+    if name == "Explanation":
+        from kgrec.explain.types import Explanation
+
+        return Explanation
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

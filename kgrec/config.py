@@ -72,14 +72,17 @@ class ModelConfig:
     message_dropout: float = 0.0
     margin: float = 1.0
     kg_batch_size: int = 4096
+    kg_weight: float = 1.0
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """The training loop: epochs, batches, optimiser, early stopping, threads and device."""
+    """The training loop: epochs, batches (``negatives`` sampled items per positive), optimiser, early
+    stopping, threads and device."""
 
     epochs: int = 300
     batch_size: int = 2048
+    negatives: int = 1
     lr: float = 0.005
     eval_every: int = 1
     patience: int = 30
@@ -95,6 +98,32 @@ class EvalConfig:
 
     ks: tuple[int, ...] = (10, 20)
     batch_size: int = 1024
+
+
+@dataclass(frozen=True)
+class ExplainConfig:
+    """Explanations: path enumeration, rule mining, how a rule and a path score are combined, evaluation.
+
+    ``max_len``: longest user→item path (edges); ``max_paths``: cap on paths kept per (user, item);
+    ``top_paths``: paths returned per recommendation; ``collaborative``: include u→j←u'→i paths.
+    Rules: patterns of ``rule_max_len`` KG edges at most, kept with support ≥ ``min_support`` and
+    confidence ≥ ``min_confidence``. The explanation's path maximises
+    confidence^``rule_weight`` × (path weight / best path weight)^(1 − ``rule_weight``).
+    ``eval_users`` / ``eval_k``: sample size and list length of ``kgrec explain-eval``.
+    """
+
+    max_len: int = 4
+    max_paths: int = 200
+    top_paths: int = 3
+    collaborative: bool = True
+    rule_max_len: int = 3
+    min_support: int = 5
+    min_confidence: float = 0.01
+    max_rules: int = 500
+    rule_weight: float = 0.5
+    eval_users: int = 200
+    eval_k: int = 10
+    surrogate_depth: int = 4
 
 
 def from_dict(cls: type[T], values: Mapping[str, Any] | None, where: str = "config") -> T:
@@ -189,6 +218,7 @@ class RunConfig:
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     eval: EvalConfig = EvalConfig()
+    explain: ExplainConfig = ExplainConfig()
 
 
 def run_config_from_dict(values: Mapping[str, Any] | None, where: str = "config") -> RunConfig:

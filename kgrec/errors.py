@@ -39,3 +39,15 @@ class UnknownIdError(KgrecError, KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its message; keep it readable
         return str(self.args[0]) if self.args else ""
+
+
+class UnknownUserError(UnknownIdError):
+    """A user given by raw id or name is not in the dataset (the message suggests close matches)."""
+
+
+class UnknownItemError(UnknownIdError):
+    """An item given by raw id or name is not in the dataset (the message suggests close matches)."""
+
+
+class IncompatibleRunError(KgrecError):
+    """A run directory was written for another dataset or by an incompatible kgrec version."""

@@ -14,7 +14,7 @@ EXIT_USAGE = 2
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    from kgrec.cli import data, kge, train
+    from kgrec.cli import data, explain, kge, train
 
     parser = argparse.ArgumentParser(prog="kgrec", description="Explainable recommendation over knowledge graphs.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.register(commands)
     kge.register(commands)
     train.register(commands)
+    explain.register(commands)
     return parser
 
 

@@ -34,11 +34,17 @@ class NegativeSampler:
         position[position == len(self.known)] = 0
         return self.known[position] == keys
 
-    def epoch(self, train: Interactions, batch_size: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Shuffled (users, positives, negatives) mini-batches covering every training pair once."""
+    def epoch(self, train: Interactions, batch_size: int, negatives_per_positive: int = 1) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Shuffled (users, positives, negatives) mini-batches covering every training pair once.
+
+        Negatives have shape [B] with one per positive, or [B, m] with ``negatives_per_positive`` = m > 1.
+        """
         order = self.rng.permutation(len(train))
         users, items = train.user[order], train.item[order]
-        negatives = self.sample(users)
+        if negatives_per_positive == 1:
+            negatives = self.sample(users)
+        else:
+            negatives = self.sample(np.repeat(users, negatives_per_positive)).reshape(len(users), negatives_per_positive)
         return [
             (users[s : s + batch_size], items[s : s + batch_size], negatives[s : s + batch_size])
             for s in range(0, len(order), batch_size)

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
-class Recommender(nn.Module):
+class RankingModel(nn.Module):
     """A model that scores every item for a batch of users.
 
     Subclasses implement :meth:`embeddings` (final user and item representations, score = dot product)
@@ -30,7 +30,22 @@ class Recommender(nn.Module):
         """The layer-0 embeddings the L2 penalty applies to."""
         return []
 
-    def train(self, mode: bool = True) -> Recommender:
+    def propagation_edges(self) -> Tensor | None:
+        """The (2, E) node pairs a graph model propagates over; None for models without a graph."""
+        return None
+
+    def embeddings_without(self, dropped: Tensor) -> tuple[Tensor, Tensor]:
+        """Final representations recomputed as if the edges ``dropped`` (bool [E] over
+        :meth:`propagation_edges`) were not in the graph: the deletion test of explanations."""
+        raise NotImplementedError(f"{type(self).__name__} does not propagate over a graph")
+
+    def score_users_without(self, users: Tensor, dropped: Tensor) -> Tensor:
+        """Scores [B, n_items] after deleting the ``dropped`` edges (see :meth:`embeddings_without`)."""
+        with torch.no_grad():
+            user_emb, item_emb = self.embeddings_without(dropped)
+        return user_emb[users] @ item_emb.T
+
+    def train(self, mode: bool = True) -> RankingModel:
         self._cache = None
         return super().train(mode)
 
@@ -53,12 +68,16 @@ class Recommender(nn.Module):
         return (user_emb[users] * item_emb[items]).sum(dim=-1)
 
     def loss(self, users: Tensor, positives: Tensor, negatives: Tensor) -> tuple[Tensor, dict[str, float]]:
-        """BPR (−log σ(s⁺ − s⁻), mean) + l2 · ½‖ego embeddings of the batch‖² / batch size."""
+        """BPR (−log σ(s⁺ − s⁻), mean over pairs; ``negatives`` [B] or [B, m]) + l2 · ½‖ego embeddings of the batch‖² / batch size."""
         user_emb, item_emb = self.embeddings()
         u = user_emb[users]
-        margin = (u * item_emb[positives]).sum(-1) - (u * item_emb[negatives]).sum(-1)
+        positive = (u * item_emb[positives]).sum(-1)
+        if negatives.dim() == 1:
+            margin = positive - (u * item_emb[negatives]).sum(-1)
+        else:  # [B, m] negatives: the mean BPR over the m pairs of each positive
+            margin = positive.unsqueeze(1) - (u.unsqueeze(1) * item_emb[negatives]).sum(-1)
         bpr = -F.logsigmoid(margin).mean()
-        egos = self.ego_embeddings(users, torch.cat([positives, negatives]))
+        egos = self.ego_embeddings(users, torch.cat([positives, negatives.reshape(-1)]))
         reg = sum((e * e).sum() for e in egos) / (2 * len(users)) if egos else torch.zeros((), device=u.device)
         total = bpr + self.l2 * reg
         return total, {"bpr": float(bpr.detach()), "l2": float(reg.detach()) if torch.is_tensor(reg) else float(reg)}

@@ -9,10 +9,10 @@ from torch_geometric.nn.models import LightGCN as PygLightGCN
 
 from kgrec.config import ModelConfig
 from kgrec.data.graph import CollaborativeKG
-from kgrec.models.base import Recommender
+from kgrec.models.base import RankingModel
 
 
-class Pop(Recommender):
+class Pop(RankingModel):
     """Every user gets the items ranked by their number of training interactions."""
 
     trainable = False
@@ -30,7 +30,7 @@ class Pop(Recommender):
         return self.popularity[items]
 
 
-class BPRMF(Recommender):
+class BPRMF(RankingModel):
     """Matrix factorisation trained with BPR (Rendle et al., 2009)."""
 
     def __init__(self, graph: CollaborativeKG, config: ModelConfig) -> None:
@@ -47,7 +47,7 @@ class BPRMF(Recommender):
         return [self.user_emb(users), self.item_emb(items)]
 
 
-class LightGCN(Recommender):
+class LightGCN(RankingModel):
     """LightGCN (He et al., SIGIR 2020) on the user–item edges of the training graph, via PyG."""
 
     def __init__(self, graph: CollaborativeKG, config: ModelConfig) -> None:
@@ -62,11 +62,18 @@ class LightGCN(Recommender):
         nodes = self.net.get_embedding(self.edge_index)
         return nodes[: self.n_users], nodes[self.n_users :]
 
+    def propagation_edges(self) -> Tensor:
+        return self.edge_index
+
+    def embeddings_without(self, dropped: Tensor) -> tuple[Tensor, Tensor]:
+        nodes = self.net.get_embedding(self.edge_index[:, ~dropped])
+        return nodes[: self.n_users], nodes[self.n_users :]
+
     def ego_embeddings(self, users: Tensor, items: Tensor) -> list[Tensor]:
         return [self.net.embedding(users), self.net.embedding(items + self.n_users)]
 
 
-def build_model(graph: CollaborativeKG, config: ModelConfig) -> Recommender:
+def build_model(graph: CollaborativeKG, config: ModelConfig) -> RankingModel:
     """The recommender named by ``config.model``."""
     from kgrec.errors import ConfigError
     from kgrec.models.kgrec import KGRec

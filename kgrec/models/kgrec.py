@@ -12,12 +12,12 @@ from torch import Tensor, nn
 
 from kgrec.config import ModelConfig
 from kgrec.data.graph import CollaborativeKG
-from kgrec.models.base import Recommender
+from kgrec.models.base import RankingModel
 from kgrec.models.layers import KnowledgeAttentionConv, edge_weights, transh_attention_logits, weighted_adjacency
 from kgrec.models.transh import TransH, bern_corrupt, bern_probabilities
 
 
-class KGRec(Recommender):
+class KGRec(RankingModel):
     """score(u, i) = ⟨ū, ī⟩ with ū, ī the mean of the L propagation layers over the CKG.
 
     Loss = BPR + λ₂·L2 + λ_kg · TransH margin loss on a batch of KG triples (with "bern" negatives).
@@ -41,6 +41,7 @@ class KGRec(Recommender):
         self.register_buffer("edge_index", graph.data.edge_index[:, keep].clone())
         self.register_buffer("edge_type", edge_type[keep].clone())
         kg = ~is_interact
+        self.register_buffer("edge_scale", torch.where(is_interact[keep], 1.0, config.kg_weight))
         self.register_buffer("kg_triples", torch.stack([graph.data.edge_index[0, kg], edge_type[kg], graph.data.edge_index[1, kg]]))
         self.register_buffer(
             "bern", bern_probabilities(self.kg_triples[0], self.kg_triples[1], self.kg_triples[2], graph.num_relations)
@@ -49,7 +50,7 @@ class KGRec(Recommender):
             KnowledgeAttentionConv(config.dim, config.aggregator, config.message_dropout) for _ in range(config.layers)
         )
 
-    def attention_logits(self) -> Tensor | None:
+    def attention_logits(self, edge_index: Tensor | None = None, edge_type: Tensor | None = None) -> Tensor | None:
         """Per-edge attention logits from the layer-0 embeddings, or None without attention.
 
         As in KGAT, the attention is a function of the KG embedding and receives no gradient from the
@@ -57,20 +58,31 @@ class KGRec(Recommender):
         """
         if not self.config.attention:
             return None
+        edge_index = self.edge_index if edge_index is None else edge_index
+        edge_type = self.edge_type if edge_type is None else edge_type
         with torch.no_grad():
             return transh_attention_logits(
-                self.node_emb.weight, self.edge_index, self.kge.normals(self.edge_type), self.kge.rel_emb(self.edge_type)
+                self.node_emb.weight, edge_index, self.kge.normals(edge_type), self.kge.rel_emb(edge_type)
             )
 
-    def propagate(self, edge_weight: Tensor | None = None) -> Tensor:
-        """All node representations: the mean of the layer outputs (layer 0 included)."""
+    def edge_weight(self, keep: Tensor | None = None) -> Tensor:
+        """Propagation weight of each edge (of the ``keep`` subgraph, renormalised over what is kept)."""
+        edge_index, edge_type, scale = self.edge_index, self.edge_type, self.edge_scale
+        if keep is not None:
+            edge_index, edge_type, scale = edge_index[:, keep], edge_type[keep], scale[keep]
+        return edge_weights(self.attention_logits(edge_index, edge_type), edge_index, self.num_nodes) * scale
+
+    def propagate(self, edge_weight: Tensor | None = None, keep: Tensor | None = None) -> Tensor:
+        """All node representations: the mean of the layer outputs (layer 0 included), over the edges
+        ``keep`` selects (all by default)."""
+        edge_index = self.edge_index if keep is None else self.edge_index[:, keep]
         if edge_weight is None:
-            edge_weight = edge_weights(self.attention_logits(), self.edge_index, self.num_nodes)
+            edge_weight = self.edge_weight(keep)
         dropout = self.training and self.config.message_dropout > 0
         if edge_weight.requires_grad or dropout:  # gradients w.r.t. edges, or per-message dropout
-            graph, weight = self.edge_index, edge_weight
+            graph, weight = edge_index, edge_weight
         else:
-            graph, weight = weighted_adjacency(self.edge_index, edge_weight, self.num_nodes), None
+            graph, weight = weighted_adjacency(edge_index, edge_weight, self.num_nodes), None
         x = self.node_emb.weight
         layers = [x]
         for conv in self.convs:
@@ -80,6 +92,13 @@ class KGRec(Recommender):
 
     def embeddings(self) -> tuple[Tensor, Tensor]:
         nodes = self.propagate()
+        return nodes[: self.n_users], nodes[self.n_users : self.n_users + self.n_items]
+
+    def propagation_edges(self) -> Tensor:
+        return self.edge_index
+
+    def embeddings_without(self, dropped: Tensor) -> tuple[Tensor, Tensor]:
+        nodes = self.propagate(keep=~dropped)
         return nodes[: self.n_users], nodes[self.n_users : self.n_users + self.n_items]
 
     def ego_embeddings(self, users: Tensor, items: Tensor) -> list[Tensor]:

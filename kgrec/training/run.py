@@ -25,15 +25,16 @@ from kgrec.data.dataset import RecDataset
 from kgrec.data.graph import CollaborativeKG
 from kgrec.data.load import load_dataset
 from kgrec.data.split import Split, load_split, split
-from kgrec.errors import ConfigError, KgrecError
+from kgrec.errors import ConfigError, IncompatibleRunError, KgrecError
 from kgrec.evaluation.ctr import evaluate_ctr_protocol
 from kgrec.evaluation.ranking import evaluate_ranking
-from kgrec.models.base import Recommender
+from kgrec.models.base import RankingModel
 from kgrec.models.baselines import build_model, item_popularity
 from kgrec.training.curves import plot_curves
 from kgrec.training.trainer import BEST, LAST, Trainer, TrainResult
 
 log = logging.getLogger(__name__)
+DATASET_CARD = "dataset.json"
 
 
 @dataclass
@@ -45,9 +46,9 @@ class Prepared:
     graph: CollaborativeKG
 
 
-def prepare(config: RunConfig, split_dir: Path | None = None) -> Prepared:
-    """Load the dataset, split it (or read ``split_dir``) and build the training graph on the device."""
-    dataset = load_dataset(config.data)
+def prepare(config: RunConfig, split_dir: Path | None = None, dataset: RecDataset | None = None) -> Prepared:
+    """Load the dataset (unless given), split it (or read ``split_dir``) and build the training graph."""
+    dataset = load_dataset(config.data) if dataset is None else dataset
     parts = load_split(split_dir, dataset) if split_dir is not None else split(dataset, config.split)
     graph = CollaborativeKG.build(dataset, parts.train, device=config.train.device)
     return Prepared(dataset, parts, graph)
@@ -58,7 +59,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def test_ranking(model: Recommender, prepared: Prepared, config: RunConfig) -> dict[str, float]:
+def test_ranking(model: RankingModel, prepared: Prepared, config: RunConfig) -> dict[str, float]:
     """Full ranking on test with train and valid items masked."""
     model.eval()
     return evaluate_ranking(
@@ -75,6 +76,7 @@ def train_run(config: RunConfig, run_dir: Path, resume: bool = False, progress: 
     if not resume:
         atomic_write_text(run_dir / "config.yaml", yaml.safe_dump({"kgrec_version": __version__, **run_config_to_dict(config)}, sort_keys=False))
         prepared.split.save(saved_split, prepared.dataset)
+        atomic_write_text(run_dir / DATASET_CARD, json.dumps(dataset_fingerprint(prepared.dataset), indent=2) + "\n")
     torch.manual_seed(config.train.seed)
     model = build_model(prepared.graph, config.model)
     trainer = Trainer(
@@ -88,7 +90,18 @@ def train_run(config: RunConfig, run_dir: Path, resume: bool = False, progress: 
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     if result.history:
         plot_curves(result.history, run_dir / "curves.png", config.train.metric)
+    if config.model.model == "kgrec":  # the rules explanations use, saved with the run
+        from kgrec.recommender import Recommender
+
+        Recommender(config, prepared.dataset, prepared.split, prepared.graph, model, run_dir).rules
     return metrics
+
+
+def dataset_fingerprint(dataset: RecDataset) -> dict[str, Any]:
+    """Name and sizes of the dataset a run was trained on, checked again when the run is loaded."""
+    stats = dataset.stats()
+    keys = ("name", "users", "items", "interactions", "entities", "relations", "triples")
+    return {key: getattr(stats, key) for key in keys}
 
 
 def summarise(result: TrainResult, test: dict[str, float], eval_seconds: float, prepared: Prepared) -> dict[str, Any]:
@@ -107,7 +120,7 @@ def summarise(result: TrainResult, test: dict[str, float], eval_seconds: float, 
     }
 
 
-def load_run(run_dir: Path) -> tuple[RunConfig, Prepared, Recommender]:
+def load_run(run_dir: Path) -> tuple[RunConfig, Prepared, RankingModel]:
     """Rebuild a run's data and model from its directory and load the best weights."""
     if not run_dir.is_dir():
         raise ConfigError(f"{run_dir}: no such run directory")
@@ -116,9 +129,19 @@ def load_run(run_dir: Path) -> tuple[RunConfig, Prepared, Recommender]:
         raise ConfigError(f"{run_dir}: not a kgrec run directory (config.yaml missing or empty)")
     version = document.pop("kgrec_version", None)
     if version != __version__:
-        raise ConfigError(f"{run_dir}: written by kgrec {version}, this is kgrec {__version__}")
+        raise IncompatibleRunError(f"{run_dir}: written by kgrec {version}, this is kgrec {__version__}; retrain the run")
     config = run_config_from_dict(document, str(run_dir / "config.yaml"))
-    prepared = prepare(config, run_dir / "split")
+    dataset = load_dataset(config.data)
+    card = run_dir / DATASET_CARD
+    if card.exists():
+        expected, found = json.loads(card.read_text(encoding="utf-8")), dataset_fingerprint(dataset)
+        if expected != found:
+            differs = next(key for key in {**expected, **found} if expected.get(key) != found.get(key))
+            raise IncompatibleRunError(
+                f"{card}: the run was trained on {expected.get('name')!r} with {differs} = {expected.get(differs)}, "
+                f"but the dataset found now has {found.get(differs)}; a different dataset or version of it"
+            )
+    prepared = prepare(config, run_dir / "split", dataset)
     model = build_model(prepared.graph, config.model)
     try:
         state = torch.load(run_dir / BEST, map_location=config.train.device)

@@ -1,6 +1,6 @@
 """The recommender training loop: BPR mini-batches, validation, early stopping, checkpoints, resume.
 
-Every model behind :class:`kgrec.models.base.Recommender` trains here and is evaluated by
+Every model behind :class:`kgrec.models.base.RankingModel` trains here and is evaluated by
 :func:`kgrec.evaluation.ranking.evaluate_ranking` — no model has its own loop or its own metrics.
 """
 
@@ -24,7 +24,7 @@ from kgrec.data.sampling import NegativeSampler
 from kgrec.data.split import Split
 from kgrec.errors import ConfigError
 from kgrec.evaluation.ranking import evaluate_ranking
-from kgrec.models.base import Recommender
+from kgrec.models.base import RankingModel
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class Trainer:
 
     def __init__(
         self,
-        model: Recommender,
+        model: RankingModel,
         split: Split,
         n_items: int,
         config: TrainConfig,
@@ -105,7 +105,7 @@ class Trainer:
         """One pass over the training pairs; mean losses."""
         self.model.train()
         totals: dict[str, float] = {}
-        batches = self.sampler.epoch(self.split.train, self.config.batch_size)
+        batches = self.sampler.epoch(self.split.train, self.config.batch_size, self.config.negatives)
         for users, positives, negatives in batches:
             as_tensor = lambda a: torch.as_tensor(a, device=self.device)  # noqa: E731
             loss, parts = self.model.loss(as_tensor(users), as_tensor(positives), as_tensor(negatives))

@@ -1,0 +1,164 @@
+"""``kgrec recommend``, ``paths``, ``rules`` and ``explain-eval``: explained recommendations of a run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from kgrec.cli.tables import table
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add the explanation commands."""
+    recommend = commands.add_parser("recommend", help="top-k recommendations of a user, optionally explained")
+    recommend.add_argument("run", type=Path, metavar="RUN")
+    recommend.add_argument("--user", required=True, help="raw user id or name")
+    recommend.add_argument("-k", type=int, default=10, help="list length (default 10)")
+    recommend.add_argument("--explain", action="store_true", help="add paths, rule and sentence")
+    recommend.add_argument("--format", choices=["text", "json", "html"], default="text")
+    recommend.add_argument("--out", type=Path, help="file for json/html (html default: RUN/explanations/user-<id>.html)")
+    recommend.set_defaults(handler=run_recommend)
+
+    paths = commands.add_parser("paths", help="every path from a user to an item, with the model's weights")
+    paths.add_argument("run", type=Path, metavar="RUN")
+    paths.add_argument("--user", required=True, help="raw user id or name")
+    paths.add_argument("--item", required=True, help="raw item id or name")
+    paths.add_argument("--max-len", type=int, default=4, help="longest path in edges (default 4)")
+    paths.add_argument("--top", type=int, default=50, help="paths shown (default 50)")
+    paths.add_argument("--format", choices=["table", "json"], default="table")
+    paths.set_defaults(handler=run_paths)
+
+    rules = commands.add_parser("rules", help="the rules mined from the run's training interactions")
+    rules.add_argument("run", type=Path, metavar="RUN")
+    rules.add_argument("--top", type=int, default=30, help="rules shown (default 30)")
+    rules.add_argument("--format", choices=["table", "json"], default="table")
+    rules.set_defaults(handler=run_rules)
+
+    evaluate = commands.add_parser("explain-eval", help="coverage and faithfulness of the run's explanations")
+    evaluate.add_argument("run", type=Path, metavar="RUN")
+    evaluate.add_argument("--users", type=int, help="sampled users (default: the config's explain.eval_users, 200)")
+    evaluate.add_argument("-k", type=int, help="explained list length (default: explain.eval_k, 10)")
+    evaluate.add_argument("--format", choices=["text", "json"], default="text")
+    evaluate.set_defaults(handler=run_explain_eval)
+
+
+def _load(run: Path):
+    from kgrec.recommender import Recommender
+
+    return Recommender.load(run)
+
+
+def _check_positive(name: str, value: int | None) -> None:
+    from kgrec.errors import ConfigError
+
+    if value is not None and value < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {value}")
+
+
+def _finite(value: Any) -> Any:
+    """NaN (no cases) becomes null in JSON."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    return value
+
+
+def path_line(rec, path) -> str:
+    """``Alice –liked→ Heat –directed by→ Michael Mann –directed→ Collateral``."""
+    parts = [rec.graph.node_name(path.nodes[0])]
+    for relation, node in zip(path.relations, path.nodes[1:]):
+        parts.append(f"–{rec.phrases.phrase(rec.graph, relation)}→ {rec.graph.node_name(node)}")
+    return " ".join(parts)
+
+
+def run_recommend(args: argparse.Namespace) -> None:
+    from kgrec.atomic import atomic_write_text
+    from kgrec.explain.render import explanations_html, recommendations_document
+
+    _check_positive("-k", args.k)
+    rec = _load(args.run)
+    user = rec.user_id(args.user)
+    explanations = rec.recommend(user, args.k, explain=args.explain or args.format == "html")
+    if explanations and explanations[0].fallback:
+        print(f"note: user {args.user!r} has no training history (cold start): showing the most popular items")
+    raw = rec.dataset.users.raw(user)
+    if args.format == "json":
+        document = recommendations_document(user, explanations, rec.graph, rec.phrases, {"run": str(args.run)})
+        text = json.dumps(_finite(document), indent=2, ensure_ascii=False)
+        if args.out:
+            atomic_write_text(args.out, text + "\n")
+            print(args.out)
+        else:
+            print(text)
+        return
+    if args.format == "html":
+        out = args.out or args.run / "explanations" / f"user-{raw}.html"
+        page = explanations_html(rec.graph.node_name(user), explanations, rec.graph, rec.phrases, out, out.with_suffix(""))
+        print(page)
+        return
+    print(f"top {len(explanations)} for {rec.graph.node_name(user)} (user {raw}):")
+    for e in explanations:
+        name = rec.dataset.items.name(e.item)
+        print(f"{e.rank:>3}. {name}  (score {e.score:.4g})")
+        if args.explain:
+            print(f"     {e.text}")
+
+
+def run_paths(args: argparse.Namespace) -> None:
+    _check_positive("--max-len", args.max_len)
+    _check_positive("--top", args.top)
+    rec = _load(args.run)
+    paths = rec.paths(args.user, args.item, args.max_len)[: args.top]
+    if args.format == "json":
+        rows = [
+            {**p.to_dict(), "length": p.length, "names": [rec.graph.node_name(n) for n in p.nodes],
+             "relation_names": [rec.graph.relation_names[r] for r in p.relations], "text": path_line(rec, p)}
+            for p in paths
+        ]
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not paths:
+        print(f"no path of length ≤ {args.max_len} from {args.user!r} to {args.item!r} in the training graph")
+        return
+    print(table([[i, p.length, p.weight, path_line(rec, p)] for i, p in enumerate(paths, 1)], ["#", "length", "weight", "path"]))
+
+
+def run_rules(args: argparse.Namespace) -> None:
+    _check_positive("--top", args.top)
+    rec = _load(args.run)
+    rules = rec.rules.rules[: args.top]
+    label = rec.phrases.pattern_label
+    if args.format == "json":
+        rows = [{"name": rec.phrases.rule_name(rec.graph, r.pattern), "pattern_label": label(rec.graph, r.pattern), **r.to_dict()} for r in rules]
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    print(table(
+        [[rec.phrases.rule_name(rec.graph, r.pattern), label(rec.graph, r.pattern), r.support, r.connected, r.confidence, r.head_coverage, r.lift] for r in rules],
+        ["rule", "pattern", "support", "connected", "confidence", "head cov.", "lift"],
+    ))
+    print(f"{len(rec.rules.rules):,} rules mined from {rec.rules.n_coliked:,} co-liked item pairs (base rate {rec.rules.base_rate:.4g})")
+
+
+def run_explain_eval(args: argparse.Namespace) -> None:
+    from kgrec.atomic import atomic_write_text
+    from kgrec.explain.evaluate import explain_eval
+
+    _check_positive("--users", args.users)
+    _check_positive("-k", args.k)
+    rec = _load(args.run)
+    report = _finite(explain_eval(rec, args.users, args.k))
+    atomic_write_text(args.run / "explain_eval.json", json.dumps(report, indent=2) + "\n")
+    if args.format == "json":
+        print(json.dumps(report, indent=2))
+        return
+    shown = {k: v for k, v in report.items() if k != "surrogate"}
+    print(table([[k, v] for k, v in shown.items()], ["measure", "value"]))
+    surrogate = report.get("surrogate")
+    if surrogate:
+        print(f"\nsurrogate decision tree: accuracy {surrogate['accuracy']:.3f}, F1 {surrogate['f1']:.3f} on held-out users")
+        print(surrogate["tree"])
+    print(args.run / "explain_eval.json")

@@ -1,0 +1,1 @@
+"""Explanations: relation paths, mined rules, rule-guided sentences and their faithfulness."""

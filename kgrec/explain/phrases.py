@@ -1,0 +1,289 @@
+"""Readable phrases for relations: a per-dataset table with an automatic fallback for unknown relations.
+
+A relation ``r`` (head → tail) has a ``noun`` (what the tail is to the head: "director"), a ``forward``
+phrase read head → tail ("was directed by") and an ``inverse`` phrase read tail → head ("directed"). In the
+collaborative KG every relation also appears as its inverse ``r⁻¹``; :meth:`PhraseTable.phrase` of an
+inverse relation id is the inverse phrase of ``r``.
+
+Tables ship as YAML package data in ``kgrec/explain/phrase_tables/<dataset>.yaml`` (format in
+``docs/explanations.md``); :meth:`PhraseTable.load` falls back to automatic phrases for relations (or
+datasets) without an entry:
+
+- the last dotted component (or after ``/``, ``#``, ``:``), underscores to spaces, camelCase split:
+  ``film.film.director`` → noun "director", forward "has director", inverse "is director of";
+- a trailing ``_by`` is a passive verb: ``directed_by`` → noun "director", forward "was directed by",
+  inverse "directed";
+- a leading ``has_``: ``has_genre`` → noun "genre", forward "has genre", inverse "is genre of";
+- a leading ``is_``: ``is_part_of`` → noun "part", forward "is part of", inverse "has part";
+- ``interact`` (user → item) → forward "liked", inverse "was liked by".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kgrec.data.graph import INTERACT, INVERSE_SUFFIX, CollaborativeKG
+from kgrec.errors import ConfigError
+
+TABLE_PACKAGE = "kgrec.explain"
+TABLE_FOLDER = "phrase_tables"
+ENTRY_KEYS = ("noun", "forward", "inverse", "same", "shared", "tail_person", "head_person")
+
+# passive participles whose agent noun the "-or"/"-er" rule below gets wrong (or that do not end in -ed)
+_AGENTS = {
+    "written": "writer", "sung": "singer", "made": "maker", "drawn": "artist", "sold": "seller",
+    "starred": "star", "hosted": "host", "led": "leader", "run": "runner", "taught": "teacher",
+    "built": "builder", "founded": "founder", "owned": "owner", "authored": "author",
+}
+_PAST_TENSE = {
+    "written": "wrote", "sung": "sang", "made": "made", "drawn": "drew", "sold": "sold", "led": "led",
+    "run": "ran", "taught": "taught", "built": "built", "known": "knew", "given": "gave", "taken": "took",
+    "shown": "showed", "seen": "saw", "held": "held", "won": "won", "begun": "began",
+}
+# nouns for which a tail entity is a person, so a sentence says "who" rather than "which"
+_PERSON_NOUNS = {
+    "actor", "actress", "artist", "author", "cast", "cast member", "character", "cinematographer", "composer",
+    "creator", "designer", "director", "editor", "member", "musician", "performer", "person", "player",
+    "producer", "singer", "star", "writer", "user", "host", "leader", "founder", "owner", "author",
+    "executive producer", "art director", "set designer", "lyricist", "songwriter", "conductor", "band",
+}
+_AUXILIARIES = ("is", "was", "are", "were", "has been", "have been")
+
+
+@dataclass(frozen=True)
+class RelationPhrase:
+    """How to say one raw relation ``r`` (head → tail).
+
+    ``noun``: what the tail is to the head ("director"); ``forward``: head → tail ("was directed by");
+    ``inverse``: tail → head ("directed"); ``same`` / ``shared``: names of the rules ``(r, r⁻¹)`` ("same
+    director") and ``(r⁻¹, r)`` ("co-director"); ``tail_person`` / ``head_person``: whether tail / head
+    entities are people (sentences then say "who", not "which"); ``fallback``: made up automatically.
+    """
+
+    noun: str
+    forward: str
+    inverse: str
+    same: str = ""
+    shared: str = ""
+    tail_person: bool = False
+    head_person: bool = False
+    fallback: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.same:
+            object.__setattr__(self, "same", f"same {self.noun}")
+        if not self.shared:
+            object.__setattr__(self, "shared", f"co-{self.noun}")
+
+
+def _words(raw: str) -> str:
+    """The last component of a relation name (after ``.``, ``/``, ``#`` or ``:``) as lower-case words.
+
+    Underscores and dashes become spaces and camelCase is split: ``dbo:birthPlace`` → "birth place".
+    """
+    last = re.split(r"[./#:]", raw.strip("./#: "))[-1]
+    last = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", last)
+    words = [w.lower() if w[:1].isupper() and w[1:].islower() else w for w in re.split(r"[_\-\s]+", last) if w]
+    return " ".join(words) or raw.strip() or "related"
+
+
+def _agent(participle: str) -> str:
+    """'directed' → 'director', 'produced' → 'producer', 'written' → 'writer' (a heuristic, then a lexicon)."""
+    if participle in _AGENTS:
+        return _AGENTS[participle]
+    if participle.endswith("ed") and len(participle) > 3:
+        stem = participle[:-2]
+        return stem + ("or" if stem.endswith(("ct", "at", "it", "ut")) else "er")
+    return participle
+
+
+def fallback_phrase(raw: str) -> RelationPhrase:
+    """The automatic phrase of a raw relation name (see the module docstring for the rules)."""
+    if raw == INTERACT:
+        return RelationPhrase(
+            "liked item", "liked", "was liked by", same="liked the same item", shared="liked by the same user",
+            tail_person=False, head_person=True, fallback=True,
+        )
+    words = _words(raw)
+    passive = re.fullmatch(r"(?:is |was )?(.+?) by", words)
+    if passive:
+        *prefix, last = passive.group(1).split()
+        noun = _agent(last)
+        past = last if last.endswith("ed") else _PAST_TENSE.get(last)
+        if prefix:  # music_composed_by: "has music composed by" / "composed the music of"
+            thing = " ".join(prefix)
+            inverse = f"{past} the {thing} of" if past else f"is {noun} of"
+            return RelationPhrase(noun, f"has {thing} {last} by", inverse, tail_person=True, fallback=True)
+        return RelationPhrase(noun, f"was {last} by", past or f"is {noun} of", tail_person=True, fallback=True)
+    if words.startswith("is ") and len(words) > 3:  # is_part_of: "is part of" / "has part"
+        noun = re.sub(r" (of|in|at|on|to|from|for|with)$", "", words[3:])
+        return RelationPhrase(noun, words, f"has {noun}", tail_person=noun in _PERSON_NOUNS, fallback=True)
+    noun = words[4:] if words.startswith("has ") and len(words) > 4 else words
+    return RelationPhrase(noun, f"has {noun}", f"is {noun} of", tail_person=noun in _PERSON_NOUNS, fallback=True)
+
+
+def _entry(raw: str, values: Any, source: str) -> RelationPhrase:
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{source}: relation {raw!r}: expected a mapping with noun, forward, inverse, got {values!r}")
+    unknown = sorted(set(values) - set(ENTRY_KEYS))
+    if unknown:
+        raise ConfigError(f"{source}: relation {raw!r}: unknown key(s) {unknown}; allowed: {', '.join(ENTRY_KEYS)}")
+    for key in ("noun", "forward", "inverse"):
+        if not isinstance(values.get(key), str) or not values[key].strip():
+            raise ConfigError(f"{source}: relation {raw!r}: {key!r} must be a non-empty string")
+    for key in ("same", "shared"):
+        if key in values and not (isinstance(values[key], str) and values[key].strip()):
+            raise ConfigError(f"{source}: relation {raw!r}: {key!r} must be a non-empty string")
+    for key in ("tail_person", "head_person"):
+        if key in values and not isinstance(values[key], bool):
+            raise ConfigError(f"{source}: relation {raw!r}: {key!r} must be true or false")
+    noun = values["noun"].strip()
+    return RelationPhrase(
+        noun=noun,
+        forward=values["forward"].strip(),
+        inverse=values["inverse"].strip(),
+        same=str(values.get("same", "")).strip(),
+        shared=str(values.get("shared", "")).strip(),
+        tail_person=values.get("tail_person", noun in _PERSON_NOUNS),
+        head_person=values.get("head_person", False),
+    )
+
+
+@dataclass(frozen=True)
+class PhraseTable:
+    """Relation phrases of one dataset: table entries by raw relation name, automatic phrases otherwise."""
+
+    dataset: str = ""
+    entries: Mapping[str, RelationPhrase] = field(default_factory=dict)
+    source: str = ""
+
+    # ---- construction ------------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, dataset_name: str) -> PhraseTable:
+        """The shipped table of ``dataset_name``; a fallback-only table when none ships."""
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", dataset_name or ""):  # e.g. a user's directory path
+            return cls(dataset=dataset_name)
+        resource = resources.files(TABLE_PACKAGE).joinpath(TABLE_FOLDER, f"{dataset_name}.yaml")
+        if not resource.is_file():
+            return cls(dataset=dataset_name)
+        source = f"{TABLE_FOLDER}/{dataset_name}.yaml"
+        return cls.from_yaml_text(resource.read_text(encoding="utf-8"), source, dataset_name)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> PhraseTable:
+        """A table from a YAML file of the shipped format (for bring-your-own datasets)."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise ConfigError(f"{path}: cannot read the phrase table ({error.strerror or error})") from None
+        return cls.from_yaml_text(text, str(path))
+
+    @classmethod
+    def from_yaml_text(cls, text: str, source: str = "<phrase table>", dataset: str = "") -> PhraseTable:
+        try:
+            document = yaml.safe_load(text) or {}
+        except yaml.YAMLError as error:
+            raise ConfigError(f"{source}: not valid YAML ({error})") from None
+        if not isinstance(document, Mapping):
+            raise ConfigError(f"{source}: expected a mapping with a 'relations' key")
+        return cls.from_mapping(document, source, dataset)
+
+    @classmethod
+    def from_mapping(
+        cls, document: Mapping[str, Any], source: str = "<phrase table>", dataset: str = ""
+    ) -> PhraseTable:
+        """A table from ``{"dataset": ..., "relations": {raw name: {noun, forward, inverse, ...}}}``."""
+        unknown = sorted(set(document) - {"dataset", "relations"})
+        if unknown:
+            raise ConfigError(f"{source}: unknown top-level key(s) {unknown}; expected 'dataset' and 'relations'")
+        relations = document.get("relations") or {}
+        if not isinstance(relations, Mapping):
+            raise ConfigError(f"{source}: 'relations' must map raw relation names to phrases")
+        entries = {str(raw): _entry(str(raw), values, source) for raw, values in relations.items()}
+        return cls(dataset=str(document.get("dataset") or dataset), entries=entries, source=source)
+
+    def with_entries(self, entries: Mapping[str, RelationPhrase]) -> PhraseTable:
+        """A copy with some entries added or replaced."""
+        return replace(self, entries={**self.entries, **entries})
+
+    # ---- by raw relation name ----------------------------------------------------------------------------
+    def entry(self, raw: str) -> RelationPhrase:
+        """The phrase of a raw (forward) relation name: the table's entry or the automatic fallback."""
+        return self.entries.get(raw) or fallback_phrase(raw)
+
+    def covers(self, raw: str) -> bool:
+        """Whether the table has its own entry for ``raw`` (``interact`` has a built-in one)."""
+        return raw in self.entries
+
+    @staticmethod
+    def split_name(name: str) -> tuple[str, bool]:
+        """``("directed_by", True)`` for ``"directed_by⁻¹"``: the raw name and whether it is the inverse."""
+        if name.endswith(INVERSE_SUFFIX):
+            return name[: -len(INVERSE_SUFFIX)], True
+        return name, False
+
+    # ---- by relation id of a collaborative KG ------------------------------------------------------------
+    def _lookup(self, graph: CollaborativeKG, relation: int) -> tuple[RelationPhrase, bool]:
+        raw, inverse = self.split_name(graph.relation_names[int(relation)])
+        return self.entry(raw), inverse
+
+    def phrase(self, graph: CollaborativeKG, relation: int) -> str:
+        """The phrase of a relation id read along the edge: the inverse phrase for an inverse relation."""
+        entry, inverse = self._lookup(graph, relation)
+        return entry.inverse if inverse else entry.forward
+
+    def noun(self, graph: CollaborativeKG, relation: int) -> str:
+        """The noun of a relation id (an inverse relation has the noun of its forward relation)."""
+        return self._lookup(graph, relation)[0].noun
+
+    def target_is_person(self, graph: CollaborativeKG, relation: int) -> bool:
+        """Whether the node an edge of this relation id points to is a person ("who" rather than "which")."""
+        entry, inverse = self._lookup(graph, relation)
+        return entry.head_person if inverse else entry.tail_person
+
+    def source_is_person(self, graph: CollaborativeKG, relation: int) -> bool:
+        """Whether the node an edge of this relation id starts from is a person."""
+        entry, inverse = self._lookup(graph, relation)
+        return entry.tail_person if inverse else entry.head_person
+
+    def is_fallback(self, graph: CollaborativeKG, relation: int) -> bool:
+        """Whether the relation id's phrase is made up automatically (no table entry)."""
+        return not self.covers(self.split_name(graph.relation_names[int(relation)])[0])
+
+    def rule_name(self, graph: CollaborativeKG, pattern: tuple[int, ...] | list[int]) -> str:
+        """A short name of a relation pattern.
+
+        ``(r, r⁻¹)`` → "same <noun>" (the entry's ``same``); ``(r⁻¹, r)`` → "co-<noun>" (the entry's
+        ``shared``); one relation → its phrase; longer patterns → the phrases joined by " → ".
+        """
+        pattern = tuple(int(r) for r in pattern)
+        if not pattern:
+            return "direct link"
+        if len(pattern) == 2 and pattern[1] == graph.inverse(pattern[0]):
+            entry, inverse = self._lookup(graph, pattern[0])
+            return entry.shared if inverse else entry.same
+        return " → ".join(self.phrase(graph, r) for r in pattern)
+
+    @staticmethod
+    def pattern_label(graph: CollaborativeKG, pattern: tuple[int, ...] | list[int]) -> str:
+        """The raw relation names of a pattern: ``[film.film.director, film.film.director⁻¹]``."""
+        return "[" + ", ".join(graph.relation_names[int(r)] for r in pattern) + "]"
+
+
+def with_also(phrase: str) -> str:
+    """Insert "also" into a verb phrase: "directed" → "also directed", "was directed by" → "was also directed by".
+
+    "also" goes after a leading auxiliary (is, was, are, were, has been, have been), else in front.
+    """
+    for aux in _AUXILIARIES:
+        if phrase.startswith(aux + " "):
+            return f"{aux} also {phrase[len(aux) + 1:]}"
+    return f"also {phrase}"

@@ -1,0 +1,489 @@
+"""Renderings of an :class:`~kgrec.explain.types.Explanation`: a sentence, a JSON object, a subgraph, PNG and HTML.
+
+The explanation is the data (ids only); everything here adds names and phrases from the graph's ``IdMap``s
+and a :class:`~kgrec.explain.phrases.PhraseTable`. The JSON layout is documented in ``docs/explanations.md``
+and checked by ``kgrec/explain/explanation.schema.json``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from importlib import resources
+from pathlib import Path as FilePath
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import networkx as nx  # noqa: E402
+import numpy as np  # noqa: E402
+
+from kgrec.atomic import atomic_open, atomic_write_text  # noqa: E402
+from kgrec.data.graph import CollaborativeKG  # noqa: E402
+from kgrec.explain.phrases import PhraseTable, with_also  # noqa: E402
+from kgrec.explain.types import Explanation, Path, Rule  # noqa: E402
+
+SCHEMA_VERSION = 1
+SCHEMA_RESOURCE = "explanation.schema.json"
+KIND_COLOURS = {"user": "#4e79a7", "item": "#f28e2b", "entity": "#59a14f"}
+
+# A sentence is a list of segments (style, text): style "" plain, "item" an item name, "code" a rule name.
+Segment = tuple[str, str]
+
+
+# ---- small formatting helpers ----------------------------------------------------------------------------
+def format_confidence(value: float) -> str:
+    """0.3125 → "0.31"; small values keep two significant digits (0.0042 → "0.0042")."""
+    value = float(value)
+    return f"{value:.2f}" if value == 0 or abs(value) >= 0.01 else f"{value:.2g}"
+
+
+def _count(n: int, singular: str, plural: str) -> str:
+    return f"{int(n):,} {singular if int(n) == 1 else plural}"
+
+
+def _node_segment(graph: CollaborativeKG, node: int) -> Segment:
+    return ("item" if graph.node_kind(node) == "item" else "", graph.node_name(node))
+
+
+def _markup(segments: Iterable[Segment]) -> str:
+    """Plain text: item names in *asterisks*, rule names in `backticks`."""
+    marks = {"": "{}", "item": "*{}*", "code": "`{}`"}
+    return "".join(marks[style].format(text) for style, text in segments)
+
+
+def _html(segments: Iterable[Segment]) -> str:
+    """HTML: item names in <em>, rule names in <code>, everything escaped."""
+    tags = {"": "{}", "item": "<em>{}</em>", "code": "<code>{}</code>"}
+    return "".join(tags[style].format(html.escape(text)) for style, text in segments)
+
+
+def told_path(expl: Explanation) -> Path | None:
+    """The path the sentence tells: the chosen one, else the heaviest one, else None."""
+    if expl.path is not None:
+        return expl.path
+    return max(expl.paths, key=lambda p: p.weight) if expl.paths else None
+
+
+def rule_segments(rule: Rule, graph: CollaborativeKG, phrases: PhraseTable) -> list[Segment]:
+    """`` (rule `same director`: confidence 0.31 over 1,204 co-liked pairs)``."""
+    return [
+        ("", " (rule "),
+        ("code", phrases.rule_name(graph, rule.pattern)),
+        ("", f": confidence {format_confidence(rule.confidence)}"),
+        ("", f" over {_count(rule.support, 'co-liked pair', 'co-liked pairs')})"),
+    ]
+
+
+def _pronoun(graph: CollaborativeKG, phrases: PhraseTable, path: Path, k: int) -> str:
+    """"who" or "which" for node ``k`` of ``path`` (k ≥ 1): who for users and people."""
+    node = path.nodes[k]
+    person = graph.node_kind(node) == "user" or phrases.target_is_person(graph, path.relations[k - 1])
+    if k < path.length:
+        person = person or phrases.source_is_person(graph, path.relations[k])
+    return "who" if person else "which"
+
+
+def _is_collaborative(graph: CollaborativeKG, path: Path) -> bool:
+    """u → j ← u' → i: interact, interact⁻¹, interact."""
+    interact, back = 0, graph.inverse(0)
+    return path.relations == (interact, back, interact) and graph.node_kind(path.nodes[2]) == "user"
+
+
+def path_segments(path: Path, graph: CollaborativeKG, phrases: PhraseTable) -> list[Segment]:
+    """"you liked *Heat*, which was directed by Michael Mann, who also directed *Collateral*" (no "because")."""
+    nodes, relations = path.nodes, path.relations
+    if not relations:
+        return [("", "it is the item itself")]
+    segments: list[Segment] = [("", f"you {phrases.phrase(graph, relations[0])} "), _node_segment(graph, nodes[1])]
+    if _is_collaborative(graph, path):
+        return segments + [
+            ("", ", and "), _node_segment(graph, nodes[2]),
+            ("", f", who {with_also(phrases.phrase(graph, relations[0]))} "), _node_segment(graph, nodes[1]),
+            ("", f", {phrases.phrase(graph, relations[2])} "), _node_segment(graph, nodes[3]),
+        ]
+    for k in range(1, len(relations)):
+        phrase = phrases.phrase(graph, relations[k])
+        if relations[k] == graph.inverse(relations[k - 1]):
+            phrase = with_also(phrase)
+        segments += [("", f", {_pronoun(graph, phrases, path, k)} {phrase} "), _node_segment(graph, nodes[k + 1])]
+    return segments
+
+
+def explanation_segments(expl: Explanation, graph: CollaborativeKG, phrases: PhraseTable) -> list[Segment]:
+    """The sentence of an explanation as styled segments (see :func:`explanation_text`)."""
+    item = _node_segment(graph, graph.item_node(expl.item))
+    if expl.fallback:
+        return [
+            ("", "Popular item: "), item,
+            ("", " (the user has no training history, so this is a popularity fallback, "),
+            ("", "not a personalised recommendation)."),
+        ]
+    path = told_path(expl)
+    if path is None:
+        segments = [
+            ("", "Recommended "), item,
+            ("", " for its similarity to your history in the model; "),
+            ("", "no connecting path was found in the knowledge graph"),
+        ]
+    else:
+        segments = [("", "Recommended "), item, ("", " because "), *path_segments(path, graph, phrases)]
+    if expl.rule is not None:
+        segments += rule_segments(expl.rule, graph, phrases)
+    return segments + [("", ".")]
+
+
+def explanation_text(expl: Explanation, graph: CollaborativeKG, phrases: PhraseTable) -> str:
+    """One sentence: item names in *asterisks*, other nodes by name, the rule name in `backticks`.
+
+    "Recommended *Collateral* because you liked *Heat*, which was directed by Michael Mann, who also
+    directed *Collateral* (rule `same director`: confidence 0.31 over 1,204 co-liked pairs)."
+    """
+    return _markup(explanation_segments(expl, graph, phrases))
+
+
+def explanation_html_sentence(expl: Explanation, graph: CollaborativeKG, phrases: PhraseTable) -> str:
+    """The sentence as escaped HTML (items in ``<em>``, the rule name in ``<code>``)."""
+    return _html(explanation_segments(expl, graph, phrases))
+
+
+def path_text(path: Path, graph: CollaborativeKG, phrases: PhraseTable) -> str:
+    """A path as one line: "user u1 —liked→ Heat —was directed by→ Michael Mann —directed→ Collateral"."""
+    parts = [graph.node_name(path.nodes[0])]
+    for relation, node in zip(path.relations, path.nodes[1:]):
+        parts.append(f" —{phrases.phrase(graph, relation)}→ {graph.node_name(node)}")
+    return "".join(parts)
+
+
+# ---- JSON ------------------------------------------------------------------------------------------------
+def _plain(value: Any) -> Any:
+    """JSON-safe copy: numpy scalars to Python numbers, tuples to lists."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _raw(graph: CollaborativeKG, node: int) -> str:
+    maps = {"user": graph.dataset.users, "item": graph.dataset.items, "entity": graph.dataset.entities}
+    return maps[graph.node_kind(node)].raw(int(graph.node_index[node]))
+
+
+def node_info(graph: CollaborativeKG, node: int) -> dict[str, Any]:
+    """``{id, kind, raw, name}`` of a CKG node."""
+    node = int(node)
+    return {"id": node, "kind": graph.node_kind(node), "raw": _raw(graph, node), "name": graph.node_name(node)}
+
+
+def relation_info(graph: CollaborativeKG, phrases: PhraseTable, relation: int) -> dict[str, Any]:
+    """``{id, name, phrase}`` of a CKG relation id."""
+    relation = int(relation)
+    return {"id": relation, "name": graph.relation_names[relation], "phrase": phrases.phrase(graph, relation)}
+
+
+def user_info(graph: CollaborativeKG, user: int) -> dict[str, Any]:
+    """``{id, node, raw, name}`` of a dataset user."""
+    user = int(user)
+    return {"id": user, "node": user, "raw": graph.dataset.users.raw(user), "name": graph.dataset.users.name(user)}
+
+
+def explanation_dict(expl: Explanation, graph: CollaborativeKG, phrases: PhraseTable) -> dict[str, Any]:
+    """The JSON object of one explanation: ``Explanation.to_dict()`` plus names (``docs/explanations.md``).
+
+    Every key of ``to_dict()`` keeps its value (path objects also get ``node_info`` and ``relation_info``),
+    so ``Explanation.from_dict`` reads the object back.
+    """
+    values = _plain(expl.to_dict())
+    item_node = graph.item_node(expl.item)
+    values.update(
+        user_raw=graph.dataset.users.raw(expl.user),
+        user_name=graph.dataset.users.name(expl.user),
+        item_raw=graph.dataset.items.raw(expl.item),
+        item_name=graph.dataset.items.name(expl.item),
+        item_node=int(item_node),
+        sentence=explanation_text(expl, graph, phrases),
+    )
+    for path_values, path in zip(values["paths"], expl.paths):
+        path_values["node_info"] = [node_info(graph, n) for n in path.nodes]
+        path_values["relation_info"] = [relation_info(graph, phrases, r) for r in path.relations]
+    values["rule_info"] = None if expl.rule is None else {
+        "name": phrases.rule_name(graph, expl.rule.pattern),
+        "pattern_label": phrases.pattern_label(graph, expl.rule.pattern),
+        "relations": [relation_info(graph, phrases, r) for r in expl.rule.pattern],
+    }
+    return values
+
+
+def recommendations_document(
+    user: int,
+    explanations: Sequence[Explanation],
+    graph: CollaborativeKG,
+    phrases: PhraseTable,
+    meta: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The JSON document of one user's recommendation list: schema_version, dataset, user, recommendations, meta."""
+    others = sorted({e.user for e in explanations} - {int(user)})
+    if others:
+        raise ValueError(f"explanations for user(s) {others} in the document of user {int(user)}")
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "dataset": graph.dataset.name,
+        "user": user_info(graph, user),
+        "recommendations": [explanation_dict(e, graph, phrases) for e in explanations],
+        "meta": _plain(dict(meta or {})),
+    }
+
+
+def explanation_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a recommendations document; ``$defs/explanation`` for one object."""
+    return json.loads(resources.files("kgrec.explain").joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8"))
+
+
+# ---- subgraph and picture --------------------------------------------------------------------------------
+def explanation_subgraph(expl: Explanation, graph: CollaborativeKG, phrases: PhraseTable) -> nx.MultiDiGraph:
+    """The explanation's paths as a graph: the user, the nodes on the paths and the recommended item.
+
+    Nodes carry ``kind``, ``name``, ``raw``, ``role`` ("user", "recommended", "history" for items the user
+    liked on a path's first edge, else "other") and ``layer`` (first position on a path; the item is last).
+    Edges (key = relation id) carry ``relation``, ``relation_name``, ``label`` (the phrase) and ``weight``
+    (the largest weight of the paths using the edge). Edges point the way the paths walk.
+    """
+    user_node, item_node = int(expl.user), graph.item_node(expl.item)
+    depth = max((p.length for p in expl.paths), default=1)
+    subgraph = nx.MultiDiGraph()
+    layers: dict[int, int] = {user_node: 0, item_node: depth}
+    for path in expl.paths:
+        for position, node in enumerate(path.nodes):
+            if int(node) not in (user_node, item_node):
+                layers[int(node)] = min(layers.get(int(node), depth), position)
+    history = {int(p.nodes[1]) for p in expl.paths if p.length and int(p.nodes[0]) == user_node and p.relations[0] == 0}
+    for node, layer in layers.items():
+        role = {user_node: "user", item_node: "recommended"}.get(node, "history" if node in history else "other")
+        subgraph.add_node(node, **node_info(graph, node), role=role, layer=layer)
+    for path in expl.paths:
+        for source, relation, target in zip(path.nodes, path.relations, path.nodes[1:]):
+            source, relation, target = int(source), int(relation), int(target)
+            if subgraph.has_edge(source, target, key=relation):
+                data = subgraph.edges[source, target, relation]
+                data["weight"] = max(data["weight"], float(path.weight))
+            else:
+                subgraph.add_edge(
+                    source, target, key=relation, relation=relation, relation_name=graph.relation_names[relation],
+                    label=phrases.phrase(graph, relation), weight=float(path.weight),
+                )
+    for node, data in subgraph.nodes(data=True):  # the "id" of node_info is the node itself
+        data.pop("id", None)
+    return subgraph
+
+
+def _label(text: str, limit: int = 28) -> str:
+    """A matplotlib-safe, shortened label ("$" would start mathtext)."""
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return text.replace("$", r"\$")
+
+
+def _png_bytes(subgraph: nx.MultiDiGraph) -> bytes:
+    """The picture of a subgraph as PNG bytes (see :func:`draw_subgraph`)."""
+    layers = nx.get_node_attributes(subgraph, "layer")
+    if len(layers) != subgraph.number_of_nodes():
+        layers = {n: layers.get(n, 0) for n in subgraph.nodes}
+    nx.set_node_attributes(subgraph, layers, "layer")
+    per_layer = np.bincount(list(layers.values())) if layers else np.array([1])
+    if subgraph.number_of_nodes() > 1:
+        position = nx.multipartite_layout(subgraph, subset_key="layer")
+    else:
+        position = {n: np.zeros(2) for n in subgraph}
+
+    simple = nx.DiGraph()  # parallel edges (same ends, other relations) share one arrow and one label
+    for source, target, data in subgraph.edges(data=True):
+        if simple.has_edge(source, target):
+            merged = simple.edges[source, target]
+            merged["weight"] = max(merged["weight"], data.get("weight", 0.0))
+            merged["label"] = f"{merged['label']} / {data.get('label', '')}"
+        else:
+            simple.add_edge(source, target, weight=data.get("weight", 0.0), label=data.get("label", ""))
+    simple.add_nodes_from(subgraph.nodes)
+
+    size = (min(3.0 + 2.6 * len(per_layer), 16.0), min(2.2 + 1.1 * int(per_layer.max()), 12.0))
+    figure, axis = plt.subplots(figsize=size)
+    nodes = list(subgraph.nodes)
+    kinds = [subgraph.nodes[n].get("kind", "entity") for n in nodes]
+    nx.draw_networkx_nodes(
+        subgraph, position, nodelist=nodes, ax=axis, node_size=700,
+        node_color=[KIND_COLOURS.get(k, "#bab0ac") for k in kinds],
+        edgecolors=["black" if subgraph.nodes[n].get("role") == "recommended" else "white" for n in nodes],
+        linewidths=[3.0 if subgraph.nodes[n].get("role") == "recommended" else 1.0 for n in nodes],
+    )
+    edges = list(simple.edges(data=True))
+    if edges:
+        weights = np.array([abs(float(d["weight"])) for _, _, d in edges])
+        top = weights.max() if weights.max() > 0 else 1.0
+        style = "arc3,rad=0.12"
+        nx.draw_networkx_edges(
+            simple, position, edgelist=[(s, t) for s, t, _ in edges], ax=axis,
+            width=list(np.maximum(6.0 * weights / top, 0.4)),
+            edge_color="#555555", arrows=True, arrowsize=14, node_size=700, connectionstyle=style,
+        )
+        nx.draw_networkx_edge_labels(
+            simple, position, edge_labels={(s, t): _label(d["label"], 40) for s, t, d in edges}, ax=axis, font_size=7,
+            connectionstyle=style, node_size=700,
+            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
+        )
+    label_position = {n: (x, y - 0.09) for n, (x, y) in position.items()}
+    nx.draw_networkx_labels(
+        subgraph, label_position, labels={n: _label(subgraph.nodes[n].get("name", str(n))) for n in nodes}, ax=axis,
+        font_size=8, verticalalignment="top",
+    )
+    for kind, colour in KIND_COLOURS.items():
+        axis.scatter([], [], color=colour, label=kind, s=60)
+    axis.legend(loc="upper left", fontsize=7, frameon=False)
+    axis.margins(0.15, 0.2)
+    axis.set_axis_off()
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def draw_subgraph(subgraph: nx.MultiDiGraph, path_png: str | FilePath) -> None:
+    """Draw an explanation subgraph to a PNG (written atomically).
+
+    Nodes are coloured by kind (user, item, entity) and labelled by name, the recommended item has a black
+    ring; edge widths are proportional to the edge weights and edge labels are the relation phrases.
+    """
+    data = _png_bytes(subgraph)
+    with atomic_open(path_png, "wb") as handle:
+        handle.write(data)
+
+
+# ---- HTML ------------------------------------------------------------------------------------------------
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2em auto;max-width:60em;color:#222;
+ background:#fafafa;padding:0 1em}
+h1{font-size:1.5em}.meta{color:#666}
+.card{background:#fff;border:1px solid #ddd;border-radius:8px;padding:1em 1.4em;margin:1.2em 0;
+ box-shadow:0 1px 3px rgba(0,0,0,.06)}
+.card h2{font-size:1.2em;margin:.2em 0}.rank{color:#888;margin-right:.4em}.score{color:#666;font-size:.9em}
+.sentence{font-size:1.05em;line-height:1.5}
+table{border-collapse:collapse;font-size:.9em;margin:.6em 0;width:100%}
+th,td{border-bottom:1px solid #eee;padding:.3em .5em;text-align:left;vertical-align:top}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}tr.chosen{background:#fff6e5}
+code{background:#f0f0f0;padding:0 .25em;border-radius:3px}
+figure{margin:.6em 0}figure img{max-width:100%;height:auto}.none{color:#888;font-style:italic}
+"""
+
+
+def _rule_html(rule: Rule, graph: CollaborativeKG, phrases: PhraseTable) -> str:
+    escape = html.escape
+    precision = "not measured" if rule.test_precision is None else f"{rule.test_precision:.3f}"
+    rows = [
+        ("pattern", f"<code>{escape(phrases.pattern_label(graph, rule.pattern))}</code>"),
+        ("support (co-liked pairs)", f"{rule.support:,}"),
+        ("connected pairs", f"{rule.connected:,}"),
+        ("confidence", f"{rule.confidence:.3f}"),
+        ("head coverage", f"{rule.head_coverage:.3f}"),
+        ("lift", f"{rule.lift:.2f}"),
+        ("test precision", precision),
+    ]
+    body = "".join(f"<tr><th>{escape(k)}</th><td>{v}</td></tr>" for k, v in rows)
+    name = escape(phrases.rule_name(graph, rule.pattern))
+    return f'<div class="rule"><h3>Rule <code>{name}</code></h3><table>{body}</table></div>'
+
+
+def _paths_html(expl: Explanation, graph: CollaborativeKG, phrases: PhraseTable, max_paths: int) -> str:
+    if not expl.paths:
+        return '<p class="none">No connecting path in the knowledge graph.</p>'
+    told = told_path(expl)
+    ordered = sorted(range(len(expl.paths)), key=lambda k: -expl.paths[k].weight)[:max_paths]
+    rows = []
+    for k in ordered:
+        path = expl.paths[k]
+        chosen = ' class="chosen"' if path is told else ""
+        rows.append(
+            f"<tr{chosen}><td>{k + 1}</td><td>{html.escape(path_text(path, graph, phrases))}</td>"
+            f'<td class="num">{path.weight:.4g}</td></tr>'
+        )
+    more = len(expl.paths) - len(ordered)
+    note = f'<p class="none">{more} more path{"s" if more != 1 else ""} not shown.</p>' if more > 0 else ""
+    return (
+        '<table class="paths"><thead><tr><th>#</th><th>path</th><th class="num">weight</th></tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>{note}"
+    )
+
+
+def _safe_file_part(raw: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", raw).strip("._") or "item"
+
+
+def picture_name(expl: Explanation, graph: CollaborativeKG) -> str:
+    """``<rank>-<item raw id>.png`` (characters other than letters, digits, ``.``, ``_``, ``-`` become ``_``)."""
+    return f"{expl.rank}-{_safe_file_part(graph.dataset.items.raw(expl.item))}.png"
+
+
+def explanations_html(
+    user_name: str,
+    explanations: Sequence[Explanation],
+    graph: CollaborativeKG,
+    phrases: PhraseTable,
+    out_html: str | FilePath,
+    png_dir: str | FilePath | None = None,
+    max_paths: int = 5,
+) -> FilePath:
+    """Write one self-contained HTML page (inline CSS, pictures as base64 PNG) with a card per recommendation.
+
+    A card shows the rank, item name, score, the sentence, the top ``max_paths`` paths with weights (the
+    told path highlighted), the rule with its measures and the subgraph picture (only for explanations
+    with paths). With ``png_dir`` each picture is also written there as ``<rank>-<item raw id>.png``.
+    """
+    escape = html.escape
+    cards = []
+    for expl in explanations:
+        name = graph.dataset.items.name(expl.item)
+        parts = [
+            f'<section class="card" id="rec-{expl.rank}">',
+            f'<h2><span class="rank">#{expl.rank}</span>{escape(name)}</h2>',
+            f'<p class="score">score {expl.score:.4g} · item {escape(graph.dataset.items.raw(expl.item))}'
+            + (" · popularity fallback" if expl.fallback else "") + "</p>",
+            f'<p class="sentence">{explanation_html_sentence(expl, graph, phrases)}</p>',
+        ]
+        if not expl.fallback:
+            parts.append(_paths_html(expl, graph, phrases, max_paths))
+            if expl.rule is not None:
+                parts.append(_rule_html(expl.rule, graph, phrases))
+            else:
+                parts.append('<p class="none">No mined rule applies.</p>')
+        if expl.paths:
+            png = _png_bytes(explanation_subgraph(expl, graph, phrases))
+            if png_dir is not None:
+                with atomic_open(FilePath(png_dir) / picture_name(expl, graph), "wb") as handle:
+                    handle.write(png)
+            encoded = base64.b64encode(png).decode("ascii")
+            alt = escape(f"paths from {user_name} to {name}")
+            parts.append(f'<figure><img src="data:image/png;base64,{encoded}" alt="{alt}"></figure>')
+        parts.append("</section>")
+        cards.append("\n".join(parts))
+    title = f"Recommendations for {user_name}"
+    page = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+        f"<h1>{escape(title)}</h1>\n"
+        f'<p class="meta">dataset {escape(graph.dataset.name)} · '
+        f'{_count(len(explanations), "recommendation", "recommendations")}</p>\n'
+        + "\n".join(cards)
+        + "\n</body>\n</html>\n"
+    )
+    out_html = FilePath(out_html)
+    atomic_write_text(out_html, page)
+    return out_html

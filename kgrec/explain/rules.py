@@ -1,0 +1,450 @@
+"""Relation-pattern rules between co-liked items: "users who liked j also like i when j →P→ i".
+
+A *pattern* P is a tuple of CKG relation ids (KG relations and their inverses, never ``interact`` or
+``interact⁻¹``) read from item j to item i; intermediate nodes may be any non-user node (entity or item).
+For each pattern, with ``M_P`` the I × I 0/1 matrix of ordered item pairs (j ≠ i) linked by at least one
+walk with that relation sequence and ``C`` the I × I co-like matrix of the training interactions:
+
+    connected  = |M_P|                    support    = |M_P ∘ C|
+    confidence = support / connected      head_cov   = support / |C|
+    lift       = confidence / base_rate,  base_rate  = |C| / (I · (I − 1))
+
+Measures follow AMIE (Galárraga et al., WWW 2013) with the rule head "co-liked(j, i)". Mining expands
+patterns one relation at a time with sparse products of per-relation adjacency matrices and expands only
+prefixes whose reached nodes have an edge of the next relation, so the cost scales with the walks that
+exist, not with |relations|^max_len. Only training interactions enter ``C``: mining never sees valid or test.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from os import PathLike
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from kgrec.atomic import atomic_write_text
+from kgrec.data.dataset import Interactions
+from kgrec.data.graph import CollaborativeKG
+from kgrec.errors import ConfigError, DatasetError, UnknownIdError
+from kgrec.explain.types import Rule
+
+log = logging.getLogger(__name__)
+
+FORMAT = "kgrec-rules"
+VERSION = 1
+PATTERN_SEPARATOR = " → "
+
+
+# ---- the rule set ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RuleSet:
+    """Mined rules, best first, with the counts their measures were computed from.
+
+    ``n_coliked`` is the number of ordered co-liked item pairs in training, ``base_rate`` = n_coliked /
+    (I · (I − 1)) the chance that a random ordered pair is co-liked (the denominator of ``lift``).
+    ``relation_names`` (the graph's, by relation id) make saved files readable and let :meth:`load`
+    refuse rules mined on a graph with other relation ids.
+    """
+
+    rules: tuple[Rule, ...]
+    n_items: int
+    n_coliked: int
+    base_rate: float
+    relation_names: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def by_pattern(self) -> dict[tuple[int, ...], Rule]:
+        """The rules keyed by pattern, e.g. to look up the rule a path's ``kg_pattern`` instantiates."""
+        return {rule.pattern: rule for rule in self.rules}
+
+    def pattern_names(self, pattern: Sequence[int]) -> tuple[str, ...]:
+        """The relation names of ``pattern`` (ids shown as ``#r`` when names are unknown)."""
+        return tuple(self.relation_names[r] if 0 <= r < len(self.relation_names) else f"#{r}" for r in pattern)
+
+    def label(self, pattern: Sequence[int]) -> str:
+        """A readable pattern, e.g. ``directed_by → directed_by⁻¹`` (same director)."""
+        return PATTERN_SEPARATOR.join(self.pattern_names(pattern))
+
+    # ---- persistence -------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict; each rule also carries its relation names (ignored by :meth:`from_dict`)."""
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "n_items": self.n_items,
+            "n_coliked": self.n_coliked,
+            "base_rate": self.base_rate,
+            "relation_names": list(self.relation_names),
+            "rules": [
+                {**rule.to_dict(), "pattern_names": list(self.pattern_names(rule.pattern))} for rule in self.rules
+            ],
+        }
+
+    def save(self, path: str | PathLike[str]) -> None:
+        """Write the rules as JSON, atomically (a reader never sees a half-written file)."""
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=1, ensure_ascii=False) + "\n")
+
+    @classmethod
+    def load(cls, path: str | PathLike[str], graph: CollaborativeKG | None = None) -> RuleSet:
+        """Read rules written by :meth:`save`.
+
+        A missing, corrupt or foreign file raises :class:`DatasetError` naming it; with ``graph``, so do
+        rules mined on a graph with other relations or another number of items.
+        """
+        try:
+            with open(path, encoding="utf-8") as handle:
+                document = json.load(handle)
+        except FileNotFoundError:
+            raise DatasetError("rules file not found", path) from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise DatasetError(f"not a readable JSON rules file ({error})", path) from None
+        try:
+            rules = cls._from_dict(document)
+        except (KeyError, TypeError, ValueError) as error:
+            reason = f"{type(error).__name__}: {error}"
+            raise DatasetError(f"not a kgrec rules file of version {VERSION} ({reason})", path) from None
+        if graph is not None:
+            problem = rules.incompatibility(graph)
+            if problem:
+                raise DatasetError(problem, path)
+        return rules
+
+    @classmethod
+    def _from_dict(cls, document: Any) -> RuleSet:
+        if not isinstance(document, dict) or document.get("format") != FORMAT:
+            raise ValueError(f"expected a JSON object with format {FORMAT!r}")
+        if document.get("version") != VERSION:
+            raise ValueError(f"unsupported version {document.get('version')!r}")
+        names = tuple(str(n) for n in document["relation_names"])
+        fields = {"pattern", "support", "connected", "confidence", "head_coverage", "lift", "test_precision"}
+        rules = []
+        for entry in document["rules"]:
+            rule = Rule.from_dict({k: v for k, v in entry.items() if k in fields})
+            precision = rule.test_precision
+            rule = replace(
+                rule,
+                support=_as_int(rule.support, "support"),
+                connected=_as_int(rule.connected, "connected"),
+                confidence=_as_float(rule.confidence, "confidence"),
+                head_coverage=_as_float(rule.head_coverage, "head_coverage"),
+                lift=_as_float(rule.lift, "lift"),
+                test_precision=None if precision is None else _as_float(precision, "test_precision"),
+            )
+            if not rule.pattern or (names and not all(0 <= r < len(names) for r in rule.pattern)):
+                raise ValueError(f"pattern {list(rule.pattern)} is empty or has unknown relation ids")
+            rules.append(rule)
+        return cls(
+            rules=tuple(rules),
+            n_items=_as_int(document["n_items"], "n_items"),
+            n_coliked=_as_int(document["n_coliked"], "n_coliked"),
+            base_rate=_as_float(document["base_rate"], "base_rate"),
+            relation_names=names,
+        )
+
+    def incompatibility(self, graph: CollaborativeKG) -> str | None:
+        """Why these rules cannot be applied to ``graph`` (other relations or item count), or None."""
+        if self.n_items != graph.n_items:
+            return f"rules were mined over {self.n_items} items, the graph has {graph.n_items}"
+        if self.relation_names and tuple(self.relation_names) != tuple(graph.relation_names):
+            return "rules were mined on a graph with other relation ids (relation names differ)"
+        return None
+
+
+def _as_float(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _as_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    return int(value)
+
+
+# ---- matrices --------------------------------------------------------------------------------------------
+def coliked_matrix(graph: CollaborativeKG, train: Interactions) -> sp.csr_matrix:
+    """I × I bool: ``C[j, i]`` when some user has both j and i (j ≠ i) among ``train`` interactions."""
+    liked = _user_items(train, graph.n_users, graph.n_items)
+    counts = (liked.T @ liked).tocsr()
+    return _without_diagonal(counts).astype(bool)
+
+
+def pattern_matrix(graph: CollaborativeKG, pattern: Sequence[int]) -> sp.csr_matrix:
+    """I × I float32 0/1: ``M[j, i] = 1`` when a walk j → i (j ≠ i) follows the relations of ``pattern``."""
+    pattern = _check_pattern(graph, pattern)
+    return _Walks(graph, set(pattern)).items_matrix(pattern)
+
+
+class _Walks:
+    """Per-relation 0/1 adjacency over the non-user nodes (items first, local id = node − U)."""
+
+    def __init__(self, graph: CollaborativeKG, relations: Iterable[int] | None = None) -> None:
+        self.n_items = graph.n_items
+        self.size = graph.num_nodes - graph.n_users
+        edge_type = graph.data.edge_type.cpu().numpy()
+        src, dst = (graph.data.edge_index.cpu().numpy() - graph.n_users)
+        wanted = sorted(kg_relations(graph) if relations is None else set(relations))
+        order = np.argsort(edge_type, kind="stable")
+        bounds = np.searchsorted(edge_type[order], np.arange(graph.num_relations + 1))
+        self.adjacency: dict[int, sp.csr_matrix] = {}
+        for r in wanted:
+            rows = order[bounds[r] : bounds[r + 1]]
+            if len(rows):
+                ones = np.ones(len(rows), dtype=np.float32)
+                self.adjacency[r] = sp.csr_matrix((ones, (src[rows], dst[rows])), shape=(self.size, self.size))
+
+    def items_matrix(self, pattern: Sequence[int]) -> sp.csr_matrix:
+        """The I × I pattern matrix, one sparse product per relation."""
+        empty = sp.csr_matrix((self.n_items, self.n_items), dtype=np.float32)
+        if any(r not in self.adjacency for r in pattern):
+            return empty
+        reach = self.adjacency[pattern[0]][: self.n_items]
+        for r in pattern[1:]:
+            reach = _binary(reach @ self.adjacency[r])
+        return _without_diagonal(_binary(reach[:, : self.n_items].tocsr()))
+
+
+def kg_relations(graph: CollaborativeKG) -> list[int]:
+    """The relation ids a pattern may use: every relation and inverse except ``interact`` / ``interact⁻¹``."""
+    half = graph.num_relations // 2
+    return [r for r in range(graph.num_relations) if r not in (0, half)]
+
+
+def _check_pattern(graph: CollaborativeKG, pattern: Sequence[int]) -> tuple[int, ...]:
+    pattern = tuple(int(r) for r in pattern)
+    allowed = set(kg_relations(graph))
+    if not pattern or any(r not in allowed for r in pattern):
+        raise ConfigError(
+            f"pattern {list(pattern)}: expected one or more KG relation ids from {sorted(allowed)} "
+            f"(not interact 0 or its inverse {graph.num_relations // 2})"
+        )
+    return pattern
+
+
+def _user_items(interactions: Interactions, n_users: int, n_items: int) -> sp.csr_matrix:
+    """U × I float32 0/1 indicator of the (user, item) pairs."""
+    ones = np.ones(len(interactions), dtype=np.float32)
+    matrix = sp.csr_matrix((ones, (interactions.user, interactions.item)), shape=(n_users, n_items))
+    return _binary(matrix)
+
+
+def _binary(matrix: sp.spmatrix) -> sp.csr_matrix:
+    """The same sparsity pattern with every stored value 1 (reachability, not walk counts).
+
+    Works in place on a CSR argument: call it on fresh products and slices only.
+    """
+    matrix = matrix.tocsr()
+    matrix.sum_duplicates()
+    matrix.eliminate_zeros()
+    matrix.data = np.ones(len(matrix.data), dtype=np.float32)
+    return matrix
+
+
+def _without_diagonal(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    """``matrix`` with its diagonal entries removed (pairs j ≠ i only)."""
+    matrix = matrix.tocsr()
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    keep = matrix.indices != rows
+    if keep.all():
+        return matrix
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows[keep], minlength=matrix.shape[0]))])
+    return sp.csr_matrix((matrix.data[keep], matrix.indices[keep], indptr), shape=matrix.shape)
+
+
+def _indicator(sets: list[np.ndarray], size: int) -> sp.csr_matrix:
+    """len(sets) × size 0/1 matrix: row k marks the ids in ``sets[k]``."""
+    lengths = [len(s) for s in sets]
+    indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    indices = np.concatenate(sets).astype(np.int64) if sets else np.zeros(0, dtype=np.int64)
+    return sp.csr_matrix((np.ones(len(indices), dtype=np.float32), indices, indptr), shape=(len(sets), size))
+
+
+# ---- mining ----------------------------------------------------------------------------------------------
+def mine_rules(
+    graph: CollaborativeKG,
+    train: Interactions,
+    max_len: int = 3,
+    min_support: int = 5,
+    min_confidence: float = 0.01,
+    max_rules: int = 500,
+    progress: bool = False,
+) -> RuleSet:
+    """Mine every relation pattern of 1..``max_len`` KG edges between co-liked training items.
+
+    Keeps patterns with support ≥ ``min_support`` and confidence ≥ ``min_confidence`` (and at least one
+    connected pair), at most ``max_rules`` of them, sorted by confidence, then support (both descending),
+    then pattern. ``train`` must be the training interactions the graph was built from.
+    """
+    if max_len < 1:
+        raise ConfigError(f"rule max_len must be at least 1, got {max_len}")
+    if min_support < 0 or not 0.0 <= min_confidence <= 1.0 or max_rules < 0:
+        raise ConfigError(
+            f"rule thresholds: expected min_support ≥ 0, 0 ≤ min_confidence ≤ 1 and max_rules ≥ 0, "
+            f"got {min_support}, {min_confidence}, {max_rules}"
+        )
+    n_items = graph.n_items
+    coliked = coliked_matrix(graph, train)
+    n_coliked = int(coliked.nnz)
+    pairs = n_items * (n_items - 1)
+    base_rate = n_coliked / pairs if pairs else 0.0
+    walks = _Walks(graph)
+    relations = sorted(walks.adjacency)
+
+    found: list[Rule] = []
+
+    def measure(pattern: tuple[int, ...], matrix: sp.csr_matrix) -> None:
+        connected = int(matrix.nnz)
+        if connected == 0 or connected < min_support:
+            return
+        support = int(matrix.multiply(coliked).count_nonzero())
+        confidence = support / connected
+        if support < min_support or confidence < min_confidence:
+            return
+        found.append(
+            Rule(
+                pattern=pattern,
+                support=support,
+                connected=connected,
+                confidence=confidence,
+                head_coverage=support / n_coliked if n_coliked else 0.0,
+                lift=confidence / base_rate if base_rate else 0.0,
+            )
+        )
+
+    # level 1: prefixes are the relations' rows of item nodes (I × nodes)
+    prefixes: dict[tuple[int, ...], sp.csr_matrix] = {}
+    for r in relations:
+        reach = walks.adjacency[r][:n_items]
+        if reach.nnz:
+            prefixes[(r,)] = reach
+            measure((r,), _without_diagonal(reach[:, :n_items].tocsr()))
+    n_candidates = len(relations)
+
+    for length in range(2, max_len + 1):
+        last = length == max_len
+        # the next relation's matrix: full (nodes × nodes) to keep expanding, item columns at the last step
+        steps = {r: (walks.adjacency[r][:, :n_items].tocsr() if last else walks.adjacency[r]) for r in relations}
+        steps = {r: m for r, m in steps.items() if m.nnz}
+        step_ids = sorted(steps)
+        prefix_ids = sorted(prefixes)
+        if not step_ids or not prefix_ids:
+            break
+        # which (prefix, relation) pairs meet: the prefix reaches a node the relation leaves from
+        reached = _indicator([np.unique(prefixes[p].indices) for p in prefix_ids], walks.size)
+        leaves = _indicator([np.flatnonzero(np.diff(steps[r].indptr)) for r in step_ids], walks.size)
+        meets = (reached @ leaves.T).tocoo()
+        candidates = sorted((prefix_ids[a], step_ids[b]) for a, b in zip(meets.row, meets.col))
+        n_candidates += len(candidates)
+        iterator: Iterable[tuple[tuple[int, ...], int]] = candidates
+        if progress:
+            from tqdm.auto import tqdm
+
+            iterator = tqdm(candidates, desc=f"rules of length {length}", unit="pattern", leave=False)
+        expanded: dict[tuple[int, ...], sp.csr_matrix] = {}
+        for prefix, r in iterator:
+            reach = _binary(prefixes[prefix] @ steps[r])
+            if reach.nnz == 0:
+                continue
+            pattern = (*prefix, r)
+            measure(pattern, _without_diagonal(reach if last else reach[:, :n_items].tocsr()))
+            if not last:
+                expanded[pattern] = reach
+        prefixes = expanded
+
+    found.sort(key=lambda rule: (-rule.confidence, -rule.support, rule.pattern))
+    log.info(
+        "mined %d rules (%d kept) from %d candidate patterns; %d co-liked pairs, base rate %.4g",
+        len(found), min(len(found), max_rules), n_candidates, n_coliked, base_rate,
+    )
+    return RuleSet(tuple(found[:max_rules]), n_items, n_coliked, base_rate, tuple(graph.relation_names))
+
+
+# ---- using rules -----------------------------------------------------------------------------------------
+def _rule_matrices(rules: RuleSet, graph: CollaborativeKG) -> list[sp.csr_matrix]:
+    problem = rules.incompatibility(graph)
+    if problem:
+        raise ConfigError(problem)
+    walks = _Walks(graph, {r for rule in rules.rules for r in rule.pattern})
+    return [walks.items_matrix(_check_pattern(graph, rule.pattern)) for rule in rules.rules]
+
+
+def rule_precision(
+    rules: RuleSet, graph: CollaborativeKG, train: Interactions, test: Interactions
+) -> tuple[RuleSet, float]:
+    """Each rule as a recommender, scored on ``test``: how often its predictions are test positives.
+
+    For each test user u the rule predicts the items i ∉ train(u) with (x_u · M_P)[i] > 0 (x_u = u's
+    training items). ``Rule.test_precision`` = hits / predictions (None when the rule predicts nothing).
+    Returns the rules with that filled in and the micro-average over all rules' predictions (0.0 when no
+    rule predicts anything).
+    """
+    liked = _user_items(train, graph.n_users, graph.n_items)
+    held = _user_items(test, graph.n_users, graph.n_items)
+    users = np.unique(np.asarray(test.user, dtype=np.int64))
+    liked, held = liked[users], held[users]
+    total_hits = total_predictions = 0
+    measured = []
+    for rule, matrix in zip(rules.rules, _rule_matrices(rules, graph)):
+        predicted = _binary(liked @ matrix)
+        predicted = predicted - predicted.multiply(liked)  # never predict a training item
+        predicted.eliminate_zeros()
+        n_predictions = int(predicted.nnz)
+        hits = int(predicted.multiply(held).count_nonzero())
+        total_hits += hits
+        total_predictions += n_predictions
+        measured.append(replace(rule, test_precision=hits / n_predictions if n_predictions else None))
+    overall = total_hits / total_predictions if total_predictions else 0.0
+    return replace(rules, rules=tuple(measured)), overall
+
+
+def rule_features(
+    rules: RuleSet, graph: CollaborativeKG, train: Interactions, users: np.ndarray, items: np.ndarray
+) -> np.ndarray:
+    """[pairs × rules] float: for pair (u, i) and rule P, how many of u's training items j have j →P→ i.
+
+    The interpretable inputs of a surrogate model: column k counts the rule-k reasons to recommend i to u.
+    """
+    users = np.asarray(users, dtype=np.int64).ravel()
+    items = np.asarray(items, dtype=np.int64).ravel()
+    if len(users) != len(items):
+        raise ValueError(f"users and items differ in length ({len(users)} vs {len(items)})")
+    for kind, ids, bound in (("user", users, graph.n_users), ("item", items, graph.n_items)):
+        bad = ids[(ids < 0) | (ids >= bound)]
+        if len(bad):
+            raise UnknownIdError(f"unknown {kind} id {int(bad[0])} (the graph has {bound} {kind}s)")
+    features = np.zeros((len(users), len(rules.rules)), dtype=np.float64)
+    if len(users) == 0 or not rules.rules:
+        return features
+    row_users, row = np.unique(users, return_inverse=True)
+    col_items, col = np.unique(items, return_inverse=True)
+    liked = _user_items(train, graph.n_users, graph.n_items)[row_users]
+    for k, matrix in enumerate(_rule_matrices(rules, graph)):
+        counts = (liked @ matrix[:, col_items]).tocsr()
+        features[:, k] = np.asarray(counts[row, col]).ravel()
+    return features
+
+
+def rule_label(relation_names: Sequence[str], pattern: Sequence[int]) -> str:
+    """A readable pattern from a graph's ``relation_names``, e.g. ``directed_by → directed_by⁻¹``."""
+    return PATTERN_SEPARATOR.join(relation_names[r] for r in pattern)
+
+
+__all__ = [
+    "RuleSet",
+    "coliked_matrix",
+    "kg_relations",
+    "mine_rules",
+    "pattern_matrix",
+    "rule_features",
+    "rule_label",
+    "rule_precision",
+]

@@ -1,0 +1,161 @@
+"""The user-facing recommender: a trained run with its data, able to recommend, explain and evaluate.
+
+>>> rec = kgrec.Recommender.load("runs/lastfm-kgcn-kgrec-20261123-101500")
+>>> for explanation in rec.recommend("2", k=5, explain=True):
+...     print(explanation.rank, explanation.text)
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path as FilePath
+
+import numpy as np
+import torch
+
+from kgrec.config import RunConfig
+from kgrec.data.dataset import RecDataset
+from kgrec.data.graph import CollaborativeKG
+from kgrec.data.lookup import resolve
+from kgrec.data.split import Split
+from kgrec.errors import UnknownItemError, UnknownUserError
+from kgrec.explain.explainer import Explainer, top_k
+from kgrec.explain.phrases import PhraseTable
+from kgrec.explain.render import explanation_text
+from kgrec.explain.rules import RuleSet, mine_rules
+from kgrec.explain.types import Explanation, Path
+from kgrec.models.base import RankingModel
+from kgrec.models.baselines import item_popularity
+
+RULES_FILE = "rules.json"
+
+
+class Recommender:
+    """A fitted model with its dataset, split and training graph (see :meth:`load`)."""
+
+    def __init__(self, config: RunConfig, dataset: RecDataset, split: Split, graph: CollaborativeKG, model: RankingModel, run_dir: FilePath | None = None) -> None:
+        self.config, self.dataset, self.split, self.graph, self.model = config, dataset, split, graph, model
+        self.run_dir = run_dir
+        self.model.eval()
+
+    @classmethod
+    def load(cls, run_dir: str | FilePath) -> Recommender:
+        """Load a run directory written by ``kgrec train`` (best weights, its own split and config).
+
+        >>> rec = Recommender.load("runs/my-run")
+        >>> rec.recommend("2", k=10, explain=True)[0].text
+        """
+        from kgrec.training.run import load_run
+
+        config, prepared, model = load_run(FilePath(run_dir))
+        return cls(config, prepared.dataset, prepared.split, prepared.graph, model, FilePath(run_dir))
+
+    # ---- ids -----------------------------------------------------------------------------------------------
+    def user_id(self, user: str | int) -> int:
+        """Dataset user id of a raw id or display name (a ``str``), or an ``int`` that already is one.
+
+        Unknown users raise UnknownUserError with close matches."""
+        return _identify(self.dataset.users, user, UnknownUserError)
+
+    def item_id(self, item: str | int) -> int:
+        """Dataset item id of a raw id or display name (a ``str``), or an ``int`` that already is one."""
+        return _identify(self.dataset.items, item, UnknownItemError)
+
+    @cached_property
+    def _history(self) -> list[np.ndarray]:
+        train = self.split.train
+        order = np.argsort(train.user, kind="stable")
+        bounds = np.searchsorted(train.user[order], np.arange(self.dataset.n_users + 1))
+        return [train.item[order[bounds[u] : bounds[u + 1]]] for u in range(self.dataset.n_users)]
+
+    def history(self, user: str | int) -> np.ndarray:
+        """The user's training items (dataset item ids)."""
+        return self._history[self.user_id(user)]
+
+    # ---- explanations' ingredients --------------------------------------------------------------------------
+    @cached_property
+    def rules(self) -> RuleSet:
+        """Mined rules of this run: read from ``rules.json`` in the run directory, or mined and saved there."""
+        path = None if self.run_dir is None else self.run_dir / RULES_FILE
+        if path is not None and path.exists():
+            return RuleSet.load(path, self.graph)
+        explain = self.config.explain
+        rules = mine_rules(self.graph, self.split.train, explain.rule_max_len, explain.min_support, explain.min_confidence, explain.max_rules)
+        if path is not None:
+            rules.save(path)
+        return rules
+
+    @cached_property
+    def phrases(self) -> PhraseTable:
+        return PhraseTable.load(self.dataset.name)
+
+    @cached_property
+    def explainer(self) -> Explainer:
+        return Explainer.build(self.model, self.graph, self.rules, self.phrases, self.config.explain)
+
+    # ---- verbs ---------------------------------------------------------------------------------------------
+    def scores(self, user: str | int) -> torch.Tensor:
+        """The model's score of every item for ``user``."""
+        uid = self.user_id(user)
+        with torch.no_grad():
+            return self.model.score_users(torch.tensor([uid], device=self.config.train.device))[0].cpu()
+
+    def recommend(self, user: str | int, k: int = 10, explain: bool = False) -> list[Explanation]:
+        """Top-``k`` items the user has not interacted with in training, best first.
+
+        Each entry is an :class:`Explanation` (item, score, rank); with ``explain=True`` it also carries
+        the paths, the rule and the sentence. A user without training history gets the most popular
+        items, flagged ``fallback=True`` and labelled as such in the text.
+
+        >>> rec.recommend("Alice", k=5, explain=True)[0].text
+        """
+        uid = self.user_id(user)
+        history = self._history[uid]
+        if len(history) == 0:
+            return self._popular(uid, k)
+        items, scores = top_k(self.scores(uid), k, history)
+        ranks = np.arange(1, len(items) + 1)
+        if explain:
+            return self.explainer.explain_items(uid, items, scores, ranks)
+        return [Explanation(uid, int(i), float(s), int(r)) for i, s, r in zip(items, scores, ranks)]
+
+    def explain(self, user: str | int, item: str | int) -> Explanation:
+        """Why ``item`` is (or is not) recommended to ``user``: its rank, paths, rule and sentence."""
+        uid, iid = self.user_id(user), self.item_id(item)
+        scores = self.scores(uid)
+        history = self._history[uid]
+        masked = scores.clone()
+        masked[torch.as_tensor(history, dtype=torch.long)] = -torch.inf
+        rank = 1 + int((masked > masked[iid]).sum()) + int((masked[:iid] == masked[iid]).sum())
+        return self.explainer.explain_items(uid, [iid], [float(scores[iid])], [rank])[0]
+
+    def paths(self, user: str | int, item: str | int, max_len: int | None = None) -> list[Path]:
+        """Every path (up to the configured cap) from the user to the item, strongest first."""
+        return self.explainer.finder.paths(self.user_id(user), self.item_id(item), max_len)
+
+    def evaluate(self, protocol: str = "ranking") -> dict[str, float]:
+        """Test metrics of this model on its split: ``ranking`` (full ranking) or ``ctr``."""
+        from kgrec.evaluation.ctr import evaluate_ctr_protocol
+        from kgrec.training.run import Prepared, test_ranking
+
+        prepared = Prepared(self.dataset, self.split, self.graph)
+        if protocol == "ctr":
+            return evaluate_ctr_protocol(self.model, self.dataset, self.split, self.config.train.seed)
+        return test_ranking(self.model, prepared, self.config)
+
+    def _popular(self, user: int, k: int) -> list[Explanation]:
+        popularity = item_popularity(self.graph)
+        order = np.lexsort((np.arange(len(popularity)), -popularity))[:k]
+        out = []
+        for rank, item in enumerate(order, start=1):
+            explanation = Explanation(user, int(item), float(popularity[item]), rank, fallback=True)
+            out.append(Explanation(**{**explanation.__dict__, "text": explanation_text(explanation, self.graph, self.phrases)}))
+        return out
+
+
+def _identify(ids, query: str | int, error: type[UnknownUserError] | type[UnknownItemError]) -> int:
+    if isinstance(query, (int, np.integer)) and not isinstance(query, bool):
+        if not 0 <= int(query) < len(ids):
+            raise error(f"{ids.kind} id {int(query)} out of range: the dataset has {len(ids)} {ids.kind}s")
+        return int(query)
+    return resolve(ids, query, error)

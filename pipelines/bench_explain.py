@@ -1,0 +1,96 @@
+"""Benchmark of the explanations of trained runs: latency, coverage and faithfulness.
+
+Run: ``python pipelines/bench_explain.py RUN [RUN ...] [--users 200] [--out bench_explain.json]``, on run
+directories written by ``kgrec train`` (e.g. lastfm-kgcn on the benchmark split and ml100k). For each run:
+median and p95 latency of ``recommend(user, 10, explain=True)`` after the model is loaded (rules mined
+beforehand), the time to explain every user's top-10, and ``kgrec explain-eval``'s measures on ``--users``
+sampled users. Targets (issue 4): path coverage (length ≤ 3) ≥ 95 %, fidelity ≥ 80 %, median latency ≤ 50 ms,
+all users of lastfm-kgcn ≤ 60 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from kgrec.atomic import atomic_write_text
+from kgrec.explain.evaluate import explain_eval
+from kgrec.recommender import Recommender
+
+
+def latency(rec: Recommender, users: np.ndarray, k: int) -> list[float]:
+    """Milliseconds of one explained top-k list per user."""
+    times = []
+    for user in users:
+        started = time.perf_counter()
+        rec.recommend(int(user), k, explain=True)
+        times.append(1000 * (time.perf_counter() - started))
+    return times
+
+
+def bench_run(run: Path, n_users: int, k: int, all_users: bool) -> dict[str, object]:
+    """All measures of one run directory."""
+    started = time.perf_counter()
+    rec = Recommender.load(run)
+    _ = rec.rules, rec.explainer  # mined or read, then the path index built: not part of the latency
+    setup = time.perf_counter() - started
+    rng = np.random.default_rng(0)
+    eligible = np.flatnonzero([len(h) > 0 for h in rec._history])
+    latency(rec, eligible[:5], k)  # warm-up
+    times = latency(rec, rng.choice(eligible, size=min(100, len(eligible)), replace=False), k)
+    everyone = None
+    if all_users:
+        started = time.perf_counter()
+        for user in tqdm(eligible, desc=f"explain all ({run.name})", unit="user"):
+            rec.recommend(int(user), k, explain=True)
+        everyone = time.perf_counter() - started
+    report = explain_eval(rec, n_users, k)
+    return {
+        "run": str(run),
+        "dataset": rec.dataset.name,
+        "model": rec.config.model.model,
+        "setup_s": round(setup, 2),
+        "latency_ms_median": round(float(np.median(times)), 2),
+        "latency_ms_p95": round(float(np.percentile(times, 95)), 2),
+        "all_users_s": None if everyone is None else round(everyone, 1),
+        "users_explained": int(len(eligible)),
+        **{key: value for key, value in report.items() if key != "surrogate"},
+        "surrogate_accuracy": (report["surrogate"] or {}).get("accuracy"),
+        "surrogate_f1": (report["surrogate"] or {}).get("f1"),
+    }
+
+
+COLUMNS = ("dataset", "model", "latency_ms_median", "all_users_s", "path_coverage_len3", "rule_coverage", "fidelity",
+           "mean_rank_drop", "random_rank_drop", "average_path_length", "rule_precision", "surrogate_f1")
+
+
+def markdown(rows: list[dict[str, object]]) -> str:
+    def cell(value: object) -> str:
+        return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(cell(row.get(c)) for c in COLUMNS) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=Path, metavar="RUN")
+    parser.add_argument("--users", type=int, default=200, help="users sampled by explain-eval")
+    parser.add_argument("-k", type=int, default=10)
+    parser.add_argument("--no-all-users", action="store_true", help="skip explaining every user")
+    parser.add_argument("--out", type=Path, default=Path("bench_explain.json"))
+    args = parser.parse_args()
+    rows = [bench_run(run, args.users, args.k, not args.no_all_users) for run in args.runs]
+    print(markdown(rows))
+    atomic_write_text(args.out, json.dumps(rows, indent=2, default=float) + "\n")
+    print(args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""``kgrec recommend / paths / rules / explain-eval`` on a small run of moviekg-omdb (real names)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import require_shared
+
+FAST = ["--set", "train.epochs=3", "--set", "eval.ks=[5]", "--set", "train.metric=ndcg@5", "--set", "model.dim=8"]
+
+
+def kgrec(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "kgrec", *args], capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def movie_run(tmp_path_factory) -> Path:
+    require_shared("moviekg-omdb")
+    out = tmp_path_factory.mktemp("runs") / "movies"
+    result = kgrec("train", "moviekg-omdb", *FAST, "--out", str(out), cwd=out.parent)
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def a_user(run: Path) -> str:
+    return (run / "split" / "train.tsv").read_text().split("\t", 1)[0]
+
+
+def test_training_saves_the_mined_rules(movie_run: Path) -> None:
+    rules = json.loads((movie_run / "rules.json").read_text())
+    assert rules["rules"], "no rules saved with the run"
+
+
+def test_rules_lists_readable_rules_with_measures(movie_run: Path) -> None:
+    result = kgrec("rules", str(movie_run), "--top", "10", cwd=movie_run)
+    assert result.returncode == 0, result.stderr
+    assert "same director" in result.stdout and "confidence" in result.stdout
+    rows = json.loads(kgrec("rules", str(movie_run), "--format", "json", cwd=movie_run).stdout)
+    director = next(r for r in rows if r["name"] == "same director")
+    assert director["support"] <= director["connected"]
+    assert director["confidence"] == pytest.approx(director["support"] / director["connected"])
+
+
+def test_recommend_explains_with_names(movie_run: Path) -> None:
+    user = a_user(movie_run)
+    result = kgrec("recommend", str(movie_run), "--user", user, "-k", "5", "--explain", cwd=movie_run)
+    assert result.returncode == 0, result.stderr
+    sentences = [line.strip() for line in result.stdout.splitlines() if line.strip().startswith("Recommended")]
+    assert len(sentences) == 5
+    assert all("because you liked" in s or "no connecting path" in s for s in sentences)
+
+
+def test_recommend_json_follows_the_documented_schema(movie_run: Path) -> None:
+    user = a_user(movie_run)
+    result = kgrec("recommend", str(movie_run), "--user", user, "-k", "3", "--explain", "--format", "json", cwd=movie_run)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert {"schema_version", "dataset", "user", "recommendations"} <= set(document)
+    assert [r["rank"] for r in document["recommendations"]] == [1, 2, 3]
+    scores = [r["score"] for r in document["recommendations"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_recommend_html_writes_a_page_and_pictures(movie_run: Path) -> None:
+    user = a_user(movie_run)
+    result = kgrec("recommend", str(movie_run), "--user", user, "-k", "2", "--format", "html", cwd=movie_run)
+    assert result.returncode == 0, result.stderr
+    page = Path(result.stdout.strip().splitlines()[-1])
+    assert page.exists() and "data:image/png;base64," in page.read_text()
+    assert list(page.with_suffix("").glob("*.png"))
+
+
+def test_paths_table_and_json(movie_run: Path) -> None:
+    user = a_user(movie_run)
+    top = json.loads(kgrec("recommend", str(movie_run), "--user", user, "-k", "1", "--format", "json", cwd=movie_run).stdout)
+    item = top["recommendations"][0]["item_raw"] if "item_raw" in top["recommendations"][0] else top["recommendations"][0]["item"]
+    result = kgrec("paths", str(movie_run), "--user", user, "--item", str(item), "--max-len", "3", "--format", "json", cwd=movie_run)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert all(1 <= r["length"] <= 3 for r in rows)
+    weights = [r["weight"] for r in rows]
+    assert weights == sorted(weights, reverse=True)
+
+
+def test_explain_eval_reports_the_contract_keys(movie_run: Path) -> None:
+    result = kgrec("explain-eval", str(movie_run), "--users", "20", "--format", "json", cwd=movie_run)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    for key in ("path_coverage", "rule_coverage", "fidelity", "mean_rank_drop", "random_rank_drop"):
+        assert key in report
+    assert report["users"] == 20 and 0.0 <= report["path_coverage"] <= 1.0
+    assert (movie_run / "explain_eval.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["recommend", "{run}", "--user", "no-such-user"], "unknown user 'no-such-user'"),
+        (["paths", "{run}", "--user", "{user}", "--item", "Star Warz"], "did you mean 'Star Wars'"),
+        (["recommend", "{run}", "--user", "{user}", "-k", "0"], "-k must be a positive integer"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(movie_run: Path, args: list[str], message: str) -> None:
+    args = [a.format(run=movie_run, user=a_user(movie_run)) for a in args]
+    result = kgrec(*args, cwd=movie_run)
+    assert result.returncode == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_run_of_another_dataset_is_refused(movie_run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(movie_run, copy)
+    card = json.loads((copy / "dataset.json").read_text())
+    card["items"] += 1
+    (copy / "dataset.json").write_text(json.dumps(card))
+    result = kgrec("recommend", str(copy), "--user", a_user(movie_run), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "different dataset" in result.stderr and "items" in result.stderr

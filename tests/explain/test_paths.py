@@ -1,0 +1,253 @@
+"""PathFinder on a graph drawn by hand: exact paths, weights, order, caps; and against brute force."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from kgrec.data.dataset import RecDataset
+from kgrec.data.graph import CollaborativeKG
+from kgrec.errors import UnknownItemError, UnknownUserError
+from kgrec.explain.paths import PathFinder
+from kgrec.models.layers import edge_weights
+
+# The graph (training interactions u1-i1, u2-i1, u2-i3; items are the entities e1..e4):
+#
+#                 u1 (0)                  u2 (1)
+#                    \ interact          /      \ interact
+#                     \                 / interact\
+#                      i1 (2) ---------'           i3 (4)
+#                     /   \                         |
+#        directed_by /     \ similar_to             | similar_to
+#                   v       v                       v
+#           Mann (6) <----- i2 (3) <----------------'
+#                 directed_by
+#
+#   i4 (5) --directed_by--> x (7)        (an item without interactions, cut off from every user)
+#
+# node ids: u1=0 u2=1 | i1=2 i2=3 i3=4 i4=5 | Mann=6 x=7
+# relations: interact=0 directed_by=1 similar_to=2 | interact⁻¹=3 directed_by⁻¹=4 similar_to⁻¹=5
+U1, U2 = 0, 1
+I1, I2, I3, I4 = 0, 1, 2, 3  # dataset item ids (nodes 2..5)
+INTERACT, DIRECTED_BY, SIMILAR_TO, INTERACT_INV, DIRECTED_BY_INV, SIMILAR_TO_INV = range(6)
+
+# every path from u1 to i2 and to i3 (max_len 4), as (nodes, relations)
+U1_I2 = {
+    ((0, 2, 3), (INTERACT, SIMILAR_TO)),  # length 2: u1 likes i1, similar to i2
+    ((0, 2, 6, 3), (INTERACT, DIRECTED_BY, DIRECTED_BY_INV)),  # length 3: i1 and i2 share their director
+    ((0, 2, 1, 4, 3), (INTERACT, INTERACT_INV, INTERACT, SIMILAR_TO)),  # length 4 through u2 and i3
+}
+U1_I3 = {
+    ((0, 2, 1, 4), (INTERACT, INTERACT_INV, INTERACT)),  # collaborative: u2 also liked i1, and liked i3
+    ((0, 2, 3, 4), (INTERACT, SIMILAR_TO, SIMILAR_TO_INV)),
+    ((0, 2, 6, 3, 4), (INTERACT, DIRECTED_BY, DIRECTED_BY_INV, SIMILAR_TO_INV)),
+}
+
+# explicit weights per (source, target); every other edge weighs 0.3 and lies on no path above
+WEIGHTS = {(0, 2): 1.0, (2, 3): 0.5, (2, 6): 1.0, (6, 3): 0.5, (2, 1): 0.5, (1, 4): 0.5, (4, 3): 0.25, (3, 4): 0.5}
+
+
+@pytest.fixture
+def graph() -> CollaborativeKG:
+    interactions = pd.DataFrame({"user": ["u1", "u2", "u2"], "item": ["i1", "i1", "i3"]})
+    triples = pd.DataFrame(
+        [("e1", "directed_by", "m"), ("e2", "directed_by", "m"), ("e1", "similar_to", "e2"),
+         ("e3", "similar_to", "e2"), ("e4", "directed_by", "x")],
+        columns=["head", "relation", "tail"],
+    )
+    links = pd.DataFrame({"item": ["i1", "i2", "i3", "i4"], "entity": ["e1", "e2", "e3", "e4"]})
+    dataset = RecDataset.from_frames("paths", interactions, triples, links, item_catalogue=["i1", "i2", "i3", "i4"])
+    graph = CollaborativeKG.build(dataset, dataset.interactions)
+    assert graph.num_nodes == 8 and graph.relation_names[:3] == ("interact", "directed_by", "similar_to")
+    return graph
+
+
+def explicit_weights(graph: CollaborativeKG, overrides: dict[tuple[int, int], float] | None = None) -> np.ndarray:
+    weights = {**WEIGHTS, **(overrides or {})}
+    return np.array([weights.get((s, t), 0.3) for s, t in zip(*graph.data.edge_index.tolist())])
+
+
+def as_set(paths) -> set:
+    return {(p.nodes, p.relations) for p in paths}
+
+
+def test_exact_paths_of_every_length_and_the_collaborative_one(graph: CollaborativeKG) -> None:
+    finder = PathFinder(graph, explicit_weights(graph), max_len=4)
+    assert as_set(finder.paths(U1, I2)) == U1_I2
+    assert as_set(finder.paths(U1, I3)) == U1_I3
+    assert {p.length for p in finder.paths(U1, I2)} == {2, 3, 4}
+    assert as_set(finder.paths(U1, I2, max_len=2)) == {((0, 2, 3), (INTERACT, SIMILAR_TO))}
+    assert as_set(finder.paths(U1, I2, max_len=3)) == {p for p in U1_I2 if len(p[1]) <= 3}
+
+
+def test_explicit_weights_products_and_sort_order(graph: CollaborativeKG) -> None:
+    finder = PathFinder(graph, explicit_weights(graph))
+    # i2: 1·0.5 = 0.5 (length 2) ties 1·1·0.5 = 0.5 (length 3): shorter first; then 1·0.5·0.5·0.25
+    assert [(p.nodes, p.weight) for p in finder.paths(U1, I2)] == [
+        ((0, 2, 3), 0.5), ((0, 2, 6, 3), 0.5), ((0, 2, 1, 4, 3), 0.0625)
+    ]
+    # i3: three paths of weight 0.25: the two of length 3 by node ids, then the one of length 4
+    assert [(p.nodes, p.weight) for p in finder.paths(U1, I3)] == [
+        ((0, 2, 1, 4), 0.25), ((0, 2, 3, 4), 0.25), ((0, 2, 6, 3, 4), 0.25)
+    ]
+    # weight before length: make the length-4 path the heaviest (1·0.5·0.5·8 = 2)
+    heavy = PathFinder(graph, torch.tensor(explicit_weights(graph, {(4, 3): 8.0})))
+    assert [p.nodes for p in heavy.paths(U1, I2)] == [(0, 2, 1, 4, 3), (0, 2, 3), (0, 2, 6, 3)]
+    assert heavy.paths(U1, I2)[0].weight == 2.0
+
+
+def test_default_weights_are_lightgcn_normalisation(graph: CollaborativeKG) -> None:
+    # degrees: u1 1, u2 2, i1 4, i2 3, i3 2, Mann 2; w(a, b) = 1/sqrt(deg a · deg b)
+    finder = PathFinder(graph)
+    expected_i2 = [
+        ((0, 2, 3), 1 / 2 * 1 / math.sqrt(4 * 3)),  # 1/(4√3)
+        ((0, 2, 6, 3), 1 / 2 * 1 / math.sqrt(4 * 2) * 1 / math.sqrt(2 * 3)),  # 1/(8√3)
+        ((0, 2, 1, 4, 3), 1 / 2 * 1 / math.sqrt(4 * 2) * 1 / math.sqrt(2 * 2) * 1 / math.sqrt(2 * 3)),  # 1/(16√3)
+    ]
+    got = finder.paths(U1, I2)
+    assert [p.nodes for p in got] == [nodes for nodes, _ in expected_i2]
+    root3 = math.sqrt(3)
+    assert [p.weight for p in got] == pytest.approx([1 / (4 * root3), 1 / (8 * root3), 1 / (16 * root3)])
+    assert [p.weight for p in got] == pytest.approx([w for _, w in expected_i2])
+    root2 = math.sqrt(2)
+    expected_i3 = {(0, 2, 1, 4): 1 / (8 * root2), (0, 2, 3, 4): 1 / (12 * root2), (0, 2, 6, 3, 4): 1 / (24 * root2)}
+    got = finder.paths(U1, I3)
+    assert [p.nodes for p in got] == list(expected_i3)
+    assert [p.weight for p in got] == pytest.approx(list(expected_i3.values()))
+    # the same weights the model propagates with when attention is off
+    model = edge_weights(None, graph.data.edge_index, graph.num_nodes).numpy()
+    assert finder.edge_weight == pytest.approx(model)
+
+
+def test_max_paths_keeps_the_heaviest(graph: CollaborativeKG) -> None:
+    finder = PathFinder(graph, explicit_weights(graph), max_paths=2)
+    result = finder.paths_for_items(U1, [I3, I2])
+    assert list(result) == [I3, I2]
+    assert [p.nodes for p in result[I2]] == [(0, 2, 3), (0, 2, 6, 3)]
+    assert [p.nodes for p in result[I3]] == [(0, 2, 1, 4), (0, 2, 3, 4)]
+    assert [p.nodes for p in PathFinder(graph, explicit_weights(graph), max_paths=1).paths(U1, I2)] == [(0, 2, 3)]
+
+
+def test_non_collaborative_paths_avoid_other_users(graph: CollaborativeKG) -> None:
+    finder = PathFinder(graph, explicit_weights(graph), collaborative=False)
+    assert as_set(finder.paths(U1, I2)) == {p for p in U1_I2 if U2 not in p[0]}
+    assert as_set(finder.paths(U1, I3)) == {p for p in U1_I3 if U2 not in p[0]}
+    for user in (U1, U2):
+        for paths in finder.paths_for_items(user, range(4)).values():
+            assert all(node >= graph.n_users for p in paths for node in p.nodes[1:])
+
+
+def test_paths_are_simple_start_with_interact_and_end_at_the_item(graph: CollaborativeKG) -> None:
+    finder = PathFinder(graph, explicit_weights(graph), max_len=6)
+    source, target = graph.data.edge_index.tolist()
+    edges = set(zip(source, graph.data.edge_type.tolist(), target))
+    count = 0
+    for user in (U1, U2):
+        for item, paths in finder.paths_for_items(user, [I1, I2, I3, I4]).items():
+            for p in paths:
+                count += 1
+                assert len(set(p.nodes)) == len(p.nodes)
+                assert p.nodes[0] == user and p.nodes[-1] == graph.item_node(item) and p.relations[0] == INTERACT
+                assert 2 <= p.length <= 6
+                assert all((s, r, t) in edges for s, r, t in zip(p.nodes, p.relations, p.nodes[1:]))
+    assert count > 6
+
+
+def test_unconnected_item_and_training_item(graph: CollaborativeKG) -> None:
+    finder = PathFinder(graph)
+    assert finder.paths(U1, I4) == [] and finder.paths(U2, I4) == []
+    assert finder.paths(U1, I1) == []  # the direct interaction is no path, and u1 has no other way to i1
+    assert as_set(finder.paths(U2, I1)) == {
+        ((1, 4, 3, 2), (INTERACT, SIMILAR_TO, SIMILAR_TO_INV)),
+        ((1, 4, 3, 6, 2), (INTERACT, SIMILAR_TO, DIRECTED_BY, DIRECTED_BY_INV)),
+    }
+
+
+@pytest.mark.parametrize("collaborative", [True, False])
+def test_has_path_agrees_with_paths(graph: CollaborativeKG, collaborative: bool) -> None:
+    finder = PathFinder(graph, explicit_weights(graph), collaborative=collaborative)
+    users, items = (a.ravel() for a in np.meshgrid(np.arange(2), np.arange(4), indexing="ij"))
+    for max_len in (2, 3, 4, 5):
+        expected = [bool(finder.paths(int(u), int(i), max_len=max_len)) for u, i in zip(users, items)]
+        assert finder.has_path(users, items, max_len=max_len).tolist() == expected
+    assert finder.has_path(np.array([U1, U1]), np.array([I4, I1]), max_len=4).tolist() == [False, False]
+
+
+def test_invalid_arguments(graph: CollaborativeKG) -> None:
+    finder = PathFinder(graph)
+    with pytest.raises(UnknownUserError):
+        finder.paths(2, I1)
+    with pytest.raises(UnknownItemError):
+        finder.paths_for_items(U1, [I1, 4])
+    with pytest.raises(UnknownItemError):
+        finder.has_path(np.array([U1]), np.array([-1]))
+    with pytest.raises(ValueError, match="max_len"):
+        finder.paths(U1, I2, max_len=1)
+    with pytest.raises(ValueError, match="edge_weight"):
+        PathFinder(graph, np.ones(3))
+    assert finder.paths_for_items(U1, []) == {}
+
+
+def _random_graph(seed: int) -> CollaborativeKG:
+    rng = np.random.default_rng(seed)
+    entities = [f"e{k}" for k in range(4)] + [f"x{k}" for k in range(6)]
+    interactions = pd.DataFrame(
+        {"user": [f"u{k}" for k in rng.integers(5, size=14)], "item": [f"i{k}" for k in rng.integers(6, size=14)]}
+    )
+    triples = pd.DataFrame(
+        {
+            "head": [entities[k] for k in rng.integers(len(entities), size=14)],
+            "relation": [f"r{k}" for k in rng.integers(3, size=14)],
+            "tail": [entities[k] for k in rng.integers(len(entities), size=14)],
+        }
+    )
+    links = pd.DataFrame({"item": [f"i{k}" for k in range(6)], "entity": [f"x{k}" for k in range(6)]})
+    dataset = RecDataset.from_frames("random", interactions, triples, links, item_catalogue=[f"i{k}" for k in range(6)])
+    return CollaborativeKG.build(dataset, dataset.interactions)
+
+
+def _brute_force(
+    graph: CollaborativeKG, weight: np.ndarray, user: int, target: int, max_len: int, collaborative: bool
+) -> list[tuple[tuple[int, ...], tuple[int, ...], float]]:
+    """Every simple path by depth-first search, sorted like PathFinder's output."""
+    out: dict[int, list] = {}
+    for s, t, r, w in zip(*graph.data.edge_index.tolist(), graph.data.edge_type.tolist(), weight):
+        out.setdefault(s, []).append((t, r, w))
+    found = []
+
+    def walk(nodes: list[int], relations: list[int], w: float) -> None:
+        if nodes[-1] == target:
+            if len(relations) >= 2:
+                found.append((tuple(nodes), tuple(relations), w))
+            return
+        if len(relations) < max_len:
+            for t, r, edge_weight in out.get(nodes[-1], []):
+                if t not in nodes and (collaborative or t >= graph.n_users):
+                    walk(nodes + [t], relations + [r], w * edge_weight)
+
+    walk([user], [], 1.0)
+    return sorted(found, key=lambda p: (-p[2], len(p[1]), p[0], p[1]))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_matches_brute_force_on_random_graphs(seed: int) -> None:
+    """Exhaustive and pruned (max_paths = 2) top lists equal a depth-first search, up to length 5."""
+    graph = _random_graph(seed)
+    weight = np.random.default_rng(seed).uniform(0.1, 1.0, graph.data.edge_index.size(1))
+    items = list(range(graph.n_items))
+    for collaborative in (True, False):
+        every = PathFinder(graph, weight, max_len=5, max_paths=10_000, collaborative=collaborative)
+        top2 = PathFinder(graph, weight, max_len=5, max_paths=2, collaborative=collaborative)
+        for user in range(graph.n_users):
+            all_paths, best = every.paths_for_items(user, items), top2.paths_for_items(user, items)
+            reach = every.has_path(np.full(len(items), user), np.array(items), max_len=5)
+            for item in items:
+                expected = _brute_force(graph, weight, user, graph.item_node(item), 5, collaborative)
+                assert [(p.nodes, p.relations) for p in all_paths[item]] == [(n, r) for n, r, _ in expected]
+                assert [p.weight for p in all_paths[item]] == pytest.approx([w for *_, w in expected])
+                assert [(p.nodes, p.relations) for p in best[item]] == [(n, r) for n, r, _ in expected[:2]]
+                assert reach[item] == bool(expected)
