@@ -78,12 +78,15 @@ class ModelConfig:
 @dataclass(frozen=True)
 class TrainConfig:
     """The training loop: epochs, batches (``negatives`` sampled items per positive), optimiser, early
-    stopping, threads and device."""
+    stopping, threads and device. ``lr_decay`` < 1 multiplies the learning rate by that factor whenever
+    the validation metric has not improved for ``lr_decay_patience`` evaluations (1 = constant rate)."""
 
     epochs: int = 300
     batch_size: int = 2048
     negatives: int = 1
     lr: float = 0.005
+    lr_decay: float = 1.0
+    lr_decay_patience: int = 10
     eval_every: int = 1
     patience: int = 30
     metric: str = "ndcg@20"

@@ -100,7 +100,8 @@ def run_recommend(args: argparse.Namespace) -> None:
         page = explanations_html(rec.graph.node_name(user), explanations, rec.graph, rec.phrases, out, out.with_suffix(""))
         print(page)
         return
-    print(f"top {len(explanations)} for {rec.graph.node_name(user)} (user {raw}):")
+    name = rec.graph.node_name(user)
+    print(f"top {len(explanations)} for {name}" + (f" (user {raw})" if name != f"user {raw}" else "") + ":")
     for e in explanations:
         name = rec.dataset.items.name(e.item)
         print(f"{e.rank:>3}. {name}  (score {e.score:.4g})")

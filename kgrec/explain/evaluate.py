@@ -56,7 +56,7 @@ def explain_eval(rec: Recommender, n_users: int | None = None, k: int | None = N
     surrogate = (
         fit_surrogate(rules, names, rec.graph, rec.split.train, users[full], np.stack([t for t, f in zip(top, full) if f]),
                       np.stack([n for n, f in zip(negatives, full) if f]), config.surrogate_depth, seed).to_dict()
-        if any(full) and rules.rules else None
+        if any(full) else None
     )
     deletion_summary = summarise_cases(cases)
     return {

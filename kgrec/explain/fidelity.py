@@ -127,14 +127,16 @@ def rank_of(scores: Tensor, item: int, masked: np.ndarray) -> int:
 
 
 def summarise_cases(cases: list[DeletionCase]) -> dict[str, float]:
-    """fidelity (share faithful), mean rank and score drops of explanation and random deletions."""
+    """fidelity (share faithful), its strict form (rank drop larger, ties count as not faithful), the share
+    of rank ties, and the mean rank and score drops of explanation and random deletions."""
     if not cases:
-        return {"cases": 0, "fidelity": float("nan"), "mean_rank_drop": float("nan"), "random_rank_drop": float("nan"),
+        return {"cases": 0, "fidelity": float("nan"), "fidelity_strict_rank": float("nan"), "rank_ties": float("nan"), "mean_rank_drop": float("nan"), "random_rank_drop": float("nan"),
                 "mean_score_drop": float("nan"), "random_score_drop": float("nan")}
     return {
         "cases": len(cases),
         "fidelity": float(np.mean([c.faithful for c in cases])),
         "fidelity_strict_rank": float(np.mean([c.rank_drop > c.random_rank_drop for c in cases])),
+        "rank_ties": float(np.mean([c.rank_drop == c.random_rank_drop for c in cases])),
         "mean_rank_drop": float(np.mean([c.rank_drop for c in cases])),
         "random_rank_drop": float(np.mean([c.random_rank_drop for c in cases])),
         "mean_score_drop": float(np.mean([c.score_drop for c in cases])),

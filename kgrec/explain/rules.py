@@ -17,6 +17,7 @@ exist, not with |relations|^max_len. Only training interactions enter ``C``: min
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -277,8 +278,12 @@ def mine_rules(
     min_confidence: float = 0.01,
     max_rules: int = 500,
     progress: bool = False,
+    distinct: bool = True,
 ) -> RuleSet:
     """Mine every relation pattern of 1..``max_len`` KG edges between co-liked training items.
+
+    With ``distinct`` a pattern that connects exactly the same item pairs as an earlier one (shorter, or
+    first in relation order) is dropped: parallel relations would otherwise repeat one rule many times.
 
     Keeps patterns with support ≥ ``min_support`` and confidence ≥ ``min_confidence`` (and at least one
     connected pair), at most ``max_rules`` of them, sorted by confidence, then support (both descending),
@@ -300,15 +305,22 @@ def mine_rules(
     relations = sorted(walks.adjacency)
 
     found: list[Rule] = []
+    seen: set[bytes] = set()  # pair sets already kept: parallel relations (Freebase's type.object.key and
+    # type.object.subject_key, say) give patterns that connect exactly the same pairs; keep the first only
 
     def measure(pattern: tuple[int, ...], matrix: sp.csr_matrix) -> None:
         connected = int(matrix.nnz)
         if connected == 0 or connected < min_support:
             return
+        matrix.sort_indices()
+        fingerprint = hashlib.blake2b(matrix.indptr.tobytes() + matrix.indices.tobytes(), digest_size=16).digest()
+        if distinct and fingerprint in seen:
+            return
         support = int(matrix.multiply(coliked).count_nonzero())
         confidence = support / connected
         if support < min_support or confidence < min_confidence:
             return
+        seen.add(fingerprint)
         found.append(
             Rule(
                 pattern=pattern,

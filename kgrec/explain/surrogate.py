@@ -1,7 +1,9 @@
 """A global, interpretable surrogate of the model: a shallow decision tree over rule-pattern features.
 
 Each (user, item) pair is described by how many of the user's training items reach the item through each
-mined rule's pattern; the tree learns whether the model puts the item in the user's top-k. Its agreement
+mined rule's pattern, plus through the collaborative pattern (interact⁻¹, interact: items co-liked by some
+user, the rule every recommender starts from); the tree learns whether the model puts the item in the
+user's top-k. Its agreement
 with the model on held-out users (accuracy, F1) says how much of the model's behaviour the rules explain.
 """
 
@@ -10,12 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.tree import DecisionTreeClassifier, export_text
 
 from kgrec.data.dataset import Interactions
 from kgrec.data.graph import CollaborativeKG
-from kgrec.explain.rules import RuleSet, rule_features
+from kgrec.explain.rules import RuleSet, coliked_matrix, rule_features
 
 
 @dataclass(frozen=True)
@@ -52,15 +55,24 @@ def fit_surrogate(
     pair_users = np.repeat(users, 2 * k)
     pair_items = np.concatenate([top_items, negative_items], axis=1).reshape(-1)
     labels = np.tile(np.r_[np.ones(k), np.zeros(k)], len(users)).astype(int)
-    features = rule_features(rules, graph, train, pair_users, pair_items)
+    features = np.column_stack([rule_features(rules, graph, train, pair_users, pair_items), coliked_counts(graph, train, pair_users, pair_items)])
     rng = np.random.default_rng(seed)
     held_out = set(rng.permutation(users)[: max(1, int(round(0.3 * len(users))))].tolist())
     test = np.fromiter((u in held_out for u in pair_users), dtype=bool, count=len(pair_users))
     tree = DecisionTreeClassifier(max_depth=max_depth, random_state=seed).fit(features[~test], labels[~test])
     predicted = tree.predict(features[test])
-    names = rule_names if len(rule_names) == features.shape[1] else [f"rule {i}" for i in range(features.shape[1])]
-    text = export_text(tree, feature_names=[f"#history items via {n}" for n in names]) if features.shape[1] else "(no rules)"
+    names = list(rule_names) if len(rule_names) == len(rules.rules) else [f"rule {i}" for i in range(len(rules.rules))]
+    text = export_text(tree, feature_names=[*(f"#history items via {n}" for n in names), "#history items co-liked with it"])
     return SurrogateReport(
         float(accuracy_score(labels[test], predicted)), float(f1_score(labels[test], predicted, zero_division=0)),
         int((~test).sum()), int(test.sum()), text,
     )
+
+
+def coliked_counts(graph: CollaborativeKG, train: Interactions, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """For each (user, item) pair, how many of the user's training items some user liked together with it."""
+    coliked = coliked_matrix(graph, train).astype(np.float32)
+    liked = sp.csr_matrix((np.ones(len(train), dtype=np.float32), (train.user, train.item)), shape=(graph.n_users, graph.n_items))
+    liked.data[:] = 1.0
+    reach = (liked[users] @ coliked).tocsr()
+    return np.asarray(reach[np.arange(len(users)), items]).ravel()

@@ -88,6 +88,11 @@ class Trainer:
         self.model.to(self.device)
         self.sampler = NegativeSampler(split.train, n_items, config.seed)
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr) if model.trainable else None
+        self.scheduler = (
+            torch.optim.lr_scheduler.ReduceLROnPlateau(self.optimizer, "max", config.lr_decay, config.lr_decay_patience)
+            if self.optimizer is not None and config.lr_decay < 1.0
+            else None
+        )
         self.result = TrainResult()
         self.start_epoch = 1
 
@@ -140,6 +145,9 @@ class Trainer:
                     self.result.best_metrics, self.result.seconds_to_best = metrics, self.result.train_seconds
                     self.save_weights()
                 bar.set_postfix(loss=f"{row['loss']:.4f}", **{self.config.metric: f"{metrics[self.config.metric]:.4f}"})
+                if self.scheduler is not None:
+                    self.scheduler.step(metrics[self.config.metric])
+                    row["lr"] = self.optimizer.param_groups[0]["lr"]
             row["seconds"] = time.perf_counter() - started
             self.result.history.append(row)
             self.save_checkpoint(epoch)
@@ -173,6 +181,7 @@ class Trainer:
             "epoch": epoch,
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
             "sampler_rng": self.sampler.rng.bit_generator.state,
             "torch_rng": torch.get_rng_state(),
             "result": self.result.__dict__,
@@ -186,6 +195,8 @@ class Trainer:
         state = torch.load(path, map_location=self.device, weights_only=False)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state.get("scheduler") is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
         self.sampler.rng.bit_generator.state = state["sampler_rng"]
         torch.set_rng_state(state["torch_rng"])
         self.result = TrainResult(**state["result"])

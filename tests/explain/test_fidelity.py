@@ -91,6 +91,7 @@ def test_summary_counts_faithful_cases_with_score_tie_break() -> None:
     summary = summarise_cases(cases)
     assert summary["fidelity"] == pytest.approx(2 / 3)
     assert summary["fidelity_strict_rank"] == pytest.approx(1 / 3)
+    assert summary["rank_ties"] == pytest.approx(1 / 3)
     assert summary["mean_rank_drop"] == pytest.approx(2 / 3)
     assert summary["random_rank_drop"] == pytest.approx(1 / 3)
     assert summary["mean_score_drop"] == pytest.approx(0.7 / 3)

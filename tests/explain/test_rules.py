@@ -87,7 +87,7 @@ def graph(toy) -> CollaborativeKG:
 
 @pytest.fixture(scope="module")
 def all_rules(toy, graph) -> RuleSet:
-    return mine_rules(graph, toy[1], max_len=3, min_support=0, min_confidence=0.0, max_rules=10_000)
+    return mine_rules(graph, toy[1], max_len=3, min_support=0, min_confidence=0.0, max_rules=10_000, distinct=False)
 
 
 def pairs(*names: str) -> set[tuple[int, int]]:
@@ -217,8 +217,19 @@ def test_mining_matches_a_brute_force_walk_enumeration(toy, graph, all_rules) ->
     assert max(len(r.pattern) for r in all_rules.rules) == 3
     length_one = mine_rules(graph, toy[1], max_len=1, min_support=0, min_confidence=0)
     assert [r.pattern for r in length_one.rules] == [(SEQUEL,), (SEQUEL_INV,)]
-    with_bar = mine_rules(graph, toy[1], max_len=3, min_support=0, min_confidence=0.0, max_rules=10_000, progress=True)
+    with_bar = mine_rules(graph, toy[1], max_len=3, min_support=0, min_confidence=0.0, max_rules=10_000, progress=True, distinct=False)
     assert with_bar == all_rules
+
+
+def test_distinct_keeps_one_pattern_per_set_of_connected_pairs(toy, graph, all_rules) -> None:
+    distinct = mine_rules(graph, toy[1], max_len=3, min_support=0, min_confidence=0.0, max_rules=10_000)
+    pair_sets = {r.pattern: frozenset(zip(*pattern_matrix(graph, r.pattern).nonzero())) for r in all_rules.rules}
+    kept = [pair_sets[r.pattern] for r in distinct.rules]
+    assert len(kept) == len(set(kept)) == len(set(pair_sets.values()))  # one rule per distinct pair set
+    assert len(distinct.rules) < len(all_rules.rules)  # the toy graph has patterns with equal pair sets
+    for rule in distinct.rules:  # the survivor of each group is its shortest, then first, pattern
+        group = [p for p, pairs in pair_sets.items() if pairs == pair_sets[rule.pattern]]
+        assert rule.pattern == min(group, key=lambda p: (len(p), p))
 
 
 def test_rules_are_sorted_by_confidence_then_support_then_pattern(all_rules) -> None:
@@ -230,15 +241,15 @@ def test_rules_are_sorted_by_confidence_then_support_then_pattern(all_rules) -> 
 
 def test_thresholds_and_max_rules(toy, graph, all_rules) -> None:
     train = toy[1]
-    kept = mine_rules(graph, train, min_support=3, min_confidence=0.5)
+    kept = mine_rules(graph, train, min_support=3, min_confidence=0.5, distinct=False)
     expected = [r for r in all_rules.rules if r.support >= 3 and r.confidence >= 0.5]
     assert list(kept.rules) == expected
     assert SAME_DIRECTOR in kept.by_pattern() and SEQUEL_THEN_SAME_DIRECTOR in kept.by_pattern()
     assert (SEQUEL,) not in kept.by_pattern()  # support 2 < 3
-    strict = mine_rules(graph, train, min_support=1, min_confidence=0.51)
+    strict = mine_rules(graph, train, min_support=1, min_confidence=0.51, distinct=False)
     assert SAME_DIRECTOR not in strict.by_pattern() and (SEQUEL,) in strict.by_pattern()
     assert all(r.confidence >= 0.51 for r in strict.rules)
-    top2 = mine_rules(graph, train, min_support=0, min_confidence=0.0, max_rules=2)
+    top2 = mine_rules(graph, train, min_support=0, min_confidence=0.0, max_rules=2, distinct=False)
     assert top2.rules == all_rules.rules[:2]
     assert mine_rules(graph, train, min_support=0, min_confidence=0.0, max_rules=0).rules == ()
 
