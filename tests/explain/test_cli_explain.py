@@ -123,3 +123,18 @@ def test_a_run_of_another_dataset_is_refused(movie_run: Path, tmp_path: Path) ->
     result = kgrec("recommend", str(copy), "--user", a_user(movie_run), cwd=tmp_path)
     assert result.returncode == 2
     assert "different dataset" in result.stderr and "items" in result.stderr
+
+
+def test_movie_explanations_name_directors_and_actors(movie_run: Path) -> None:
+    from kgrec.recommender import Recommender
+
+    rec = Recommender.load(movie_run)
+    people = []
+    for user in range(0, rec.dataset.n_users, 5):
+        for e in rec.recommend(user, 20, explain=True):
+            if e.rule is not None and rec.phrases.rule_name(rec.graph, e.rule.pattern) in ("same director", "same actor"):
+                person = rec.graph.node_name(e.path.nodes[2])
+                assert person in e.text and not person.startswith("entity ")
+                assert rec.dataset.items.name(e.item) in e.text
+                people.append(person)
+    assert people, "no same-director / same-actor explanation among the sampled users' top-20"
