@@ -4,6 +4,8 @@
 >>> dataset = kgrec.load_dataset("lastfm-kgcn")
 >>> parts = kgrec.split(dataset, seed=2026)
 >>> graph = kgrec.CollaborativeKG.build(dataset, parts.train)
+>>> rec = kgrec.train(dataset, overrides=["train.epochs=20"])           # a fitted Recommender
+>>> rec.recommend("2", k=5, explain=True)[0].text
 """
 
 from kgrec.config import DataConfig, SplitConfig
@@ -40,13 +42,16 @@ __all__ = [
     "UnknownItemError",
     "UnknownUserError",
     "load_dataset",
+    "run_pipeline",
+    "train",
     "load_split",
     "split",
 ]
 
 
 def __getattr__(name: str):
-    """Names that need torch (``CollaborativeKG``, ``Recommender``, ``Explanation``) are imported lazily."""
+    """Names that need torch (``CollaborativeKG``, ``Recommender``, ``Explanation``, ``train``,
+    ``run_pipeline``) are imported lazily."""
     if name == "CollaborativeKG":
         from kgrec import data
 
@@ -55,6 +60,14 @@ def __getattr__(name: str):
         from kgrec.recommender import Recommender
 
         return Recommender
+    if name == "train":
+        from kgrec.api import train
+
+        return train
+    if name == "run_pipeline":
+        from kgrec.pipeline import run_pipeline
+
+        return run_pipeline
     if name == "Explanation":
         from kgrec.explain.types import Explanation
 

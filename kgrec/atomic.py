@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 
 @contextlib.contextmanager
@@ -60,3 +61,19 @@ def atomic_directory(target: str | os.PathLike[str]) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN floats replaced by None, recursively, so that it serialises to valid JSON."""
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    return value
+
+
+def atomic_write_json(path: str | os.PathLike[str], value: Any, indent: int = 2) -> None:
+    """Write ``value`` as JSON (NaN as null, UTF-8 kept readable) atomically."""
+    atomic_write_text(path, json.dumps(json_safe(value), indent=indent, ensure_ascii=False, default=str) + "\n")

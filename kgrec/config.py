@@ -129,6 +129,23 @@ class ExplainConfig:
     surrogate_depth: int = 4
 
 
+@dataclass(frozen=True)
+class PipelineConfig:
+    """What ``kgrec run`` does after training the main model.
+
+    ``compare``: models and ablations trained on the same split for the comparison table (names in
+    :data:`kgrec.pipeline.VARIANTS`: pop, bprmf, lightgcn, no_kg, attention, no_attention, transe,
+    no_kg_loss); ``explain_users``: users sampled by the explanation evaluation; ``gallery_users`` ×
+    ``gallery_k``: explained recommendations shown in the report; ``report``: write report.html / .md.
+    """
+
+    compare: tuple[str, ...] = ("pop", "bprmf")
+    explain_users: int = 100
+    gallery_users: int = 3
+    gallery_k: int = 5
+    report: bool = True
+
+
 def from_dict(cls: type[T], values: Mapping[str, Any] | None, where: str = "config") -> T:
     """Build dataclass ``cls`` from a mapping, rejecting unknown keys and values of the wrong type."""
     values = dict(values or {})
@@ -222,6 +239,7 @@ class RunConfig:
     train: TrainConfig = TrainConfig()
     eval: EvalConfig = EvalConfig()
     explain: ExplainConfig = ExplainConfig()
+    pipeline: PipelineConfig = PipelineConfig()
 
 
 def run_config_from_dict(values: Mapping[str, Any] | None, where: str = "config") -> RunConfig:

@@ -50,6 +50,27 @@ class Recommender:
         config, prepared, model = load_run(FilePath(run_dir))
         return cls(config, prepared.dataset, prepared.split, prepared.graph, model, FilePath(run_dir))
 
+    def save(self, directory: str | FilePath) -> FilePath:
+        """Copy this recommender's run directory (config, split, weights, rules, ...) to ``directory``,
+        which appears complete or not at all; ``Recommender.load(directory)`` reads it back.
+
+        >>> rec.save("models/lastfm"); Recommender.load("models/lastfm")
+        """
+        import shutil
+
+        from kgrec.atomic import atomic_directory
+        from kgrec.errors import ConfigError
+
+        if self.run_dir is None:
+            raise ConfigError("this recommender has no run directory to save; train it with kgrec.train(..., out=DIR)")
+        target = FilePath(directory)
+        if target.resolve() == self.run_dir.resolve():
+            return target
+        _ = self.rules  # make sure the rules are in the run directory
+        with atomic_directory(target) as staging:
+            shutil.copytree(self.run_dir, staging, dirs_exist_ok=True, ignore=shutil.ignore_patterns("last.pt"))
+        return target
+
     # ---- ids -----------------------------------------------------------------------------------------------
     def user_id(self, user: str | int) -> int:
         """Dataset user id of a raw id or display name (a ``str``), or an ``int`` that already is one.

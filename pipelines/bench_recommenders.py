@@ -16,21 +16,15 @@ import sys
 import tempfile
 from pathlib import Path
 
+from kgrec.pipeline import VARIANTS as PIPELINE_VARIANTS
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SPLIT = REPO.parent / "shared" / "benchmarks" / "lastfm-kgcn-split-2026"
 
-# name -> extra --set overrides on top of the config file; the config's kgrec uses uniform weights (best on
-# validation), so the attention ablation switches the TransH attention on
-VARIANTS: dict[str, list[str]] = {
-    "kgrec": [],
-    "kgrec (no KG: pure CF)": ["model.use_kg=false"],
-    "kgrec (with TransH attention)": ["model.attention=true"],
-    "kgrec (TransE instead of TransH)": ["model.kge=transe"],
-    "kgrec (lambda_kg = 0)": ["model.lambda_kg=0"],
-    "LightGCN": ["model.model=lightgcn"],
-    "BPR-MF": ["model.model=bprmf"],
-    "Pop": ["model.model=pop"],
-}
+# display name -> extra --set overrides on top of the config file: the pipeline's variants (the config's kgrec
+# uses uniform weights, best on validation, so the attention ablation switches the TransH attention on)
+ORDER = ("no_kg", "attention", "transe", "no_kg_loss", "lightgcn", "bprmf", "pop")
+VARIANTS: dict[str, list[str]] = {"kgrec": [], **{PIPELINE_VARIANTS[n][0]: list(PIPELINE_VARIANTS[n][1]) for n in ORDER}}
 COLUMNS = ("ndcg@20", "recall@20", "precision@20", "hit@20", "mrr@20")
 
 

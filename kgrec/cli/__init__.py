@@ -14,7 +14,7 @@ EXIT_USAGE = 2
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    from kgrec.cli import data, explain, kge, train
+    from kgrec.cli import data, explain, kge, pipeline, train
 
     parser = argparse.ArgumentParser(prog="kgrec", description="Explainable recommendation over knowledge graphs.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     kge.register(commands)
     train.register(commands)
     explain.register(commands)
+    pipeline.register(commands)
     return parser
 
 

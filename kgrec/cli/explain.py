@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 from typing import Any
 
+from kgrec.atomic import json_safe
 from kgrec.cli.tables import table
 
 
@@ -58,15 +58,6 @@ def _check_positive(name: str, value: int | None) -> None:
         raise ConfigError(f"{name} must be a positive integer, got {value}")
 
 
-def _finite(value: Any) -> Any:
-    """NaN (no cases) becomes null in JSON."""
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    return value
-
-
 def path_line(rec, path) -> str:
     """``Alice –liked→ Heat –directed by→ Michael Mann –directed→ Collateral``."""
     parts = [rec.graph.node_name(path.nodes[0])]
@@ -88,7 +79,7 @@ def run_recommend(args: argparse.Namespace) -> None:
     raw = rec.dataset.users.raw(user)
     if args.format == "json":
         document = recommendations_document(user, explanations, rec.graph, rec.phrases, {"run": str(args.run)})
-        text = json.dumps(_finite(document), indent=2, ensure_ascii=False)
+        text = json.dumps(json_safe(document), indent=2, ensure_ascii=False)
         if args.out:
             atomic_write_text(args.out, text + "\n")
             print(args.out)
@@ -151,7 +142,7 @@ def run_explain_eval(args: argparse.Namespace) -> None:
     _check_positive("--users", args.users)
     _check_positive("-k", args.k)
     rec = _load(args.run)
-    report = _finite(explain_eval(rec, args.users, args.k))
+    report = json_safe(explain_eval(rec, args.users, args.k))
     atomic_write_text(args.run / "explain_eval.json", json.dumps(report, indent=2) + "\n")
     if args.format == "json":
         print(json.dumps(report, indent=2))

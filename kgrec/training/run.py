@@ -70,9 +70,36 @@ def test_ranking(model: RankingModel, prepared: Prepared, config: RunConfig) -> 
 
 def train_run(config: RunConfig, run_dir: Path, resume: bool = False, progress: bool = True) -> dict[str, Any]:
     """Train and test one model; write everything into ``run_dir``; return the metrics written to metrics.json."""
+    return fit_run(config, run_dir, resume, progress).metrics
+
+
+@dataclass
+class FittedRun:
+    """A finished run: its metrics, data and the model with its best validation weights."""
+
+    metrics: dict[str, Any]
+    prepared: Prepared
+    model: RankingModel
+
+
+def fit_run(
+    config: RunConfig,
+    run_dir: Path,
+    resume: bool = False,
+    progress: bool = True,
+    dataset: RecDataset | None = None,
+    parts: Split | None = None,
+) -> FittedRun:
+    """:func:`train_run`, optionally on an in-memory ``dataset`` and a given split ``parts``."""
     run_dir.mkdir(parents=True, exist_ok=True)
     saved_split = run_dir / "split"
-    prepared = prepare(config, saved_split if resume else None)
+    if resume:
+        prepared = prepare(config, saved_split, dataset)
+    elif parts is not None:
+        dataset = load_dataset(config.data) if dataset is None else dataset
+        prepared = Prepared(dataset, parts, CollaborativeKG.build(dataset, parts.train, device=config.train.device))
+    else:
+        prepared = prepare(config, None, dataset)
     if not resume:
         atomic_write_text(run_dir / "config.yaml", yaml.safe_dump({"kgrec_version": __version__, **run_config_to_dict(config)}, sort_keys=False))
         prepared.split.save(saved_split, prepared.dataset)
@@ -94,7 +121,7 @@ def train_run(config: RunConfig, run_dir: Path, resume: bool = False, progress: 
         from kgrec.recommender import Recommender
 
         Recommender(config, prepared.dataset, prepared.split, prepared.graph, model, run_dir).rules
-    return metrics
+    return FittedRun(metrics, prepared, model)
 
 
 def dataset_fingerprint(dataset: RecDataset) -> dict[str, Any]:

@@ -83,6 +83,11 @@ def test_paths_table_and_json(movie_run: Path) -> None:
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
     assert all(1 <= r["length"] <= 3 for r in rows)
+    table = kgrec("paths", str(movie_run), "--user", user, "--item", str(item), "--max-len", "3", cwd=movie_run)
+    assert table.returncode == 0, table.stderr
+    if rows:
+        assert table.stdout.splitlines()[0].split()[:4] == ["#", "length", "weight", "path"]
+        assert rows[0]["text"] in table.stdout
     weights = [r["weight"] for r in rows]
     assert weights == sorted(weights, reverse=True)
 

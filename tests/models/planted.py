@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -31,3 +33,26 @@ def planted_dataset(n_clusters: int = 4, users_per_cluster: int = 12, items_per_
     links = pd.DataFrame({"item": [f"i{i}" for i in range(n_items)], "entity": [f"e{i}" for i in range(n_items)]})
     frame = pd.DataFrame(rows, columns=["user", "item"])
     return RecDataset.from_frames("planted", frame, triples, links)
+
+
+def write_planted_files(directory: Path, dataset: RecDataset | None = None) -> Path:
+    """The planted dataset as a user's files: interactions.tsv (with header), triples.tsv, links.tsv."""
+    dataset = planted_dataset() if dataset is None else dataset
+    directory.mkdir(parents=True, exist_ok=True)
+    frame = dataset.interactions.to_frame()
+    pd.DataFrame({"user": dataset.users.raw_ids[frame.user], "item": dataset.items.raw_ids[frame.item]}).to_csv(
+        directory / "interactions.tsv", sep="\t", index=False
+    )
+    triples = dataset.triples
+    pd.DataFrame(
+        {
+            "head": dataset.entities.raw_ids[triples[:, 0]],
+            "relation": dataset.relations.raw_ids[triples[:, 1]],
+            "tail": dataset.entities.raw_ids[triples[:, 2]],
+        }
+    ).to_csv(directory / "triples.tsv", sep="\t", index=False, header=False)
+    linked = dataset.item_entity >= 0
+    pd.DataFrame({"item": dataset.items.raw_ids[linked], "entity": dataset.entities.raw_ids[dataset.item_entity[linked]]}).to_csv(
+        directory / "links.tsv", sep="\t", index=False, header=False
+    )
+    return directory

@@ -7,10 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
-from tests.models.planted import planted_dataset
+from tests.models.planted import write_planted_files
 
 FAST = ["--set", "train.epochs=3", "--set", "eval.ks=[5]", "--set", "train.metric=ndcg@5", "--set", "model.dim=8"]
 
@@ -21,25 +20,7 @@ def kgrec(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def tsv_dataset(tmp_path_factory) -> Path:
-    dataset = planted_dataset()
-    directory = tmp_path_factory.mktemp("planted")
-    frame = dataset.interactions.to_frame()
-    pd.DataFrame({"user": dataset.users.raw_ids[frame.user], "item": dataset.items.raw_ids[frame.item]}).to_csv(
-        directory / "interactions.tsv", sep="\t", index=False
-    )
-    triples = dataset.triples
-    pd.DataFrame(
-        {
-            "head": dataset.entities.raw_ids[triples[:, 0]],
-            "relation": dataset.relations.raw_ids[triples[:, 1]],
-            "tail": dataset.entities.raw_ids[triples[:, 2]],
-        }
-    ).to_csv(directory / "triples.tsv", sep="\t", index=False, header=False)
-    linked = dataset.item_entity >= 0
-    pd.DataFrame({"item": dataset.items.raw_ids[linked], "entity": dataset.entities.raw_ids[dataset.item_entity[linked]]}).to_csv(
-        directory / "links.tsv", sep="\t", index=False, header=False
-    )
-    return directory
+    return write_planted_files(tmp_path_factory.mktemp("planted"))
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,179 @@
+"""prepare → train → compare → explain → report, from one config, into one run directory.
+
+Layout of a pipeline run directory (``report.html`` reads it): the main model's run files (``config.yaml``,
+``dataset.json``, ``dataset_stats.json``, ``split/``, ``model.pt``, ``last.pt``, ``history.csv``,
+``curves.png``, ``metrics.json``, ``rules.json``), ``compare/<variant>/`` (one run directory per compared
+model, trained on the main run's split), ``comparison.json``, ``explain_eval.json``, ``gallery.json`` with
+``gallery/*.png``, and ``report.html`` / ``report.md``. Every step that finished is skipped on ``resume``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kgrec.atomic import atomic_write_json
+from kgrec.config import RunConfig, run_config_from_dict, with_overrides
+from kgrec.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+#: Compared models and ablations: name -> (display name, overrides of the main config).
+VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "pop": ("Pop", ("model.model=pop",)),
+    "bprmf": ("BPR-MF", ("model.model=bprmf",)),
+    "lightgcn": ("LightGCN", ("model.model=lightgcn",)),
+    "no_kg": ("kgrec (no KG: pure CF)", ("model.use_kg=false",)),
+    "attention": ("kgrec (with TransH attention)", ("model.attention=true",)),
+    "no_attention": ("kgrec (uniform weights)", ("model.attention=false",)),
+    "transe": ("kgrec (TransE instead of TransH)", ("model.kge=transe",)),
+    "no_kg_loss": ("kgrec (lambda_kg = 0)", ("model.lambda_kg=0",)),
+}
+COMPARISON, EXPLAIN_EVAL, GALLERY, STATS = "comparison.json", "explain_eval.json", "gallery.json", "dataset_stats.json"
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    """What a pipeline run produced: its directory, the main model's metrics, the comparison rows and the
+    report paths (None when ``pipeline.report`` is off)."""
+
+    run_dir: Path
+    metrics: dict[str, Any]
+    comparison: list[dict[str, Any]]
+    explain_eval: dict[str, Any] | None
+    report: tuple[Path, Path] | None
+
+
+def load_pipeline_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
+    """A pipeline YAML (sections data, split, model, train, eval, explain, pipeline) plus dotted overrides."""
+    from kgrec.config import read_yaml_mapping
+
+    document = dict(read_yaml_mapping(path))
+    document.pop("kgrec_version", None)
+    return with_overrides(run_config_from_dict(document, str(path)), list(overrides))
+
+
+def saved_config(run_dir: Path) -> RunConfig:
+    """The config saved in a run directory (for ``--resume``)."""
+    path = run_dir / "config.yaml"
+    if not path.exists():
+        raise ConfigError(f"{run_dir}: not a kgrec run directory (config.yaml missing)")
+    return load_pipeline_config(path)
+
+
+def variant_config(config: RunConfig, name: str, split_dir: Path) -> RunConfig:
+    """The main config with a variant's overrides, on the main run's saved split."""
+    if name not in VARIANTS:
+        raise ConfigError(f"pipeline.compare: unknown variant {name!r}; variants: {', '.join(VARIANTS)}")
+    config = with_overrides(config, list(VARIANTS[name][1]))
+    split = dataclasses.replace(config.split, scheme="predefined", split_dir=str(split_dir))
+    return dataclasses.replace(config, split=split)
+
+
+def comparison_row(name: str, model: str, metrics: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "model": model,
+        "test": metrics["test"],
+        "best_epoch": metrics.get("best_epoch"),
+        "seconds_to_best": metrics.get("seconds_to_best"),
+        "seconds_per_epoch": metrics.get("seconds_per_epoch"),
+        "eval_seconds": metrics.get("eval_seconds"),
+        "peak_rss_mb": metrics.get("peak_rss_mb"),
+    }
+
+
+def train_step(config: RunConfig, run_dir: Path, resume: bool, progress: bool) -> dict[str, Any]:
+    """Train (or finish training) one run directory; a finished one is read back, not retrained."""
+    from kgrec.training.run import train_run
+
+    finished = run_dir / "metrics.json"
+    if resume and finished.exists():
+        return json.loads(finished.read_text(encoding="utf-8"))
+    return train_run(config, run_dir, resume=resume and (run_dir / "last.pt").exists(), progress=progress)
+
+
+def run_pipeline(
+    config: RunConfig | str | Path,
+    run_dir: str | Path,
+    overrides: list[str] | tuple[str, ...] = (),
+    resume: bool = False,
+    progress: bool = True,
+) -> PipelineResult:
+    """Run the whole pipeline into ``run_dir`` (or continue it with ``resume=True``).
+
+    >>> result = kgrec.run_pipeline("pipelines/moviekg-omdb.yaml", "runs/movies", ["train.epochs=5"])
+    >>> result.report[0]        # runs/movies/report.html
+    """
+    run_dir = Path(run_dir)
+    if not isinstance(config, RunConfig):
+        config = load_pipeline_config(config, overrides)
+    elif overrides:
+        config = with_overrides(config, list(overrides))
+    unknown = [name for name in config.pipeline.compare if name not in VARIANTS]
+    if unknown:  # before hours of training, not after
+        raise ConfigError(f"pipeline.compare: unknown variant {unknown[0]!r}; variants: {', '.join(VARIANTS)}")
+    metrics = train_step(config, run_dir, resume, progress)
+
+    from kgrec.recommender import Recommender
+
+    rec = Recommender.load(run_dir)
+    atomic_write_json(run_dir / STATS, {**rec.dataset.stats().to_dict(), "info": _plain(rec.dataset.info)})
+    main_name = next((label for label, sets in VARIANTS.values() if sets == (f"model.model={config.model.model}",)), "kgrec")
+    rows = [comparison_row(main_name, config.model.model, metrics)]
+    for name in config.pipeline.compare:
+        sub = run_dir / "compare" / name
+        variant = variant_config(config, name, run_dir / "split")
+        log.info("training %s", VARIANTS[name][0])
+        rows.append(comparison_row(VARIANTS[name][0], variant.model.model, train_step(variant, sub, resume, progress)))
+    atomic_write_json(run_dir / COMPARISON, {"rows": rows})
+
+    report_eval = explain_step(rec, config, run_dir, progress)
+    report = None
+    if config.pipeline.report:
+        from kgrec.report import build_report
+
+        report = build_report(run_dir)
+    return PipelineResult(run_dir, metrics, rows, report_eval, report)
+
+
+def explain_step(rec: Any, config: RunConfig, run_dir: Path, progress: bool) -> dict[str, Any] | None:
+    """explain_eval.json and the gallery (``gallery.json`` + subgraph pictures) of a graph model's run."""
+    from kgrec.explain.evaluate import explain_eval, sample_users
+    from kgrec.explain.render import draw_subgraph, explanation_subgraph, recommendations_document
+
+    if rec.model.propagation_edges() is None:
+        log.info("model %s has no graph: no explanation evaluation", config.model.model)
+        return None
+    report = explain_eval(rec, config.pipeline.explain_users, config.explain.eval_k, progress=progress)
+    atomic_write_json(run_dir / EXPLAIN_EVAL, report)
+    documents = []
+    gallery = run_dir / "gallery"
+    gallery.mkdir(exist_ok=True)
+    for user in sample_users(rec, config.pipeline.gallery_users, config.train.seed + 1):
+        explanations = rec.recommend(int(user), config.pipeline.gallery_k, explain=True)
+        documents.append(recommendations_document(int(user), explanations, rec.graph, rec.phrases, {"run": str(run_dir)}))
+        raw_user = rec.dataset.users.raw(int(user))
+        for e in explanations:
+            if e.paths:
+                png = gallery / _safe(f"{raw_user}-{e.rank}-{rec.dataset.items.raw(e.item)}.png")
+                draw_subgraph(explanation_subgraph(e, rec.graph, rec.phrases), png)
+    atomic_write_json(run_dir / GALLERY, {"users": documents})
+    return report
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def _plain(value: Any) -> Any:
+    try:
+        return yaml.safe_load(yaml.safe_dump(dict(value), default_flow_style=False))
+    except Exception:  # noqa: BLE001 - dataset info is free-form; keep what serialises
+        return {k: str(v) for k, v in dict(value).items()}

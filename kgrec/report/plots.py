@@ -1,0 +1,68 @@
+"""The report's pictures, drawn with matplotlib's Agg backend and returned as PNG bytes (nothing is written here)."""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+# loss columns of history.csv drawn on the loss panel, in this order (missing ones are skipped)
+LOSS_COLUMNS = (("loss", "total loss", "-", 2.0), ("bpr", "BPR", "--", 1.0), ("kg", "KG (TransH)", ":", 1.2))
+
+
+def _series(history: Sequence[Mapping[str, float | None]], column: str) -> tuple[list[float], list[float]]:
+    """(epochs, values) of the rows where ``column`` has a finite value."""
+    points = [
+        (float(row["epoch"]), float(row[column]))  # type: ignore[arg-type]
+        for row in history
+        if row.get("epoch") is not None and row.get(column) is not None and math.isfinite(row[column])  # type: ignore[arg-type]
+    ]
+    return [p[0] for p in points], [p[1] for p in points]
+
+
+def curves_png(
+    history: Sequence[Mapping[str, float | None]],
+    metrics: Sequence[str],
+    best_epoch: int | None = None,
+) -> bytes:
+    """Training curves of one run as PNG bytes: loss terms per epoch (left) and validation metrics (right).
+
+    ``history`` are the rows of ``history.csv`` (numbers, None where a cell is empty); ``metrics`` the
+    validation columns to draw without their ``valid_`` prefix (e.g. ``["ndcg@20", "recall@20"]``). The
+    best epoch, when given, is marked by a dotted line on both panels.
+    """
+    figure, (loss_axis, metric_axis) = plt.subplots(1, 2, figsize=(10, 3.6))
+    try:
+        for column, label, style, width in LOSS_COLUMNS:
+            epochs, values = _series(history, column)
+            if epochs:
+                loss_axis.plot(epochs, values, linestyle=style, linewidth=width, label=label,
+                               marker="." if len(epochs) < 30 else None)
+        loss_axis.set(title="training loss per epoch", xlabel="epoch", ylabel="loss")
+        drawn = 0
+        for metric in metrics:
+            epochs, values = _series(history, f"valid_{metric}")
+            if epochs:
+                metric_axis.plot(epochs, values, marker="." if len(epochs) < 60 else None, label=metric)
+                drawn += 1
+        if not drawn:
+            metric_axis.text(0.5, 0.5, "no validation metric recorded", ha="center", va="center",
+                             transform=metric_axis.transAxes, color="#777777")
+        metric_axis.set(title="validation metrics per epoch", xlabel="epoch")
+        for axis in (loss_axis, metric_axis):
+            if best_epoch is not None:
+                axis.axvline(best_epoch, color="#888888", linestyle=":", linewidth=1, label=f"best epoch {best_epoch}")
+            axis.grid(True, alpha=0.3)
+            if axis.get_legend_handles_labels()[0]:
+                axis.legend(fontsize=8, frameon=False)
+        figure.tight_layout()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=100)
+        return buffer.getvalue()
+    finally:
+        plt.close(figure)

@@ -1,0 +1,115 @@
+"""``kgrec run`` / ``run_pipeline``: the whole pipeline on the planted dataset, resume after a kill, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kgrec.errors import ConfigError
+from kgrec.pipeline import VARIANTS, load_pipeline_config, run_pipeline
+from tests.models.planted import write_planted_files
+
+
+def pipeline_yaml(directory: Path, data: Path, epochs: int = 4, report: bool = False) -> Path:
+    config = {
+        "data": {"name": str(data)},
+        "split": {"scheme": "ratio", "seed": 3},
+        "model": {"model": "kgrec", "dim": 8, "layers": 2, "attention": False},
+        "train": {"epochs": epochs, "batch_size": 64, "patience": epochs, "seed": 3, "num_threads": 1},
+        "eval": {"ks": [5]},
+        "explain": {"min_support": 1, "eval_k": 5},
+        "pipeline": {"compare": ["pop", "bprmf"], "explain_users": 10, "gallery_users": 2, "gallery_k": 3, "report": report},
+    }
+    config["train"]["metric"] = "ndcg@5"
+    path = directory / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def kgrec(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "kgrec", *args], capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    return write_planted_files(tmp_path_factory.mktemp("planted"))
+
+
+@pytest.fixture(scope="module")
+def finished(data_dir: Path, tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("pipeline")
+    result = run_pipeline(pipeline_yaml(root, data_dir), root / "run", progress=False)
+    assert result.run_dir == root / "run"
+    return root / "run"
+
+
+def test_pipeline_writes_every_artefact(finished: Path) -> None:
+    for name in ("config.yaml", "metrics.json", "rules.json", "comparison.json", "explain_eval.json", "gallery.json",
+                 "dataset_stats.json", "compare/pop/metrics.json", "compare/bprmf/metrics.json"):
+        assert (finished / name).exists(), name
+    rows = json.loads((finished / "comparison.json").read_text())["rows"]
+    assert [r["name"] for r in rows] == ["kgrec", "Pop", "BPR-MF"]
+    main = json.loads((finished / "metrics.json").read_text())
+    assert rows[0]["test"] == main["test"]
+    gallery = json.loads((finished / "gallery.json").read_text())
+    assert len(gallery["users"]) == 2 and all(len(u["recommendations"]) == 3 for u in gallery["users"])
+    assert list((finished / "gallery").glob("*.png"))
+    saved = yaml.safe_load((finished / "config.yaml").read_text())
+    assert saved["pipeline"]["compare"] == ["pop", "bprmf"]
+
+
+def test_compared_models_use_the_main_runs_split(finished: Path) -> None:
+    for name in ("pop", "bprmf"):
+        sub = finished / "compare" / name
+        assert (sub / "split" / "test.tsv").read_text() == (finished / "split" / "test.tsv").read_text()
+
+
+def test_resume_of_a_finished_run_retrains_nothing(finished: Path) -> None:
+    before = {p: p.stat().st_mtime_ns for p in [finished / "model.pt", finished / "compare" / "pop" / "metrics.json"]}
+    result = run_pipeline(load_pipeline_config(finished / "config.yaml"), finished, resume=True, progress=False)
+    assert {p: p.stat().st_mtime_ns for p in before} == before
+    assert result.comparison[0]["test"] == json.loads((finished / "metrics.json").read_text())["test"]
+
+
+def test_killed_run_resumes_to_the_same_metrics(data_dir: Path, tmp_path: Path) -> None:
+    config = pipeline_yaml(tmp_path, data_dir, epochs=60)
+    reference = kgrec("run", str(config), "--out", str(tmp_path / "reference"), cwd=tmp_path)
+    assert reference.returncode == 0, reference.stderr
+    run = tmp_path / "killed"
+    process = subprocess.Popen([sys.executable, "-m", "kgrec", "run", str(config), "--out", str(run)], cwd=tmp_path,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and process.poll() is None:  # kill once a few epochs are checkpointed
+        history = run / "history.csv"
+        if history.exists() and len(history.read_text().splitlines()) >= 6:
+            os.kill(process.pid, signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    process.wait()
+    assert not (run / "metrics.json").exists(), "the run finished before it could be killed"
+    resumed = kgrec("run", "--resume", str(run), cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    expected = json.loads((tmp_path / "reference" / "comparison.json").read_text())["rows"]
+    got = json.loads((run / "comparison.json").read_text())["rows"]
+    assert [r["test"] for r in got] == [r["test"] for r in expected]
+    assert [r["best_epoch"] for r in got] == [r["best_epoch"] for r in expected]
+
+
+def test_unknown_variant_and_bad_override_are_clear_errors(data_dir: Path, tmp_path: Path) -> None:
+    config = pipeline_yaml(tmp_path, data_dir)
+    with pytest.raises(ConfigError, match="valid keys: .*pipeline.compare"):
+        load_pipeline_config(config, ["pipeline.compares=[pop]"])
+    result = kgrec("run", str(config), "--set", "pipeline.compare=[popular]", "--out", str(tmp_path / "x"), cwd=tmp_path)
+    assert result.returncode == 2 and "unknown variant 'popular'" in result.stderr and "bprmf" in result.stderr
+    assert not (tmp_path / "x" / "model.pt").exists()  # refused before training
+    result = kgrec("run", cwd=tmp_path)
+    assert result.returncode == 2 and "pipeline YAML, or --resume RUN" in result.stderr
+    assert set(VARIANTS) >= {"pop", "bprmf", "lightgcn", "no_kg", "attention", "transe", "no_kg_loss"}
