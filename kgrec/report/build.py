@@ -220,7 +220,7 @@ class RunFiles:
     run_dir: Path
     missing: dict[str, str] = field(default_factory=dict)
 
-    def _note(self, name: str, reason: str) -> None:
+    def note(self, name: str, reason: str) -> None:
         self.missing[name] = reason
 
     def text(self, name: str) -> str | None:
@@ -228,9 +228,9 @@ class RunFiles:
         try:
             return path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            self._note(name, f"{name} not found")
+            self.note(name, f"{name} not found")
         except (OSError, UnicodeDecodeError) as error:
-            self._note(name, f"{name} unreadable ({error})")
+            self.note(name, f"{name} unreadable ({error})")
         return None
 
     def json(self, name: str) -> Any:
@@ -240,13 +240,13 @@ class RunFiles:
         try:
             return json.loads(text)
         except json.JSONDecodeError as error:
-            self._note(name, f"{name} is not valid JSON ({error})")
+            self.note(name, f"{name} is not valid JSON ({error})")
             return None
 
     def mapping(self, name: str) -> dict[str, Any] | None:
         value = self.json(name)
         if value is not None and not isinstance(value, dict):
-            self._note(name, f"{name} is not a JSON object")
+            self.note(name, f"{name} is not a JSON object")
             return None
         return value
 
@@ -270,7 +270,7 @@ def read_history(files: RunFiles) -> list[dict[str, float | None]] | None:
     rows = [{key: _number(value) for key, value in row.items() if key} for row in csv.DictReader(text.splitlines())]
     rows = [row for row in rows if row.get("epoch") is not None]
     if not rows:
-        files._note(HISTORY, f"{HISTORY} has no epochs")
+        files.note(HISTORY, f"{HISTORY} has no epochs")
         return None
     return rows
 
@@ -530,7 +530,7 @@ def curves_section(ctx: Context, history: list[dict[str, float | None]] | None) 
     drawn = [m for m in (main, f"recall@{k}" if k else "") if m and f"valid_{m}" in columns]
     best_epoch = (ctx.metrics or {}).get("best_epoch")
     best_epoch = int(best_epoch) if _finite(best_epoch) else None
-    png = plots.curves_png(history, drawn, best_epoch)
+    png = plots.curves_png(history, drawn, best_epoch, [metric_label(m) for m in drawn])
     epochs = len(history)
     text = f"{epochs:,} epoch{'s' if epochs != 1 else ''} recorded in {HISTORY}."
     if drawn:
@@ -595,17 +595,18 @@ def metrics_section(ctx: Context) -> Section:
             cells: list[Text] = [str(row.get("name") or row.get("model") or "?")]
             for name in metric_names:
                 value = test.get(name)
-                is_best = _finite(value) and best[name] is not None and round(value, 4) == best[name]
+                is_best = len(rows) > 1 and _finite(value) and round(value, 4) == best[name]
                 cells.append(("b", fmt(value)) if is_best else fmt(value))
             cells += [render(row.get(key)) for key, _, render in extra]
             table_rows.append(cells)
         header = ["model", *(f"test {metric_label(m)}" for m in metric_names), *(label for _, label, _ in extra)]
         numeric = frozenset(range(1, len(header)))
         section.blocks.append(Table(header, table_rows, numeric, row_classes=["main"] + [""] * (len(rows) - 1)))
-        note = "Bold: the best value of each metric column. The first row is this run's model."
+        note = "Bold: the best value of each metric column. The first row is this run's model." if len(rows) > 1 else ""
         if COMPARISON in ctx.files.missing:
-            note += f" No other models were compared ({ctx.files.why(COMPARISON)})."
-        section.blocks.append(P(note, "note"))
+            note += f"No other models were compared ({ctx.files.why(COMPARISON)})."
+        if note:
+            section.blocks.append(P(note, "note"))
     split_text = _split_text(ctx)
     section.blocks.append(P(split_text) if split_text else P(f"Split: not available ({ctx.files.why(SPLIT)}).", "na"))
     return section
@@ -798,7 +799,7 @@ def gallery_section(ctx: Context) -> Section:
     users = document.get("users") if document else None
     if not isinstance(users, list):
         if document is not None:
-            ctx.files._note(GALLERY, f"{GALLERY} has no 'users' list")
+            ctx.files.note(GALLERY, f"{GALLERY} has no 'users' list")
         section.blocks.append(not_available(ctx.files.why(GALLERY)))
         return section
     if not users:
@@ -829,14 +830,14 @@ def _context(files: RunFiles) -> Context:
             loaded = yaml.safe_load(config_text)
             config = loaded if isinstance(loaded, dict) else {}
         except yaml.YAMLError as error:
-            files._note(CONFIG, f"{CONFIG} is not valid YAML ({error})")
+            files.note(CONFIG, f"{CONFIG} is not valid YAML ({error})")
     metrics = files.mapping(METRICS)
     comparison = files.mapping(COMPARISON)
     rows = None
     if comparison is not None:
         rows = [r for r in comparison.get("rows") or [] if isinstance(r, dict)] or None
         if rows is None:
-            files._note(COMPARISON, f"{COMPARISON} has no rows")
+            files.note(COMPARISON, f"{COMPARISON} has no rows")
     if rows is None and metrics is not None and isinstance(metrics.get("test"), dict):
         model = config.get("model", {}).get("model", "kgrec") if isinstance(config.get("model"), dict) else "kgrec"
         rows = [{"name": model, "model": model, **{k: metrics.get(k) for k in

@@ -29,12 +29,13 @@ def curves_png(
     history: Sequence[Mapping[str, float | None]],
     metrics: Sequence[str],
     best_epoch: int | None = None,
+    labels: Sequence[str] | None = None,
 ) -> bytes:
     """Training curves of one run as PNG bytes: loss terms per epoch (left) and validation metrics (right).
 
     ``history`` are the rows of ``history.csv`` (numbers, None where a cell is empty); ``metrics`` the
     validation columns to draw without their ``valid_`` prefix (e.g. ``["ndcg@20", "recall@20"]``). The
-    best epoch, when given, is marked by a dotted line on both panels.
+    best epoch, when given, is marked by a dotted line on both panels; ``labels`` name the metrics in the legend.
     """
     figure, (loss_axis, metric_axis) = plt.subplots(1, 2, figsize=(10, 3.6))
     try:
@@ -45,10 +46,10 @@ def curves_png(
                                marker="." if len(epochs) < 30 else None)
         loss_axis.set(title="training loss per epoch", xlabel="epoch", ylabel="loss")
         drawn = 0
-        for metric in metrics:
+        for metric, label in zip(metrics, labels if labels is not None else metrics):
             epochs, values = _series(history, f"valid_{metric}")
             if epochs:
-                metric_axis.plot(epochs, values, marker="." if len(epochs) < 60 else None, label=metric)
+                metric_axis.plot(epochs, values, marker="." if len(epochs) < 60 else None, label=label)
                 drawn += 1
         if not drawn:
             metric_axis.text(0.5, 0.5, "no validation metric recorded", ha="center", va="center",
