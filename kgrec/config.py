@@ -73,7 +73,6 @@ class ModelConfig:
     margin: float = 1.0
     kg_batch_size: int = 4096
     kg_weight: float = 1.0
-    merge_parallel_edges: bool = False
 
 
 @dataclass(frozen=True)

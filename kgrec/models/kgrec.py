@@ -38,13 +38,6 @@ class KGRec(RankingModel):
         edge_type = graph.data.edge_type
         is_interact = (edge_type == 0) | (edge_type == half)
         keep = torch.ones_like(is_interact) if config.use_kg else is_interact
-        if config.merge_parallel_edges:  # one propagation edge per node pair, whatever its relations
-            keys = graph.data.edge_index[0] * graph.num_nodes + graph.data.edge_index[1]
-            first = torch.zeros_like(keep)
-            order = torch.argsort(keys, stable=True)
-            sorted_keys = keys[order]
-            first[order[torch.cat([torch.ones(1, dtype=torch.bool), sorted_keys[1:] != sorted_keys[:-1]])]] = True
-            keep = keep & first
         self.register_buffer("edge_index", graph.data.edge_index[:, keep].clone())
         self.register_buffer("edge_type", edge_type[keep].clone())
         kg = ~is_interact

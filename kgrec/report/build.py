@@ -132,7 +132,7 @@ class Table:
             return f"<{tag}{cls}>{inline_html(text)}</{tag}>"
 
         head = ""
-        if self.header:
+        if any(self.header):
             head = "<thead><tr>" + "".join(cell("th", k, h) for k, h in enumerate(self.header)) + "</tr></thead>"
         body = []
         for r, row in enumerate(self.rows):
@@ -155,12 +155,16 @@ class Table:
 
 @dataclass
 class Pre:
+    """Preformatted text (a YAML block, a tree); ``cls`` "columns" flows a long block into columns in HTML."""
+
     text: str
     caption: str = ""
+    cls: str = ""
 
     def html(self) -> str:
         caption = f'<p class="note">{html.escape(self.caption)}</p>' if self.caption else ""
-        return f"{caption}<pre><code>{html.escape(self.text)}</code></pre>"
+        cls = f' class="{self.cls}"' if self.cls else ""
+        return f"{caption}<pre{cls}><code>{html.escape(self.text)}</code></pre>"
 
     def md(self) -> str:
         fence = "```"
@@ -513,7 +517,7 @@ def config_section(ctx: Context) -> Section:
     if ctx.config_text is None:
         section.blocks.append(not_available(ctx.files.why(CONFIG)))
     else:
-        section.blocks.append(Pre(ctx.config_text, "config.yaml, as saved in the run directory:"))
+        section.blocks.append(Pre(ctx.config_text, "config.yaml, as saved in the run directory:", "columns"))
     return section
 
 
@@ -768,13 +772,17 @@ def _recommendation_card(user_raw: str, rec: Mapping[str, Any], gallery: Path) -
     blocks.append(P(_sentence(str(sentence)) if sentence else "No sentence.", "" if sentence else "na"))
     paths = [p for p in rec.get("paths") or [] if isinstance(p, dict)]
     if paths and not rec.get("fallback"):
-        chosen = rec.get("chosen")
-        order = sorted(range(len(paths)), key=lambda k: -(paths[k].get("weight") or 0.0))[:TOP_PATHS]
-        rows = [[("b", "✓") if k == chosen else "", _path_cells(paths[k]), f"{paths[k].get('weight', float('nan')):.4g}"]
-                for k in order]
-        more = len(paths) - len(order)
-        blocks.append(Table(["told", "path" + (f" (top {len(order)} of {len(paths)} by weight)" if more else ""), "weight"],
-                            rows, frozenset({2}), row_classes=["chosen" if k == chosen else "" for k in order]))
+        chosen = rec.get("chosen") if isinstance(rec.get("chosen"), int) and 0 <= rec["chosen"] < len(paths) else None
+        by_weight = sorted((k for k in range(len(paths)) if k != chosen), key=lambda k: -(paths[k].get("weight") or 0.0))
+        order = ([chosen] if chosen is not None else []) + by_weight[: TOP_PATHS - (chosen is not None)]
+        weights = [paths[k].get("weight") for k in order]
+        rows = [[("b", "✓") if k == chosen else "", _path_cells(paths[k]), f"{w:.4g}" if _finite(w) else NONE]
+                for k, w in zip(order, weights)]
+        blocks.append(Table(["told", "path", "weight"], rows, frozenset({2}),
+                            row_classes=["chosen" if k == chosen else "" for k in order]))
+        if len(paths) > len(order):
+            more = len(paths) - len(order)
+            blocks.append(P(f"{more} more path{'s' if more != 1 else ''} not shown.", "note"))
     rule, info = rec.get("rule"), rec.get("rule_info")
     if isinstance(rule, dict):
         name = str((info or {}).get("name") or "rule")
@@ -812,7 +820,8 @@ def gallery_section(ctx: Context) -> Section:
         raw = str(user.get("raw", ""))
         name = str(user.get("name") or f"user {raw}")
         recs = [r for r in doc.get("recommendations") or [] if isinstance(r, dict)]
-        section.blocks.append(Heading(3, f"{name} (raw id {raw}), top {len(recs)}"))
+        who = name if name == f"user {raw}" else f"{name} (user {raw})"
+        section.blocks.append(Heading(3, f"{who}: top {len(recs)}"))
         section.blocks += [_recommendation_card(raw, rec, gallery) for rec in recs]
     return section
 
