@@ -147,6 +147,7 @@ def explain_step(rec: Any, config: RunConfig, run_dir: Path, progress: bool) -> 
     """explain_eval.json and the gallery (``gallery.json`` + subgraph pictures) of a graph model's run."""
     from kgrec.explain.evaluate import explain_eval, sample_users
     from kgrec.explain.render import draw_subgraph, explanation_subgraph, recommendations_document
+    from kgrec.report.build import gallery_picture_name
 
     if rec.model.propagation_edges() is None:
         log.info("model %s has no graph: no explanation evaluation", config.model.model)
@@ -162,14 +163,10 @@ def explain_step(rec: Any, config: RunConfig, run_dir: Path, progress: bool) -> 
         raw_user = rec.dataset.users.raw(int(user))
         for e in explanations:
             if e.paths:
-                png = gallery / _safe(f"{raw_user}-{e.rank}-{rec.dataset.items.raw(e.item)}.png")
+                png = gallery / gallery_picture_name(raw_user, e.rank, rec.dataset.items.raw(e.item))
                 draw_subgraph(explanation_subgraph(e, rec.graph, rec.phrases), png)
     atomic_write_json(run_dir / GALLERY, {"users": documents})
     return report
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
 def _plain(value: Any) -> Any:

@@ -376,10 +376,11 @@ def _model_description(ctx: Context) -> str:
             details.append("no KG")
         else:
             if model.get("kge"):
-                details.append(f"{str(model['kge']).replace('transh', 'TransH').replace('transe', 'TransE')} KG loss"
-                               + (f" (λ_kg {model['lambda_kg']})" if model.get("lambda_kg") is not None else ""))
+                kge = {"transh": "TransH", "transe": "TransE"}.get(str(model["kge"]), str(model["kge"]))
+                weight = f" (λ_kg {model['lambda_kg']})" if model.get("lambda_kg") is not None else ""
+                details.append(f"{kge} KG loss{weight}")
             if model.get("attention") is not None:
-                details.append("TransH attention" if model["attention"] else "uniform edge weights")
+                details.append("knowledge-aware attention" if model["attention"] else "uniform edge weights")
     return f"{name} ({', '.join(details)})" if details else name
 
 
@@ -401,8 +402,9 @@ def summary_block(ctx: Context) -> P:
     if test is None and ctx.rows:
         test = ctx.rows[0].get("test")
     k = largest_k([test]) if test else None
-    if test and k is not None:
-        headline = [m for m in (f"ndcg@{k}", f"recall@{k}") if _finite(test.get(m))]
+    at_k = [f"{f}@{k}" for f, _ in METRIC_FAMILIES if test and _finite(test.get(f"{f}@{k}"))]
+    if test and at_k:
+        headline = [m for m in at_k if m.startswith(("ndcg@", "recall@"))] or at_k[:2]
         parts.append("Test ")
         for n, name in enumerate(headline):
             parts += [(" and " if n else ""), f"{metric_label(name)} ", ("b", fmt(test[name]))]
@@ -486,7 +488,8 @@ def dataset_section(ctx: Context) -> Section:
         if key in card:
             rows.append((f"KG {key}", fmt(card[key])))
     if card.get("linked_items") is not None:
-        share = f" ({pct(card['linked_items'] / card['items'])})" if _finite(card.get("items")) and card["items"] else ""
+        items = card.get("items")
+        share = f" ({pct(card['linked_items'] / items)})" if _finite(items) and items else ""
         rows.append(("items linked to a KG entity", fmt(card["linked_items"]) + share))
     for key, label in (("has_ratings", "ratings"), ("has_timestamps", "timestamps")):
         if key in card:
@@ -494,7 +497,8 @@ def dataset_section(ctx: Context) -> Section:
     rows += _dataset_info(ctx)
     section.blocks.append(Table(["", ""], [list(r) for r in rows], kv=True))
     if not ctx.stats:
-        section.blocks.append(P(f"Density, linked items and relation counts: not available ({ctx.files.why(STATS)}).", "na"))
+        why = ctx.files.why(STATS)
+        section.blocks.append(P(f"Density, linked items and relation counts: not available ({why}).", "na"))
     per_relation = ctx.stats.get("per_relation") if ctx.stats else None
     if isinstance(per_relation, dict) and per_relation:
         ordered = sorted(per_relation.items(), key=lambda kv: (-(kv[1] or 0), kv[0]))
@@ -538,9 +542,11 @@ def curves_section(ctx: Context, history: list[dict[str, float | None]] | None) 
     epochs = len(history)
     text = f"{epochs:,} epoch{'s' if epochs != 1 else ''} recorded in {HISTORY}."
     if drawn:
-        measured = [(row["epoch"], row[f"valid_{drawn[0]}"]) for row in history if row.get(f"valid_{drawn[0]}") is not None]
-        epoch, value = max(measured, key=lambda m: m[1])  # type: ignore[arg-type, return-value]
-        text += f" Best validation {metric_label(drawn[0])}: {fmt(value)} at epoch {int(epoch)}."  # type: ignore[arg-type]
+        column = f"valid_{drawn[0]}"
+        measured = [(float(row[column] or 0.0), int(row["epoch"] or 0)) for row in history
+                    if row.get(column) is not None]
+        value, epoch = max(measured, key=lambda m: (m[0], -m[1]))  # the first epoch with the best value
+        text += f" Best validation {metric_label(drawn[0])}: {fmt(value)} at epoch {epoch}."
     else:
         text += " No validation metric was recorded."
     section.blocks.append(P(text))
@@ -665,9 +671,9 @@ def rules_section(ctx: Context) -> Section:
     header += ["test precision"] if measured else []
     table_rows = []
     for n, rule in enumerate(shown, 1):
-        cells: list[Text] = [str(n), name(rule.pattern), ("code", "[" + ", ".join(rules.pattern_names(rule.pattern)) + "]"),
-                             fmt(rule.support), fmt(rule.connected), fmt(rule.confidence, 3), fmt(rule.head_coverage, 4),
-                             fmt(rule.lift, 2)]
+        label = "[" + ", ".join(rules.pattern_names(rule.pattern)) + "]"
+        cells: list[Text] = [str(n), name(rule.pattern), ("code", label), fmt(rule.support), fmt(rule.connected),
+                             fmt(rule.confidence, 3), fmt(rule.head_coverage, 4), fmt(rule.lift, 2)]
         if measured:
             cells.append(fmt(rule.test_precision, 4))
         table_rows.append(cells)
@@ -744,7 +750,8 @@ def explain_section(ctx: Context) -> Section:
         return section
     section.blocks.append(P([
         "A shallow decision tree over rule features mimics \"in the model's top-k\"; on held-out users it agrees with "
-        "the model with accuracy ", ("b", fmt(surrogate.get("accuracy"), 3)), " and F1 ", ("b", fmt(surrogate.get("f1"), 3)),
+        "the model with accuracy ", ("b", fmt(surrogate.get("accuracy"), 3)),
+        " and F1 ", ("b", fmt(surrogate.get("f1"), 3)),
         f" ({fmt(surrogate.get('train_pairs'))} training pairs, {fmt(surrogate.get('test_pairs'))} test pairs).",
     ]))
     if surrogate.get("tree"):
@@ -773,7 +780,8 @@ def _recommendation_card(user_raw: str, rec: Mapping[str, Any], gallery: Path) -
     paths = [p for p in rec.get("paths") or [] if isinstance(p, dict)]
     if paths and not rec.get("fallback"):
         chosen = rec.get("chosen") if isinstance(rec.get("chosen"), int) and 0 <= rec["chosen"] < len(paths) else None
-        by_weight = sorted((k for k in range(len(paths)) if k != chosen), key=lambda k: -(paths[k].get("weight") or 0.0))
+        others = [k for k in range(len(paths)) if k != chosen]
+        by_weight = sorted(others, key=lambda k: -(paths[k].get("weight") or 0.0))
         order = ([chosen] if chosen is not None else []) + by_weight[: TOP_PATHS - (chosen is not None)]
         weights = [paths[k].get("weight") for k in order]
         rows = [[("b", "✓") if k == chosen else "", _path_cells(paths[k]), f"{w:.4g}" if _finite(w) else NONE]

@@ -17,12 +17,9 @@ LOSS_COLUMNS = (("loss", "total loss", "-", 2.0), ("bpr", "BPR", "--", 1.0), ("k
 
 def _series(history: Sequence[Mapping[str, float | None]], column: str) -> tuple[list[float], list[float]]:
     """(epochs, values) of the rows where ``column`` has a finite value."""
-    points = [
-        (float(row["epoch"]), float(row[column]))  # type: ignore[arg-type]
-        for row in history
-        if row.get("epoch") is not None and row.get(column) is not None and math.isfinite(row[column])  # type: ignore[arg-type]
-    ]
-    return [p[0] for p in points], [p[1] for p in points]
+    points = [(row.get("epoch"), row.get(column)) for row in history]
+    kept = [(float(e), float(v)) for e, v in points if e is not None and v is not None and math.isfinite(v)]
+    return [e for e, _ in kept], [v for _, v in kept]
 
 
 def curves_png(

@@ -140,9 +140,11 @@ class Browser:
         for event in self.events:
             method, params = event.get("method"), event.get("params", {})
             if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-                found.append("console: " + " ".join(str(a.get("value", a.get("description", ""))) for a in params["args"]))
+                words = (str(a.get("value", a.get("description", ""))) for a in params["args"])
+                found.append("console: " + " ".join(words))
             elif method == "Runtime.exceptionThrown":
-                found.append(f"exception: {params['exceptionDetails'].get('text')}")
+                details = params["exceptionDetails"]
+                found.append(f"exception: {details.get('exception', {}).get('description') or details.get('text')}")
             elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
                 found.append(f"log: {params['entry'].get('text')} {params['entry'].get('url', '')}")
             elif method == "Network.loadingFailed":

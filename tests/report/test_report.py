@@ -99,8 +99,9 @@ def write_fake_run(run_dir: Path) -> Path:
     for n, (name, ndcg, recall, precision, hit, mrr) in enumerate(COMPARISON):
         values = {"ndcg@20": ndcg, "recall@20": recall, "precision@20": precision, "hit@20": hit, "mrr@20": mrr,
                   "ndcg@10": 0.99, "recall@10": 0.99}
-        rows.append({"name": name, "model": name.lower(), "test": values, "best_epoch": None if name == "Pop" else 3 + n,
-                     "seconds_to_best": None if name == "Pop" else 1.5 + n, "peak_rss_mb": 500.0 + n})
+        trained = name != "Pop"
+        rows.append({"name": name, "model": name.lower(), "test": values, "best_epoch": 3 + n if trained else None,
+                     "seconds_to_best": 1.5 + n if trained else None, "peak_rss_mb": 500.0 + n})
     (run_dir / "comparison.json").write_text(json.dumps({"rows": rows}), encoding="utf-8")
     same = Rule((1, 3), support=12, connected=40, confidence=0.3, head_coverage=0.02, lift=3.5, test_precision=0.125)
     shared = Rule((3, 1), support=5, connected=50, confidence=0.1, head_coverage=0.01, lift=1.2)
@@ -123,7 +124,8 @@ def write_fake_run(run_dir: Path) -> Path:
     phrases = PhraseTable.load("five")
     document = render.recommendations_document(0, [expl, fallback], graph, phrases, {"run": str(run_dir)})
     (run_dir / "gallery.json").write_text(json.dumps({"users": [document]}, ensure_ascii=False), encoding="utf-8")
-    render.draw_subgraph(render.explanation_subgraph(expl, graph, phrases), run_dir / "gallery" / gallery_picture_name("u1", 1, "i2"))
+    picture = run_dir / "gallery" / gallery_picture_name("u1", 1, "i2")
+    render.draw_subgraph(render.explanation_subgraph(expl, graph, phrases), picture)
     return run_dir
 
 
@@ -217,7 +219,8 @@ def test_sections_show_the_run_files(run_dir: Path) -> None:
     assert "seed 7" in text and "2 train / 0 valid / 1 test interactions" in text  # split under the table
     rules = page.cells["rules"]
     assert rules[1][1][0] == "same director" and rules[1][2][0] == "[directed_by, directed_by⁻¹]"
-    assert rules[2][1][0] == "co-director" and [c[0] for c in rules[1][3:]] == ["12", "40", "0.300", "0.0200", "3.50", "0.1250"]
+    assert rules[2][1][0] == "co-director"
+    assert [c[0] for c in rules[1][3:]] == ["12", "40", "0.300", "0.0200", "3.50", "0.1250"]
     quality = {row[0][0]: row[1][0] for row in page.cells["explanations"] if len(row) == 2}
     assert quality["fidelity (deleting the explanation lowers the rank more than random edges)"] == "90.0 %"
     assert quality["path coverage (explained items with a path)"] == "75.0 %"
