@@ -32,9 +32,11 @@ FILMS = {  # title: (director, genres)
     "Heat": ("Michael Mann", ["Crime"]), "Collateral": ("Michael Mann", ["Crime", "Thriller"]),
     "Thief": ("Michael Mann", ["Crime"]), "The Insider": ("Michael Mann", ["Drama"]),
     "Spirited Away": ("Hayao Miyazaki", ["Animation"]), "My Neighbor Totoro": ("Hayao Miyazaki", ["Animation"]),
-    "Princess Mononoke": ("Hayao Miyazaki", ["Animation", "Adventure"]), "Porco Rosso": ("Hayao Miyazaki", ["Animation"]),
+    "Princess Mononoke": ("Hayao Miyazaki", ["Animation", "Adventure"]),
+    "Porco Rosso": ("Hayao Miyazaki", ["Animation"]),
     "Point Break": ("Kathryn Bigelow", ["Action", "Crime"]), "Strange Days": ("Kathryn Bigelow", ["Sci-Fi"]),
-    "The Hurt Locker": ("Kathryn Bigelow", ["War", "Drama"]), "Zero Dark Thirty": ("Kathryn Bigelow", ["Thriller", "War"]),
+    "The Hurt Locker": ("Kathryn Bigelow", ["War", "Drama"]),
+    "Zero Dark Thirty": ("Kathryn Bigelow", ["Thriller", "War"]),
     "Arrival": ("Denis Villeneuve", ["Sci-Fi", "Drama"]), "Sicario": ("Denis Villeneuve", ["Crime", "Thriller"]),
     "Prisoners": ("Denis Villeneuve", ["Thriller"]), "Dune": ("Denis Villeneuve", ["Sci-Fi", "Adventure"]),
     "Parasite": ("Bong Joon-ho", ["Thriller", "Drama"]), "Memories of Murder": ("Bong Joon-ho", ["Crime"]),
@@ -43,7 +45,8 @@ FILMS = {  # title: (director, genres)
     "Barbie": ("Greta Gerwig", ["Comedy"]), "Lost in Translation": ("Sofia Coppola", ["Drama", "Comedy"]),
     "Marie Antoinette": ("Sofia Coppola", ["Drama"]), "The Virgin Suicides": ("Sofia Coppola", ["Drama"]),
 }
-VIEWERS = [f"{name}_{n}" for n in (1, 2) for name in "ana ben chloe dev eli fay gus hana ivo jun kim leo mia noor omar pia quinn raj sol tom".split()]
+FIRST_NAMES = "ana ben chloe dev eli fay gus hana ivo jun kim leo mia noor omar pia quinn raj sol tom".split()
+VIEWERS = [f"{name}_{n}" for n in (1, 2) for name in FIRST_NAMES]  # 40 viewers: ana_1 ... tom_2
 
 
 def slug(text: str) -> str:
@@ -61,11 +64,13 @@ def write_example_folder(folder: Path, seed: int = 7) -> Path:
         for n, viewer in enumerate(VIEWERS):
             own = [t for t, (d, _) in FILMS.items() if d == directors[n % len(directors)]]
             others = rng.sample([t for t in FILMS if t not in own], 4)
-            rated = [(t, rng.randint(4, 5)) for t in rng.sample(own, 3) + others[:2]] + [(t, rng.randint(1, 2)) for t in others[2:]]
+            rated = [(t, rng.randint(4, 5)) for t in rng.sample(own, 3) + others[:2]]
+            rated += [(t, rng.randint(1, 2)) for t in others[2:]]
             out.writerows([viewer, slug(t), rating] for t, rating in rated)
     triples = [(f"film/{slug(t)}", "directed_by", f"person/{slug(d)}") for t, (d, _) in FILMS.items()]
     triples += [(f"film/{slug(t)}", "has_genre", f"genre/{slug(g)}") for t, (_, gs) in FILMS.items() for g in gs]
-    names = {f"person/{slug(d)}": d for d, _ in FILMS.values()} | {f"genre/{slug(g)}": g for _, gs in FILMS.values() for g in gs}
+    names = {f"person/{slug(d)}": d for d, _ in FILMS.values()}
+    names |= {f"genre/{slug(g)}": g for _, gs in FILMS.values() for g in gs}
     tables = {"triples": triples, "links": [(slug(t), f"film/{slug(t)}") for t in FILMS],
               "item_names": [(slug(t), t) for t in FILMS], "entity_names": sorted(names.items())}
     for name, rows in tables.items():
@@ -75,16 +80,17 @@ def write_example_folder(folder: Path, seed: int = 7) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Train kgrec on a folder of your own files.")
-    parser.add_argument("--data", type=Path, help="your folder of files (default: write an example folder to OUT/data)")
+    parser.add_argument("--data", type=Path, help="your folder (or interactions file); default: write OUT/data")
     parser.add_argument("--epochs", type=int, default=100, help="training epochs (default 100)")
-    parser.add_argument("--out", type=Path, default=Path("runs/examples/byod"), help="run directory (default runs/examples/byod)")
+    parser.add_argument("--out", type=Path, default=Path("runs/examples/byod"), help="output directory")
     parser.add_argument("--user", help="user to explain (default: the first one)")
-    parser.add_argument("--threshold", type=float, default=4, help="ratings >= this are likes (default 4; 0 = every row)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra config override, e.g. model.dim=16")
+    parser.add_argument("--threshold", type=float, default=4, help="ratings >= this are likes (default 4)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override: model.dim=16")
     args = parser.parse_args()
 
     folder = args.data or write_example_folder(args.out / "data")
-    print(f"data folder: {folder}  ({', '.join(sorted(p.name for p in folder.iterdir()))})")
+    files = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else [folder.name]
+    print(f"data folder: {folder}  ({', '.join(files)})")
     overrides = [f"data.threshold={args.threshold}", f"train.epochs={args.epochs}", "model.attention=false", *args.set]
     rec = kgrec.train(folder.resolve(), overrides=overrides, out=args.out / "run", progress=False)
     stats = rec.dataset.stats()

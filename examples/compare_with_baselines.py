@@ -10,7 +10,7 @@ comparison table (test NDCG@20, Recall@20, best validation epoch) from ``result.
     python examples/compare_with_baselines.py --epochs 2 --out /tmp/compare \\
         --set model.dim=16 --set pipeline.explain_users=10       # smoke test
 
-The same as ``kgrec run pipelines/moviekg-omdb.yaml --out DIR --set train.epochs=N``.
+On the command line: ``kgrec run pipelines/moviekg-omdb.yaml --out DIR --set train.epochs=N``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/examples/compare"), help="pipeline run directory")
     parser.add_argument("--config", type=Path, default=ROOT / "pipelines" / "moviekg-omdb.yaml", help="pipeline YAML")
     parser.add_argument("--report", action="store_true", help="also write report.html and report.md")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra config override, e.g. model.dim=16")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override: model.dim=16")
     args = parser.parse_args()
 
     overrides = [
@@ -45,12 +45,13 @@ def main() -> None:
     print(f"\n{header}\n{'-' * len(header)}")
     for row in result.comparison:
         test, best = row["test"], row["best_epoch"]
-        print(f"{row['name']:<12} {test['ndcg@20']:>8.4f} {test['recall@20']:>10.4f} {'—' if best is None else best:>11}")
+        best = "—" if best is None else best
+        print(f"{row['name']:<12} {test['ndcg@20']:>8.4f} {test['recall@20']:>10.4f} {best:>11}")
 
     if result.explain_eval:
         ev = result.explain_eval
-        print(f"\nkgrec's explanations: path coverage {ev['path_coverage']:.1%}, rule coverage {ev['rule_coverage']:.1%}, "
-              f"fidelity {ev['fidelity']:.1%} ({ev['users']} users)")
+        print(f"\nkgrec's explanations: path coverage {ev['path_coverage']:.1%}, "
+              f"rule coverage {ev['rule_coverage']:.1%}, fidelity {ev['fidelity']:.1%} ({ev['users']} users)")
     print(f"\nrun directory: {result.run_dir}" + (f"\nreport: {result.report[0]}" if result.report else ""))
 
 

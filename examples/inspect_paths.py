@@ -19,14 +19,6 @@ from pathlib import Path
 import kgrec
 
 
-def path_text(rec, path) -> str:
-    """``user u_91 –liked→ Heat –was directed by→ Michael Mann –directed→ Collateral``."""
-    words = [rec.graph.node_name(path.nodes[0])]
-    for relation, node in zip(path.relations, path.nodes[1:]):
-        words.append(f"–{rec.phrases.phrase(rec.graph, relation)}→ {rec.graph.node_name(node)}")
-    return " ".join(words)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description="Print the paths, rules and chosen explanation of one recommendation.")
     parser.add_argument("--run", type=Path, help="an existing run directory to load instead of training")
@@ -36,7 +28,7 @@ def main() -> None:
     parser.add_argument("--max-len", type=int, default=4, help="longest path in edges (default 4)")
     parser.add_argument("--top", type=int, default=10, help="paths and rules shown (default 10)")
     parser.add_argument("--html", action="store_true", help="also write OUT/explanation.html")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra config override, e.g. model.dim=16")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override: model.dim=16")
     args = parser.parse_args()
 
     if args.run:
@@ -48,29 +40,33 @@ def main() -> None:
     user_name, item_name = rec.dataset.users.name(rec.user_id(args.user)), rec.dataset.items.name(item)
 
     paths = rec.paths(args.user, item, args.max_len)  # at most explain.max_paths, strongest first
-    print(f"{len(paths)} paths of length <= {args.max_len} from {user_name} to the top item {item_name}"
-          + (" (the explain.max_paths cap)" if len(paths) == rec.config.explain.max_paths else "") + ", strongest first:")
+    capped = " (the explain.max_paths cap)" if len(paths) == rec.config.explain.max_paths else ""
+    print(f"{len(paths)} paths{capped} of length <= {args.max_len} from {user_name} to the top item {item_name}:")
     for n, path in enumerate(paths[: args.top], start=1):
-        print(f"{n:>4}. length {path.length}  weight {path.weight:.3g}  {path_text(rec, path)}")
+        print(f"{n:>4}. length {path.length}  weight {path.weight:.3g}  {rec.path_text(path)}")
     patterns: dict[tuple[int, ...], list] = {}
     for n, path in enumerate(paths, start=1):
         patterns.setdefault(path.kg_pattern, []).append((n, path))
     print("strongest path of each relation pattern:")
     for found in list(patterns.values())[: args.top]:
         n, path = found[0]
-        print(f"{n:>4}. ({len(found)} path{'s' if len(found) > 1 else ''} of this pattern)  weight {path.weight:.3g}  {path_text(rec, path)}")
+        count = f"{len(found)} path{'s' if len(found) > 1 else ''} of this pattern"
+        print(f"{n:>4}. ({count})  weight {path.weight:.3g}  {rec.path_text(path)}")
 
     rules = rec.rules.rules
-    print(f"\n{len(rules)} rules mined from {rec.rules.n_coliked:,} co-liked item pairs (top {min(args.top, len(rules))}):")
+    print(f"\n{len(rules)} rules mined from {rec.rules.n_coliked:,} co-liked item pairs:")
     for rule in rules[: args.top]:
-        print(f"  {rec.phrases.rule_name(rec.graph, rule.pattern):<36} support {rule.support:>5}  "
+        print(f"  {rec.rule_name(rule):<36} support {rule.support:>5}  "
               f"confidence {rule.confidence:.3f}  lift {rule.lift:.2f}")
 
     e = rec.explain(args.user, item)
     print(f"\nexplanation of {item_name} (rank {e.rank}, score {e.score:.3f}):")
-    where = f"#{paths.index(e.path) + 1} by weight" if e.path in paths else "beyond --max-len"
-    print(f"  told path ({where}): {path_text(rec, e.path)}" if e.path else "  told path: none (no path to the item)")
-    print(f"  rule: {rec.phrases.rule_name(rec.graph, e.rule.pattern)} (confidence {e.rule.confidence:.2f})" if e.rule else "  rule: none")
+    where = f"#{paths.index(e.path) + 1} by weight" if e.path in paths else "not in the list above"
+    print(f"  told path ({where}): {rec.path_text(e.path)}" if e.path else "  told path: none (no path to the item)")
+    if e.rule:
+        print(f"  rule: {rec.rule_name(e.rule)} (confidence {e.rule.confidence:.2f})")
+    else:
+        print("  rule: none (the told path matches no mined rule)")
     print(f"  sentence: {e.text}")
     if args.html:
         from kgrec.explain.render import explanations_html

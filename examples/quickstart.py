@@ -22,9 +22,9 @@ import kgrec
 def main() -> None:
     parser = argparse.ArgumentParser(description="Train kgrec on moviekg-omdb and print explained top-5 lists.")
     parser.add_argument("--epochs", type=int, default=60, help="training epochs (default 60)")
-    parser.add_argument("--out", default="runs/examples/quickstart", help="run directory (default runs/examples/quickstart)")
+    parser.add_argument("--out", default="runs/examples/quickstart", help="run directory")
     parser.add_argument("--users", nargs="+", default=["u_91", "u_414"], help="users to explain (raw ids)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra config override, e.g. model.dim=16")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override: model.dim=16")
     args = parser.parse_args()
 
     dataset = kgrec.load_dataset("moviekg-omdb")

@@ -36,9 +36,19 @@ def train(
         config = RunConfig()
     elif not isinstance(config, RunConfig):
         config = load_run_config(config)
-    name = dataset.name if isinstance(dataset, RecDataset) else str(dataset)
+    name = dataset.name if isinstance(dataset, RecDataset) else dataset_reference(dataset)
     config = with_overrides(dataclasses.replace(config, data=dataclasses.replace(config.data, name=name)), list(overrides))
     run_dir = Path(out) if out is not None else Path("runs") / f"{Path(name).name}-{config.model.model}-{time.strftime('%Y%m%d-%H%M%S')}"
     fitted = fit_run(config, run_dir, progress=progress, dataset=dataset if isinstance(dataset, RecDataset) else None, parts=split)
     prepared = fitted.prepared
     return Recommender(config, prepared.dataset, prepared.split, prepared.graph, fitted.model, run_dir)
+
+
+def dataset_reference(dataset: str | Path) -> str:
+    """A registered name as it is; a folder of files as its absolute path, so the run loads from anywhere."""
+    from kgrec.data.registry import list_specs
+
+    if str(dataset) in {spec.name for spec in list_specs()}:
+        return str(dataset)
+    path = Path(dataset)
+    return str(path.resolve()) if path.exists() else str(dataset)

@@ -23,7 +23,7 @@ from kgrec.explain.explainer import Explainer, top_k
 from kgrec.explain.phrases import PhraseTable
 from kgrec.explain.render import explanation_text
 from kgrec.explain.rules import RuleSet, mine_rules
-from kgrec.explain.types import Explanation, Path
+from kgrec.explain.types import Explanation, Path, Rule
 from kgrec.models.base import RankingModel
 from kgrec.models.baselines import item_popularity
 
@@ -153,6 +153,17 @@ class Recommender:
     def paths(self, user: str | int, item: str | int, max_len: int | None = None) -> list[Path]:
         """Every path (up to the configured cap) from the user to the item, strongest first."""
         return self.explainer.finder.paths(self.user_id(user), self.item_id(item), max_len)
+
+    def path_text(self, path: Path) -> str:
+        """``Alice –liked→ Heat –was directed by→ Michael Mann –directed→ Collateral``."""
+        parts = [self.graph.node_name(path.nodes[0])]
+        for relation, node in zip(path.relations, path.nodes[1:]):
+            parts.append(f"–{self.phrases.phrase(self.graph, relation)}→ {self.graph.node_name(node)}")
+        return " ".join(parts)
+
+    def rule_name(self, rule: Rule) -> str:
+        """A rule's readable name, e.g. "same director"."""
+        return self.phrases.rule_name(self.graph, rule.pattern)
 
     def evaluate(self, protocol: str = "ranking") -> dict[str, float]:
         """Test metrics of this model on its split: ``ranking`` (full ranking) or ``ctr``."""

@@ -24,16 +24,16 @@ def run_example(script: str, *args: str, cache: Path) -> str:
     env = {**os.environ, "KGREC_CACHE_DIR": str(cache)}
     if SHARED_DATASETS.is_dir():
         env["KGREC_DATA_DIR"] = str(SHARED_DATASETS)
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / script), *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300
-    )
+    command = [sys.executable, str(ROOT / "examples" / script), *args]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     assert result.returncode == 0, f"{script} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout
 
 
 def test_every_example_has_a_docstring_and_the_small_run_options() -> None:
     scripts = sorted((ROOT / "examples").glob("*.py"))
-    assert {p.name for p in scripts} >= {"quickstart.py", "bring_your_own_data.py", "inspect_paths.py", "compare_with_baselines.py"}
+    expected = {"quickstart.py", "bring_your_own_data.py", "inspect_paths.py", "compare_with_baselines.py"}
+    assert {p.name for p in scripts} >= expected
     for script in scripts:
         text = script.read_text(encoding="utf-8")
         assert text.startswith('"""') and f"python examples/{script.name}" in text, script.name
@@ -79,7 +79,8 @@ def test_bring_your_own_data_explains_with_its_own_names(tmp_path: Path) -> None
 
 def test_bring_your_own_data_takes_an_existing_folder(tmp_path: Path) -> None:
     data = write_planted_files(tmp_path / "mine")
-    out = run_example("bring_your_own_data.py", *SMALL, "--data", str(data), "--user", "u3", "--out", str(tmp_path / "out"), cache=tmp_path)
+    args = ["--data", str(data), "--user", "u3", "--out", str(tmp_path / "out")]
+    out = run_example("bring_your_own_data.py", *SMALL, *args, cache=tmp_path)
     assert f"data folder: {data}" in out and "u3 liked:" in out
     assert not (tmp_path / "out" / "data").exists()  # nothing generated when --data is given
     assert len(re.findall(r"^  [1-3]\. item i\d+$", out, re.MULTILINE)) == 3
@@ -87,8 +88,9 @@ def test_bring_your_own_data_takes_an_existing_folder(tmp_path: Path) -> None:
 
 def test_inspect_paths_prints_paths_rules_and_the_chosen_explanation(tmp_path: Path) -> None:
     require_shared("moviekg-omdb")
-    out = run_example("inspect_paths.py", *SMALL, "--max-len", "3", "--html", "--out", str(tmp_path / "run"), cache=tmp_path)
-    assert re.search(r"^\d+ paths of length <= 3 from user u_91 to the top item ", out, re.MULTILINE)
+    args = ["--max-len", "3", "--html", "--out", str(tmp_path / "run")]
+    out = run_example("inspect_paths.py", *SMALL, *args, cache=tmp_path)
+    assert re.search(r"^\d+ paths.* of length <= 3 from user u_91 to the top item ", out, re.MULTILINE)
     path_lines = re.findall(r"^\s+\d+\. length ([123])  weight [\d.e-]+  user u_91 –liked→ .+", out, re.MULTILINE)
     assert path_lines
     assert re.search(r"^\d+ rules mined from [\d,]+ co-liked item pairs", out, re.MULTILINE)

@@ -46,14 +46,15 @@ def data_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def finished(data_dir: Path, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("pipeline")
-    result = run_pipeline(pipeline_yaml(root, data_dir), root / "run", progress=False)
+    result = run_pipeline(pipeline_yaml(root, data_dir, report=True), root / "run", progress=False)
     assert result.run_dir == root / "run"
+    assert result.report == (root / "run" / "report.html", root / "run" / "report.md")
     return root / "run"
 
 
 def test_pipeline_writes_every_artefact(finished: Path) -> None:
     for name in ("config.yaml", "metrics.json", "rules.json", "comparison.json", "explain_eval.json", "gallery.json",
-                 "dataset_stats.json", "compare/pop/metrics.json", "compare/bprmf/metrics.json"):
+                 "dataset_stats.json", "compare/pop/metrics.json", "compare/bprmf/metrics.json", "report.html", "report.md"):
         assert (finished / name).exists(), name
     rows = json.loads((finished / "comparison.json").read_text())["rows"]
     assert [r["name"] for r in rows] == ["kgrec", "Pop", "BPR-MF"]

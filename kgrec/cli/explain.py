@@ -58,14 +58,6 @@ def _check_positive(name: str, value: int | None) -> None:
         raise ConfigError(f"{name} must be a positive integer, got {value}")
 
 
-def path_line(rec, path) -> str:
-    """``Alice –liked→ Heat –directed by→ Michael Mann –directed→ Collateral``."""
-    parts = [rec.graph.node_name(path.nodes[0])]
-    for relation, node in zip(path.relations, path.nodes[1:]):
-        parts.append(f"–{rec.phrases.phrase(rec.graph, relation)}→ {rec.graph.node_name(node)}")
-    return " ".join(parts)
-
-
 def run_recommend(args: argparse.Namespace) -> None:
     from kgrec.atomic import atomic_write_text
     from kgrec.explain.render import explanations_html, recommendations_document
@@ -108,7 +100,7 @@ def run_paths(args: argparse.Namespace) -> None:
     if args.format == "json":
         rows = [
             {**p.to_dict(), "length": p.length, "names": [rec.graph.node_name(n) for n in p.nodes],
-             "relation_names": [rec.graph.relation_names[r] for r in p.relations], "text": path_line(rec, p)}
+             "relation_names": [rec.graph.relation_names[r] for r in p.relations], "text": rec.path_text(p)}
             for p in paths
         ]
         print(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -116,7 +108,7 @@ def run_paths(args: argparse.Namespace) -> None:
     if not paths:
         print(f"no path of length ≤ {args.max_len} from {args.user!r} to {args.item!r} in the training graph")
         return
-    print(table([[i, p.length, p.weight, path_line(rec, p)] for i, p in enumerate(paths, 1)], ["#", "length", "weight", "path"]))
+    print(table([[i, p.length, p.weight, rec.path_text(p)] for i, p in enumerate(paths, 1)], ["#", "length", "weight", "path"]))
 
 
 def run_rules(args: argparse.Namespace) -> None:
@@ -125,11 +117,11 @@ def run_rules(args: argparse.Namespace) -> None:
     rules = rec.rules.rules[: args.top]
     label = rec.phrases.pattern_label
     if args.format == "json":
-        rows = [{"name": rec.phrases.rule_name(rec.graph, r.pattern), "pattern_label": label(rec.graph, r.pattern), **r.to_dict()} for r in rules]
+        rows = [{"name": rec.rule_name(r), "pattern_label": label(rec.graph, r.pattern), **r.to_dict()} for r in rules]
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     print(table(
-        [[rec.phrases.rule_name(rec.graph, r.pattern), label(rec.graph, r.pattern), r.support, r.connected, r.confidence, r.head_coverage, r.lift] for r in rules],
+        [[rec.rule_name(r), label(rec.graph, r.pattern), r.support, r.connected, r.confidence, r.head_coverage, r.lift] for r in rules],
         ["rule", "pattern", "support", "connected", "confidence", "head cov.", "lift"],
     ))
     print(f"{len(rec.rules.rules):,} rules mined from {rec.rules.n_coliked:,} co-liked item pairs (base rate {rec.rules.base_rate:.4g})")

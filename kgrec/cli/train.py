@@ -35,7 +35,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 def train_config(args: argparse.Namespace) -> RunConfig:
     """The run's config: file (or defaults), then the dataset, --model, --split-dir and --set overrides."""
     config = load_run_config(args.config) if args.config else RunConfig()
-    config = dataclasses.replace(config, data=dataclasses.replace(config.data, name=args.dataset))
+    from kgrec.api import dataset_reference
+
+    config = dataclasses.replace(config, data=dataclasses.replace(config.data, name=dataset_reference(args.dataset)))
     if args.model:
         config = dataclasses.replace(config, model=dataclasses.replace(config.model, model=args.model))
     if args.split_dir:
