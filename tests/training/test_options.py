@@ -1,0 +1,87 @@
+"""Training options: several negatives per positive, learning-rate decay on plateau, KG edge weight."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from kgrec.config import EvalConfig, ModelConfig, SplitConfig, TrainConfig
+from kgrec.data.graph import CollaborativeKG
+from kgrec.data.sampling import NegativeSampler
+from kgrec.data.split import split
+from kgrec.models.baselines import BPRMF, build_model
+from kgrec.models.kgrec import KGRec
+from kgrec.training.trainer import Trainer
+from tests.models.planted import planted_dataset
+
+
+@pytest.fixture(scope="module")
+def parts_and_graph():
+    dataset = planted_dataset()
+    parts = split(dataset, SplitConfig(seed=1))
+    return dataset, parts, CollaborativeKG.build(dataset, parts.train)
+
+
+def test_sampler_gives_m_negatives_outside_the_training_items(parts_and_graph) -> None:
+    dataset, parts, _ = parts_and_graph
+    sampler = NegativeSampler(parts.train, dataset.n_items, seed=0)
+    batches = sampler.epoch(parts.train, 16, negatives_per_positive=3)
+    known = set(zip(parts.train.user.tolist(), parts.train.item.tolist()))
+    for users, _, negatives in batches:
+        assert negatives.shape == (len(users), 3)
+        assert not any((u, n) in known for u, row in zip(users.tolist(), negatives.tolist()) for n in row)
+
+
+def test_bpr_with_m_negatives_is_the_mean_of_the_single_negative_losses(parts_and_graph) -> None:
+    _, _, graph = parts_and_graph
+    torch.manual_seed(0)
+    model = BPRMF(graph, ModelConfig(dim=4, l2=0.0))
+    users, positives = torch.tensor([0, 1]), torch.tensor([2, 3])
+    negatives = torch.tensor([[5, 6, 7], [8, 9, 10]])
+    loss, _ = model.loss(users, positives, negatives)
+    u, i = model.user_emb.weight, model.item_emb.weight
+    by_hand = torch.stack([
+        -F.logsigmoid((u[users[b]] * i[positives[b]]).sum() - (u[users[b]] * i[negatives[b, k]]).sum())
+        for b in range(2) for k in range(3)
+    ]).mean()
+    assert loss.item() == pytest.approx(by_hand.item(), rel=1e-6)
+
+
+def test_learning_rate_halves_after_the_plateau_patience(parts_and_graph, tmp_path) -> None:
+    dataset, parts, graph = parts_and_graph
+    torch.manual_seed(0)
+    config = TrainConfig(epochs=12, batch_size=32, lr=0.01, lr_decay=0.5, lr_decay_patience=1, patience=100,
+                         num_threads=1, metric="ndcg@5")
+    trainer = Trainer(build_model(graph, ModelConfig(model="bprmf", dim=4)), parts, dataset.n_items, config,
+                      EvalConfig(ks=(5,)), tmp_path, progress=False)
+    trainer.fit()
+    rows = list(csv.DictReader((tmp_path / "history.csv").open()))
+    rates = [float(r["lr"]) for r in rows]
+    valid = [float(r["valid_ndcg@5"]) for r in rows]
+    best, stale, expected = -1.0, 0, []
+    lr = 0.01
+    for value in valid:  # ReduceLROnPlateau(mode="max", patience=1, threshold 1e-4 relative)
+        if value > best * (1 + 1e-4):
+            best, stale = value, 0
+        else:
+            stale += 1
+            if stale > 1:
+                lr, stale = lr * 0.5, 0
+        expected.append(lr)
+    assert rates == pytest.approx(expected)
+    assert min(rates) < 0.01
+
+
+def test_kg_weight_scales_only_the_kg_edges(parts_and_graph) -> None:
+    _, _, graph = parts_and_graph
+    plain = KGRec(graph, ModelConfig(dim=4, layers=1, attention=False)).edge_weight()
+    scaled_model = KGRec(graph, ModelConfig(dim=4, layers=1, attention=False, kg_weight=0.25))
+    scaled = scaled_model.edge_weight()
+    half = graph.num_relations // 2
+    interact = ((scaled_model.edge_type == 0) | (scaled_model.edge_type == half)).numpy()
+    assert np.allclose(scaled.numpy()[interact], plain.numpy()[interact])
+    assert np.allclose(scaled.numpy()[~interact], 0.25 * plain.numpy()[~interact])
