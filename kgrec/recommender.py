@@ -141,7 +141,11 @@ class Recommender:
         return [Explanation(uid, int(i), float(s), int(r)) for i, s, r in zip(items, scores, ranks)]
 
     def explain(self, user: str | int, item: str | int) -> Explanation:
-        """Why ``item`` is (or is not) recommended to ``user``: its rank, paths, rule and sentence."""
+        """Why ``item`` is (or is not) recommended to ``user``: its rank, paths, rule and sentence.
+
+        >>> e = rec.explain("u_91", "Star Wars")
+        >>> e.rank, e.rule, e.text
+        """
         uid, iid = self.user_id(user), self.item_id(item)
         scores = self.scores(uid)
         history = self._history[uid]
@@ -151,7 +155,11 @@ class Recommender:
         return self.explainer.explain_items(uid, [iid], [float(scores[iid])], [rank])[0]
 
     def paths(self, user: str | int, item: str | int, max_len: int | None = None) -> list[Path]:
-        """Every path (up to the configured cap) from the user to the item, strongest first."""
+        """Every path (up to the configured cap) from the user to the item, strongest first.
+
+        >>> for path in rec.paths("u_91", "Star Wars", max_len=3)[:5]:
+        ...     print(path.weight, rec.path_text(path))
+        """
         return self.explainer.finder.paths(self.user_id(user), self.item_id(item), max_len)
 
     def path_text(self, path: Path) -> str:
@@ -166,7 +174,11 @@ class Recommender:
         return self.phrases.rule_name(self.graph, rule.pattern)
 
     def evaluate(self, protocol: str = "ranking") -> dict[str, float]:
-        """Test metrics of this model on its split: ``ranking`` (full ranking) or ``ctr``."""
+        """Test metrics of this model on its split: ``ranking`` (full ranking) or ``ctr``.
+
+        >>> rec.evaluate()["ndcg@20"]
+        >>> rec.evaluate("ctr")["auc"]
+        """
         from kgrec.evaluation.ctr import evaluate_ctr_protocol
         from kgrec.training.run import Prepared, test_ranking
 
