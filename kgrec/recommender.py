@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from functools import cached_property
 from pathlib import Path as FilePath
 
@@ -193,7 +194,7 @@ class Recommender:
         out = []
         for rank, item in enumerate(order, start=1):
             explanation = Explanation(user, int(item), float(popularity[item]), rank, fallback=True)
-            out.append(Explanation(**{**explanation.__dict__, "text": explanation_text(explanation, self.graph, self.phrases)}))
+            out.append(dataclasses.replace(explanation, text=explanation_text(explanation, self.graph, self.phrases)))
         return out
 
 

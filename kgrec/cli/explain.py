@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,7 @@ def run_recommend(args: argparse.Namespace) -> None:
     user = rec.user_id(args.user)
     explanations = rec.recommend(user, args.k, explain=args.explain or args.format == "html")
     if explanations and explanations[0].fallback:
-        print(f"note: user {args.user!r} has no training history (cold start): showing the most popular items")
+        print(f"note: user {args.user!r} has no training history (cold start): showing the most popular items", file=sys.stderr)
     raw = rec.dataset.users.raw(user)
     if args.format == "json":
         document = recommendations_document(user, explanations, rec.graph, rec.phrases, {"run": str(args.run)})
@@ -79,7 +80,8 @@ def run_recommend(args: argparse.Namespace) -> None:
             print(text)
         return
     if args.format == "html":
-        out = args.out or args.run / "explanations" / f"user-{raw}.html"
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in raw)
+        out = args.out or args.run / "explanations" / f"user-{safe}.html"
         page = explanations_html(rec.graph.node_name(user), explanations, rec.graph, rec.phrases, out, out.with_suffix(""))
         print(page)
         return
@@ -93,7 +95,10 @@ def run_recommend(args: argparse.Namespace) -> None:
 
 
 def run_paths(args: argparse.Namespace) -> None:
-    _check_positive("--max-len", args.max_len)
+    from kgrec.errors import ConfigError
+
+    if args.max_len < 2:
+        raise ConfigError(f"--max-len must be at least 2 (user → liked item → ... → item), got {args.max_len}")
     _check_positive("--top", args.top)
     rec = _load(args.run)
     paths = rec.paths(args.user, args.item, args.max_len)[: args.top]

@@ -108,6 +108,8 @@ def test_explain_eval_reports_the_contract_keys(movie_run: Path) -> None:
         (["recommend", "{run}", "--user", "no-such-user"], "unknown user 'no-such-user'"),
         (["paths", "{run}", "--user", "{user}", "--item", "Star Warz"], "did you mean 'Star Wars'"),
         (["recommend", "{run}", "--user", "{user}", "-k", "0"], "-k must be a positive integer"),
+        (["paths", "{run}", "--user", "{user}", "--item", "Star Wars", "--max-len", "1"], "--max-len must be at least 2"),
+        (["recommend", "/no/such/run", "--user", "{user}"], "no such run directory"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(movie_run: Path, args: list[str], message: str) -> None:
