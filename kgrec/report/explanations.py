@@ -1,0 +1,231 @@
+"""The report's explanation sections: top mined rules, explanation quality and the gallery of recommendations."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, cast
+
+from kgrec.report.document import Card, Heading, P, Picture, Pre, Section, Table, Text, not_available
+from kgrec.report.formatting import NONE, finite, fmt, pct, seconds, sentence_parts
+from kgrec.report.rundir import EXPLAIN_EVAL, GALLERY, GALLERY_DIR, RULES, Context, gallery_picture_name
+
+TOP_RULES, TOP_PATHS = 20, 3
+
+
+class _RelationNames:
+    """What :meth:`PhraseTable.rule_name` needs of a graph, from a rules file's relation names alone.
+
+    The collaborative KG numbers relations ``[interact, r1 … rn, interact⁻¹, r1⁻¹ … rn⁻¹]``, so the inverse
+    of relation ``r`` is ``(r + half) mod count`` (:meth:`CollaborativeKG.inverse`).
+    """
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.relation_names = tuple(names)
+        self.num_relations = len(self.relation_names)
+
+    def inverse(self, relation: int) -> int:
+        half = self.num_relations // 2
+        return (relation + half) % self.num_relations
+
+
+def rules_section(ctx: Context) -> Section:
+    """The top mined rules of ``rules.json``."""
+    from kgrec.errors import KgrecError
+    from kgrec.explain.phrases import PhraseTable
+    from kgrec.explain.rules import RuleSet
+
+    section = Section("rules", "Top mined rules")
+    path = ctx.files.run_dir / RULES
+    if not path.exists():
+        section.blocks.append(not_available(f"{RULES} not found"))
+        return section
+    try:
+        rules = RuleSet.load(path)
+    except KgrecError as error:
+        section.blocks.append(not_available(f"{RULES} unreadable ({error})"))
+        return section
+    if not rules.rules:
+        section.blocks.append(P("No rule reached the minimum support and confidence.", "na"))
+        return section
+    phrases = PhraseTable.load(ctx.dataset_name)
+    names = _RelationNames(rules.relation_names)
+
+    def name(pattern: Sequence[int]) -> str:
+        try:
+            return phrases.rule_name(cast(Any, names), tuple(pattern)) if rules.relation_names else rules.label(pattern)
+        except (IndexError, KeyError, ValueError):
+            return rules.label(pattern)
+
+    shown = rules.rules[:TOP_RULES]
+    measured = any(r.test_precision is not None for r in shown)
+    header = ["#", "rule", "pattern", "support", "connected", "confidence", "head coverage", "lift"]
+    header += ["test precision"] if measured else []
+    table_rows = []
+    for n, rule in enumerate(shown, 1):
+        label = "[" + ", ".join(rules.pattern_names(rule.pattern)) + "]"
+        cells: list[Text] = [str(n), name(rule.pattern), ("code", label), fmt(rule.support), fmt(rule.connected),
+                             fmt(rule.confidence, 3), fmt(rule.head_coverage, 4), fmt(rule.lift, 2)]
+        if measured:
+            cells.append(fmt(rule.test_precision, 4))
+        table_rows.append(cells)
+    section.blocks.append(P(
+        f"{len(rules):,} rule{'s' if len(rules) != 1 else ''} \"users who liked j also like i when j and i are "
+        f"linked by the pattern\", mined from the training interactions over {rules.n_items:,} items "
+        f"({rules.n_coliked:,} co-liked ordered pairs, base co-like rate {rules.base_rate:.3g}); "
+        + (f"the top {len(shown)} by confidence:" if len(shown) < len(rules) else "best first:")
+    ))
+    section.blocks.append(Table(header, table_rows, frozenset({0, 3, 4, 5, 6, 7, 8})))
+    section.blocks.append(P("Support: co-liked pairs the pattern links; connected: all pairs it links; confidence = "
+                            "support / connected; head coverage = support / all co-liked pairs; lift = confidence / "
+                            "base rate.", "note"))
+    return section
+
+
+EXPLAIN_MEASURES: tuple[tuple[str, str, str], ...] = (
+    # key, label, format ("pct", "num", "int", "s")
+    ("path_coverage", "path coverage (explained items with a path)", "pct"),
+    ("path_coverage_len3", "path coverage, paths of length ≤ 3", "pct"),
+    ("rule_coverage", "rule coverage (told path instantiates a mined rule)", "pct"),
+    ("fidelity", "fidelity (deleting the explanation lowers the rank more than random edges)", "pct"),
+    ("fidelity_strict_rank", "fidelity, strict rank only (rank ties count as failures)", "pct"),
+    ("rank_ties", "rank ties (neither deletion moves the item)", "pct"),
+    ("mean_rank_drop", "mean rank drop: explanation", "num"),
+    ("random_rank_drop", "mean rank drop: random edges", "num"),
+    ("mean_score_drop", "mean score drop: explanation", "num"),
+    ("random_score_drop", "mean score drop: random edges", "num"),
+    ("average_path_length", "average length of the told path", "num"),
+    ("explanation_diversity", "explanation diversity", "num"),
+    ("rules", "rules mined", "int"),
+    ("distinct_rules_used", "distinct rules told", "int"),
+    ("rule_precision", "rule precision on test (micro)", "num"),
+    ("seconds", "evaluation time", "s"),
+)
+
+
+def _measure(value: Any, kind: str) -> str:
+    """One explanation measure formatted as ``kind`` ("pct", "num", "int", "s")."""
+    if kind == "pct":
+        return pct(value)
+    if kind == "int":
+        return fmt(int(value)) if finite(value) else NONE
+    if kind == "s":
+        return seconds(value)
+    return fmt(value, 4)
+
+
+def explain_section(ctx: Context) -> Section:
+    """The explanation quality measures and surrogate tree of ``explain_eval.json``."""
+    section = Section("explanations", "Explanation quality")
+    report = ctx.files.mapping(EXPLAIN_EVAL)
+    if report is None:
+        section.blocks.append(not_available(ctx.files.why(EXPLAIN_EVAL)))
+        return section
+    scope = []
+    if report.get("users") is not None:
+        scope.append(f"{fmt(report['users'])} sampled users")
+    if report.get("k") is not None:
+        scope.append(f"their top-{report['k']} recommendations")
+    if report.get("explained") is not None:
+        scope.append(f"{fmt(report['explained'])} explanations")
+    if report.get("cases") is not None:
+        scope.append(f"{fmt(report['cases'])} deletion tests")
+    if scope:
+        section.blocks.append(P("Measured on " + ", ".join(scope) + "."))
+    rows = [[label, _measure(report[key], kind)] for key, label, kind in EXPLAIN_MEASURES if key in report]
+    if rows:
+        section.blocks.append(Table(["measure", "value"], rows, frozenset({1})))
+    section.blocks.append(P("Fidelity deletes the told path's edges from the propagation graph and compares the drop "
+                            "in the item's rank with deleting as many random edges around the user's history.", "note"))
+    section.blocks.append(Heading(3, "Surrogate tree"))
+    surrogate = report.get("surrogate")
+    if not isinstance(surrogate, dict):
+        section.blocks.append(not_available("no surrogate was fitted (no user with a full top-k list)"))
+        return section
+    section.blocks.append(P([
+        "A shallow decision tree over rule features mimics \"in the model's top-k\"; on held-out users it agrees with "
+        "the model with accuracy ", ("b", fmt(surrogate.get("accuracy"), 3)),
+        " and F1 ", ("b", fmt(surrogate.get("f1"), 3)),
+        f" ({fmt(surrogate.get('train_pairs'))} training pairs, {fmt(surrogate.get('test_pairs'))} test pairs).",
+    ]))
+    if surrogate.get("tree"):
+        section.blocks.append(Pre(str(surrogate["tree"])))
+    return section
+
+
+def _path_cells(path: Mapping[str, Any]) -> str:
+    """A path as ``node —relation→ node …`` text."""
+    nodes = path.get("node_info") or [{"name": f"node {n}"} for n in path.get("nodes", [])]
+    relations = path.get("relation_info") or [{"phrase": f"relation {r}"} for r in path.get("relations", [])]
+    text = str(nodes[0].get("name", "?")) if nodes else "?"
+    for relation, node in zip(relations, nodes[1:]):
+        text += f" —{relation.get('phrase') or relation.get('name', '?')}→ {node.get('name', '?')}"
+    return text
+
+
+def _recommendation_card(user_raw: str, rec: Mapping[str, Any], gallery: Path) -> Card:
+    """The card of one explained recommendation: sentence, paths, rule and picture."""
+    rank = rec.get("rank", "?")
+    item = str(rec.get("item_name") or rec.get("item_raw") or f"item {rec.get('item', '?')}")
+    blocks: list[Any] = [Heading(4, [("", f"#{rank} "), ("", item)])]
+    score = f"score {rec['score']:.4g}" if finite(rec.get("score")) else "score —"
+    blocks.append(P(f"{score} · item {rec.get('item_raw', rec.get('item', '?'))}"
+                    + (" · popularity fallback" if rec.get("fallback") else ""), "note"))
+    sentence = rec.get("sentence") or rec.get("text") or ""
+    blocks.append(P(sentence_parts(str(sentence)) if sentence else "No sentence.", "" if sentence else "na"))
+    paths = [p for p in rec.get("paths") or [] if isinstance(p, dict)]
+    if paths and not rec.get("fallback"):
+        chosen = rec.get("chosen") if isinstance(rec.get("chosen"), int) and 0 <= rec["chosen"] < len(paths) else None
+        others = [k for k in range(len(paths)) if k != chosen]
+        by_weight = sorted(others, key=lambda k: -(paths[k].get("weight") or 0.0))
+        order = ([chosen] if chosen is not None else []) + by_weight[: TOP_PATHS - (chosen is not None)]
+        weights = [paths[k].get("weight") for k in order]
+        rows = [[("b", "✓") if k == chosen else "", _path_cells(paths[k]), f"{w:.4g}" if finite(w) else NONE]
+                for k, w in zip(order, weights)]
+        blocks.append(Table(["told", "path", "weight"], rows, frozenset({2}),
+                            row_classes=["chosen" if k == chosen else "" for k in order]))
+        if len(paths) > len(order):
+            more = len(paths) - len(order)
+            blocks.append(P(f"{more} more path{'s' if more != 1 else ''} not shown.", "note"))
+    rule, info = rec.get("rule"), rec.get("rule_info")
+    if isinstance(rule, dict):
+        name = str((info or {}).get("name") or "rule")
+        label = str((info or {}).get("pattern_label") or rule.get("pattern"))
+        blocks.append(P(["Rule ", ("code", name), f" {label}: confidence {fmt(rule.get('confidence'), 3)}, support "
+                         f"{fmt(rule.get('support'))} co-liked pairs, lift {fmt(rule.get('lift'), 2)}."], "note"))
+    elif not rec.get("fallback"):
+        blocks.append(P("No mined rule applies.", "note"))
+    picture = gallery_picture_name(user_raw, int(rank) if finite(rank) else 0, str(rec.get("item_raw", "")))
+    if (gallery / picture).is_file():
+        blocks.append(Picture(f"{GALLERY_DIR}/{picture}", (gallery / picture).read_bytes(),
+                              f"explanation subgraph for {item}", "User (blue), items (orange), entities (green); "
+                              "edge width = path weight, labels = relation phrases."))
+    elif paths:
+        blocks.append(P("Subgraph picture: not available.", "na"))
+    return Card(blocks)
+
+
+def gallery_section(ctx: Context) -> Section:
+    """The explained recommendations of ``gallery.json`` with their pictures."""
+    section = Section("gallery", "Gallery of explained recommendations")
+    document = ctx.files.mapping(GALLERY)
+    users = document.get("users") if document else None
+    if not isinstance(users, list):
+        if document is not None:
+            ctx.files.note(GALLERY, f"{GALLERY} has no 'users' list")
+        section.blocks.append(not_available(ctx.files.why(GALLERY)))
+        return section
+    if not users:
+        section.blocks.append(P("The gallery is empty.", "na"))
+    gallery = ctx.files.run_dir / GALLERY_DIR
+    for doc in users:
+        if not isinstance(doc, dict):
+            continue
+        user = doc.get("user") if isinstance(doc.get("user"), dict) else {}
+        raw = str(user.get("raw", ""))
+        name = str(user.get("name") or f"user {raw}")
+        recs = [r for r in doc.get("recommendations") or [] if isinstance(r, dict)]
+        who = name if name == f"user {raw}" else f"{name} (user {raw})"
+        section.blocks.append(Heading(3, f"{who}: top {len(recs)}"))
+        section.blocks += [_recommendation_card(raw, rec, gallery) for rec in recs]
+    return section
