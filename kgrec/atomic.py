@@ -72,6 +72,11 @@ def atomic_directory(target: str | os.PathLike[str]) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def safe_file_name(text: str) -> str:
+    """``text`` with every character other than a letter, digit, ``-``, ``_`` or ``.`` replaced by ``_``."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+
+
 def json_safe(value: Any) -> Any:
     """``value`` with NaN floats replaced by None, recursively, so that it serialises to valid JSON."""
     if isinstance(value, float) and value != value:

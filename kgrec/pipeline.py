@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from kgrec.atomic import atomic_write_json
 from kgrec.config import RunConfig, run_config_from_dict, with_overrides
+from kgrec.data.dataset import RecDataset
 from kgrec.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -35,7 +34,6 @@ VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "transe": ("kgrec (TransE instead of TransH)", ("model.kge=transe",)),
     "no_kg_loss": ("kgrec (lambda_kg = 0)", ("model.lambda_kg=0",)),
 }
-COMPARISON, EXPLAIN_EVAL, GALLERY, STATS = "comparison.json", "explain_eval.json", "gallery.json", "dataset_stats.json"
 
 
 @dataclass(frozen=True)
@@ -89,14 +87,15 @@ def comparison_row(name: str, model: str, metrics: dict[str, Any]) -> dict[str, 
     }
 
 
-def train_step(config: RunConfig, run_dir: Path, resume: bool, progress: bool) -> dict[str, Any]:
-    """Train (or finish training) one run directory; a finished one is read back, not retrained."""
-    from kgrec.training.run import train_run
+def train_step(config: RunConfig, run_dir: Path, resume: bool, progress: bool, dataset: RecDataset | None = None) -> dict[str, Any]:
+    """Train (or finish training) one run directory; a finished one is read back, not retrained.
+    ``dataset``: the already loaded dataset, so compared runs do not parse the files again."""
+    from kgrec.training.run import fit_run
 
     finished = run_dir / "metrics.json"
     if resume and finished.exists():
         return json.loads(finished.read_text(encoding="utf-8"))
-    return train_run(config, run_dir, resume=resume and (run_dir / "last.pt").exists(), progress=progress)
+    return fit_run(config, run_dir, resume and (run_dir / "last.pt").exists(), progress, dataset).metrics
 
 
 def run_pipeline(
@@ -122,16 +121,17 @@ def run_pipeline(
     metrics = train_step(config, run_dir, resume, progress)
 
     from kgrec.recommender import Recommender
+    from kgrec.report.rundir import COMPARISON, STATS  # the names the report reads
 
     rec = Recommender.load(run_dir)
-    atomic_write_json(run_dir / STATS, {**rec.dataset.stats().to_dict(), "info": _plain(rec.dataset.info)})
+    atomic_write_json(run_dir / STATS, {**rec.dataset.stats().to_dict(), "info": dict(rec.dataset.info)})
     main_name = next((label for label, sets in VARIANTS.values() if sets == (f"model.model={config.model.model}",)), "kgrec")
     rows = [comparison_row(main_name, config.model.model, metrics)]
     for name in config.pipeline.compare:
         sub = run_dir / "compare" / name
         variant = variant_config(config, name, run_dir / "split")
         log.info("training %s", VARIANTS[name][0])
-        rows.append(comparison_row(VARIANTS[name][0], variant.model.model, train_step(variant, sub, resume, progress)))
+        rows.append(comparison_row(VARIANTS[name][0], variant.model.model, train_step(variant, sub, resume, progress, rec.dataset)))
     atomic_write_json(run_dir / COMPARISON, {"rows": rows})
 
     report_eval = explain_step(rec, config, run_dir, progress)
@@ -147,7 +147,7 @@ def explain_step(rec: Any, config: RunConfig, run_dir: Path, progress: bool) -> 
     """explain_eval.json and the gallery (``gallery.json`` + subgraph pictures) of a graph model's run."""
     from kgrec.explain.evaluate import explain_eval, sample_users
     from kgrec.explain.render import draw_subgraph, explanation_subgraph, recommendations_document
-    from kgrec.report.build import gallery_picture_name
+    from kgrec.report.rundir import EXPLAIN_EVAL, GALLERY, GALLERY_DIR, gallery_picture_name
 
     if rec.model.propagation_edges() is None:
         log.info("model %s has no graph: no explanation evaluation", config.model.model)
@@ -155,7 +155,7 @@ def explain_step(rec: Any, config: RunConfig, run_dir: Path, progress: bool) -> 
     report = explain_eval(rec, config.pipeline.explain_users, config.explain.eval_k, progress=progress)
     atomic_write_json(run_dir / EXPLAIN_EVAL, report)
     documents = []
-    gallery = run_dir / "gallery"
+    gallery = run_dir / GALLERY_DIR
     gallery.mkdir(exist_ok=True)
     for user in sample_users(rec, config.pipeline.gallery_users, config.train.seed + 1):
         explanations = rec.recommend(int(user), config.pipeline.gallery_k, explain=True)
@@ -167,10 +167,3 @@ def explain_step(rec: Any, config: RunConfig, run_dir: Path, progress: bool) -> 
                 draw_subgraph(explanation_subgraph(e, rec.graph, rec.phrases), png)
     atomic_write_json(run_dir / GALLERY, {"users": documents})
     return report
-
-
-def _plain(value: Any) -> Any:
-    try:
-        return yaml.safe_load(yaml.safe_dump(dict(value), default_flow_style=False))
-    except Exception:  # noqa: BLE001 - dataset info is free-form; keep what serialises
-        return {k: str(v) for k, v in dict(value).items()}

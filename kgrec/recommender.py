@@ -94,6 +94,10 @@ class Recommender:
         """The user's training items (dataset item ids)."""
         return self._history[self.user_id(user)]
 
+    def users_with_history(self) -> np.ndarray:
+        """Dataset ids of the users with at least one training interaction (the ones a model can rank for)."""
+        return np.flatnonzero([len(items) > 0 for items in self._history])
+
     # ---- explanations' ingredients --------------------------------------------------------------------------
     @cached_property
     def rules(self) -> RuleSet:

@@ -40,7 +40,7 @@ def bench_run(run: Path, n_users: int, k: int, all_users: bool) -> dict[str, obj
     _ = rec.rules, rec.explainer  # mined or read, then the path index built: not part of the latency
     setup = time.perf_counter() - started
     rng = np.random.default_rng(0)
-    eligible = np.flatnonzero([len(h) > 0 for h in rec._history])
+    eligible = rec.users_with_history()
     latency(rec, eligible[:5], k)  # warm-up
     times = latency(rec, rng.choice(eligible, size=min(100, len(eligible)), replace=False), k)
     everyone = None

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kgrec.atomic import json_safe
+from kgrec.atomic import json_safe, safe_file_name
 from kgrec.cli.tables import table
 
 
@@ -80,8 +80,7 @@ def run_recommend(args: argparse.Namespace) -> None:
             print(text)
         return
     if args.format == "html":
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in raw)
-        out = args.out or args.run / "explanations" / f"user-{safe}.html"
+        out = args.out or args.run / "explanations" / f"user-{safe_file_name(raw)}.html"
         page = explanations_html(rec.graph.node_name(user), explanations, rec.graph, rec.phrases, out, out.with_suffix(""))
         print(page)
         return

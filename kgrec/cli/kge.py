@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from kgrec.atomic import safe_file_name
 from kgrec.cli.tables import table
 from kgrec.errors import ConfigError, DatasetError
 
@@ -123,7 +124,7 @@ def reload_source(description: dict[str, Any], where: Path):
 
 def default_run_dir(name: str) -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "triples"
+    safe = safe_file_name(name) or "triples"
     out = Path("runs") / f"kge-{safe}-{stamp}"
     n = 2
     while out.exists():

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 def sample_users(rec: Recommender, n_users: int, seed: int) -> np.ndarray:
     """Up to ``n_users`` users with training history, sampled with ``seed`` (sorted)."""
-    eligible = np.flatnonzero([len(h) > 0 for h in rec._history])
+    eligible = rec.users_with_history()
     rng = np.random.default_rng(seed)
     return np.sort(rng.choice(eligible, size=min(n_users, len(eligible)), replace=False))
 
@@ -37,7 +37,7 @@ def explain_eval(rec: Recommender, n_users: int | None = None, k: int | None = N
     for user in tqdm(users, desc="explain-eval", unit="user", disable=not progress):
         listed = rec.recommend(int(user), k, explain=True)
         explanations.extend(listed)
-        history = rec._history[user]
+        history = rec.history(int(user))
         items = np.array([e.item for e in listed])
         top.append(items)
         outside = np.setdiff1d(np.arange(rec.dataset.n_items), np.concatenate([items, history]))

@@ -174,7 +174,7 @@ def _as_int(value: Any, name: str) -> int:
 # ---- matrices --------------------------------------------------------------------------------------------
 def coliked_matrix(graph: CollaborativeKG, train: Interactions) -> sp.csr_matrix:
     """I × I bool: ``C[j, i]`` when some user has both j and i (j ≠ i) among ``train`` interactions."""
-    liked = _user_items(train, graph.n_users, graph.n_items)
+    liked = user_item_matrix(train, graph.n_users, graph.n_items)
     counts = (liked.T @ liked).tocsr()
     return _without_diagonal(counts).astype(bool)
 
@@ -231,7 +231,7 @@ def _check_pattern(graph: CollaborativeKG, pattern: Sequence[int]) -> tuple[int,
     return pattern
 
 
-def _user_items(interactions: Interactions, n_users: int, n_items: int) -> sp.csr_matrix:
+def user_item_matrix(interactions: Interactions, n_users: int, n_items: int) -> sp.csr_matrix:
     """U × I float32 0/1 indicator of the (user, item) pairs."""
     ones = np.ones(len(interactions), dtype=np.float32)
     matrix = sp.csr_matrix((ones, (interactions.user, interactions.item)), shape=(n_users, n_items))
@@ -399,8 +399,8 @@ def rule_precision(
     Returns the rules with that filled in and the micro-average over all rules' predictions (0.0 when no
     rule predicts anything).
     """
-    liked = _user_items(train, graph.n_users, graph.n_items)
-    held = _user_items(test, graph.n_users, graph.n_items)
+    liked = user_item_matrix(train, graph.n_users, graph.n_items)
+    held = user_item_matrix(test, graph.n_users, graph.n_items)
     users = np.unique(np.asarray(test.user, dtype=np.int64))
     liked, held = liked[users], held[users]
     total_hits = total_predictions = 0
@@ -438,7 +438,7 @@ def rule_features(
         return features
     row_users, row = np.unique(users, return_inverse=True)
     col_items, col = np.unique(items, return_inverse=True)
-    liked = _user_items(train, graph.n_users, graph.n_items)[row_users]
+    liked = user_item_matrix(train, graph.n_users, graph.n_items)[row_users]
     for k, matrix in enumerate(_rule_matrices(rules, graph)):
         counts = (liked @ matrix[:, col_items]).tocsr()
         features[:, k] = np.asarray(counts[row, col]).ravel()

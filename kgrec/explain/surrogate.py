@@ -12,13 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.tree import DecisionTreeClassifier, export_text
 
 from kgrec.data.dataset import Interactions
 from kgrec.data.graph import CollaborativeKG
-from kgrec.explain.rules import RuleSet, coliked_matrix, rule_features
+from kgrec.explain.rules import RuleSet, coliked_matrix, rule_features, user_item_matrix
 
 
 @dataclass(frozen=True)
@@ -72,7 +71,6 @@ def fit_surrogate(
 def coliked_counts(graph: CollaborativeKG, train: Interactions, users: np.ndarray, items: np.ndarray) -> np.ndarray:
     """For each (user, item) pair, how many of the user's training items some user liked together with it."""
     coliked = coliked_matrix(graph, train).astype(np.float32)
-    liked = sp.csr_matrix((np.ones(len(train), dtype=np.float32), (train.user, train.item)), shape=(graph.n_users, graph.n_items))
-    liked.data[:] = 1.0
+    liked = user_item_matrix(train, graph.n_users, graph.n_items)
     reach = (liked[users] @ coliked).tocsr()
     return np.asarray(reach[np.arange(len(users)), items]).ravel()

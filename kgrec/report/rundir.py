@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+from kgrec.atomic import safe_file_name
+
 CONFIG, DATASET, STATS, SPLIT = "config.yaml", "dataset.json", "dataset_stats.json", "split/split.json"
 HISTORY, METRICS, COMPARISON, RULES = "history.csv", "metrics.json", "comparison.json", "rules.json"
 EXPLAIN_EVAL, GALLERY, GALLERY_DIR = "explain_eval.json", "gallery.json", "gallery"
@@ -19,7 +21,7 @@ EXPLAIN_EVAL, GALLERY, GALLERY_DIR = "explain_eval.json", "gallery.json", "galle
 def gallery_picture_name(user_raw: str, rank: int, item_raw: str) -> str:
     """``<user raw>-<rank>-<item raw>.png`` with every character other than a letter, digit, ``-``, ``_`` or
     ``.`` replaced by ``_``: the name of a gallery picture under ``RUN/gallery/``."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{user_raw}-{rank}-{item_raw}.png")
+    return safe_file_name(f"{user_raw}-{rank}-{item_raw}.png")
 
 
 @dataclass
