@@ -16,6 +16,7 @@ import yaml
 from kgrec.errors import ConfigError
 from kgrec.pipeline import VARIANTS, load_pipeline_config, run_pipeline
 from tests.models.planted import write_planted_files
+from tests.cli_runner import kgrec
 
 
 def pipeline_yaml(directory: Path, data: Path, epochs: int = 4, report: bool = False) -> Path:
@@ -32,10 +33,6 @@ def pipeline_yaml(directory: Path, data: Path, epochs: int = 4, report: bool = F
     path = directory / "pipeline.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
-
-
-def kgrec(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kgrec", *args], capture_output=True, text=True, cwd=cwd, timeout=600)
 
 
 @pytest.fixture(scope="module")

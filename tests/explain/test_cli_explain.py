@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import require_shared
+from tests.cli_runner import kgrec
 
 FAST = ["--set", "train.epochs=3", "--set", "eval.ks=[5]", "--set", "train.metric=ndcg@5", "--set", "model.dim=8"]
-
-
-def kgrec(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kgrec", *args], capture_output=True, text=True, cwd=cwd, timeout=600)
 
 
 @pytest.fixture(scope="module")

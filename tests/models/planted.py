@@ -35,6 +35,17 @@ def planted_dataset(n_clusters: int = 4, users_per_cluster: int = 12, items_per_
     return RecDataset.from_frames("planted", frame, triples, links)
 
 
+def planted_split_graph(seed: int = 1):
+    """The planted dataset, its seeded ratio split, and the training graph: (dataset, split, graph)."""
+    from kgrec.config import SplitConfig
+    from kgrec.data.graph import CollaborativeKG
+    from kgrec.data.split import split
+
+    dataset = planted_dataset()
+    parts = split(dataset, SplitConfig(seed=seed))
+    return dataset, parts, CollaborativeKG.build(dataset, parts.train)
+
+
 def write_planted_files(directory: Path, dataset: RecDataset | None = None) -> Path:
     """The planted dataset as a user's files: interactions.tsv (with header), triples.tsv, links.tsv."""
     dataset = planted_dataset() if dataset is None else dataset

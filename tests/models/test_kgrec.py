@@ -7,21 +7,17 @@ import dataclasses
 import pytest
 import torch
 
-from kgrec.config import EvalConfig, ModelConfig, SplitConfig, TrainConfig
-from kgrec.data.graph import CollaborativeKG
-from kgrec.data.split import split
+from kgrec.config import EvalConfig, ModelConfig, TrainConfig
 from kgrec.evaluation.ranking import evaluate_ranking
 from kgrec.models.baselines import LightGCN, build_model, item_popularity
 from kgrec.models.kgrec import KGRec
 from kgrec.training.trainer import Trainer
-from tests.models.planted import planted_dataset
+from tests.models.planted import planted_split_graph
 
 
 @pytest.fixture(scope="module")
 def planted():
-    dataset = planted_dataset()
-    parts = split(dataset, SplitConfig(seed=1))
-    return dataset, parts, CollaborativeKG.build(dataset, parts.train)
+    return planted_split_graph()
 
 
 def test_without_kg_and_attention_it_is_exactly_lightgcn(planted) -> None:

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.cli_runner import kgrec as run_kgrec
 from tests.models.planted import write_planted_files
 
 FAST = ["--set", "train.epochs=3", "--set", "eval.ks=[5]", "--set", "train.metric=ndcg@5", "--set", "model.dim=8"]
 
 
-def kgrec(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kgrec", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+kgrec = functools.partial(run_kgrec, timeout=300)
 
 
 @pytest.fixture(scope="module")

@@ -9,21 +9,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from kgrec.config import EvalConfig, ModelConfig, SplitConfig, TrainConfig
-from kgrec.data.graph import CollaborativeKG
+from kgrec.config import EvalConfig, ModelConfig, TrainConfig
 from kgrec.data.sampling import NegativeSampler
-from kgrec.data.split import split
 from kgrec.models.baselines import BPRMF, build_model
 from kgrec.models.kgrec import KGRec
 from kgrec.training.trainer import Trainer
-from tests.models.planted import planted_dataset
+from tests.models.planted import planted_split_graph
 
 
 @pytest.fixture(scope="module")
 def parts_and_graph():
-    dataset = planted_dataset()
-    parts = split(dataset, SplitConfig(seed=1))
-    return dataset, parts, CollaborativeKG.build(dataset, parts.train)
+    return planted_split_graph()
 
 
 def test_sampler_gives_m_negatives_outside_the_training_items(parts_and_graph) -> None:
