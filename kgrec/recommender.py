@@ -193,11 +193,10 @@ class Recommender:
         return test_ranking(self.model, prepared, self.config)
 
     def _popular(self, user: int, k: int) -> list[Explanation]:
-        popularity = item_popularity(self.graph)
-        order = np.lexsort((np.arange(len(popularity)), -popularity))[:k]
+        items, counts = top_k(torch.as_tensor(item_popularity(self.graph), dtype=torch.float64), k, np.zeros(0, dtype=np.int64))
         out = []
-        for rank, item in enumerate(order, start=1):
-            explanation = Explanation(user, int(item), float(popularity[item]), rank, fallback=True)
+        for rank, (item, count) in enumerate(zip(items, counts), start=1):
+            explanation = Explanation(user, int(item), float(count), rank, fallback=True)
             out.append(dataclasses.replace(explanation, text=explanation_text(explanation, self.graph, self.phrases)))
         return out
 
