@@ -1,18 +1,22 @@
-"""Tests for kgrec.data.sources: search path, lookup, download over HTTP / file://, checksum handling."""
+"""Tests for kgrec.data.sources: search path, lookup, download over HTTP / file://, checksums, resume, locking."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import http.server
 import importlib.util
 import io
+import json
 import os
+import signal
+import subprocess
 import sys
 import threading
+import time
 import zipfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -40,33 +44,84 @@ def sha(data: bytes) -> str:
 
 
 class Server:
-    """A static file server over a temporary directory that counts requests per path."""
+    """A file server over a temporary directory that counts requests per path and records Range headers.
+
+    Tests flip its knobs between calls: ``ranges`` (answer Range with 206 / 416, or ignore it), ``etags``
+    (send a strong ETag and honour If-Range), ``cut_after`` (announce the full Content-Length but close
+    after that many body bytes), ``delay`` (seconds per 16 KiB chunk) and ``hold_after`` (stall after that
+    many body bytes until ``release`` is set).
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.requests: Counter[str] = Counter()
-        counter = self.requests
+        self.seen: list[tuple[str, str | None, str | None]] = []  # (path, Range, If-Range) per request
+        self.ranges = True
+        self.etags = True
+        self.cut_after: int | None = None
+        self.delay = 0.0
+        self.hold_after: int | None = None
+        self.release = threading.Event()
+        server = self
 
-        class Handler(http.server.SimpleHTTPRequestHandler):
+        class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server naming
-                counter[self.path] += 1
-                super().do_GET()
+                server.answer(self)
 
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(
-            ("127.0.0.1", 0), functools.partial(Handler, directory=str(root))
-        )
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )
         self.thread.start()
 
+    def etag(self, data: bytes) -> str:
+        return f'"{sha(data)[:16]}"'
+
+    def answer(self, handler: http.server.BaseHTTPRequestHandler) -> None:
+        """Serve ``root/<path>``: 404, 416, a 206 for a satisfiable (If-)Range, else a 200."""
+        self.requests[handler.path] += 1
+        self.seen.append((handler.path, handler.headers.get("Range"), handler.headers.get("If-Range")))
+        file = self.root / handler.path.lstrip("/")
+        if not file.is_file():
+            handler.send_error(404, "File not found")
+            return
+        data = file.read_bytes()
+        wanted = handler.headers.get("Range")
+        start = 0
+        if self.ranges and wanted and handler.headers.get("If-Range", self.etag(data)) == self.etag(data):
+            start = int(wanted.removeprefix("bytes=").removesuffix("-"))
+            if start >= len(data):
+                handler.send_response(416)
+                handler.send_header("Content-Range", f"bytes */{len(data)}")
+                handler.send_header("Content-Length", "0")
+                handler.end_headers()
+                return
+        handler.send_response(206 if start else 200)
+        handler.send_header("Content-Length", str(len(data) - start))
+        if start:
+            handler.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        if self.etags:
+            handler.send_header("ETag", self.etag(data))
+        handler.end_headers()
+        body = data[start:] if self.cut_after is None else data[start:start + self.cut_after]
+        try:
+            for offset in range(0, len(body), 1 << 14):
+                if self.hold_after is not None and offset >= self.hold_after:
+                    self.release.wait(timeout=20)
+                handler.wfile.write(body[offset:offset + (1 << 14)])
+                handler.wfile.flush()
+                time.sleep(self.delay)
+        except OSError:  # the client went away (killed on purpose)
+            pass
+
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}/{name}"
 
     def close(self) -> None:
+        self.release.set()
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(timeout=5)
@@ -300,6 +355,214 @@ def test_corrupt_present_file_is_refetched(server: Server, tmp_path: Path) -> No
     download_dataset("ds", [RemoteFile("kg.txt", server.url("kg.txt"), sha(KG))], tmp_path, progress=False)
     assert (tmp_path / "ds" / "kg.txt").read_bytes() == KG
     assert server.requests["/kg.txt"] == 1
+
+
+# ---------------------------------------------------------------- interrupted downloads, resume, concurrency
+
+PAYLOAD = bytes(range(256)) * 1024  # 256 KiB: several 16 KiB chunks of the test server
+HALF = len(PAYLOAD) // 2
+
+
+def leftovers(directory: Path) -> list[str]:
+    """Hidden files in ``directory``: partial downloads, sidecars, temporaries, the lock."""
+    return [name for name in listing(directory) if name.startswith(".")]
+
+
+def interrupted(server: Server, tmp_path: Path, name: str = "big.bin", data: bytes = PAYLOAD) -> RemoteFile:
+    """Serve ``data`` as ``name``, let a first download die halfway, and check what it left behind."""
+    (server.root / name).write_bytes(data)
+    file = RemoteFile(name, server.url(name), sha(data))
+    server.cut_after = len(data) // 2
+    with pytest.raises(DownloadError) as info:
+        download_dataset("ds", [file], tmp_path, progress=False)
+    server.cut_after = None
+    message = str(info.value)
+    assert "\n" not in message and file.url in message
+    assert f"after {len(data) // 2} of {len(data)} bytes" in message and "resumes" in message
+    assert not (tmp_path / "ds" / name).exists()
+    assert (tmp_path / "ds" / f".{name}.part").read_bytes() == data[: len(data) // 2]
+    return file
+
+
+def test_connection_closed_halfway_keeps_partial_and_next_call_resumes(server: Server, tmp_path: Path) -> None:
+    file = interrupted(server, tmp_path)
+    out = download_dataset("ds", [file], tmp_path, progress=False)
+    assert server.seen == [("/big.bin", None, None), ("/big.bin", f"bytes={HALF}-", server.etag(PAYLOAD))]
+    assert sha256_of(out / "big.bin") == sha(PAYLOAD)
+    assert listing(out) == ["big.bin"]  # no partial, sidecar or lock file left
+
+
+def test_server_ignoring_range_restarts_from_zero(server: Server, tmp_path: Path) -> None:
+    file = interrupted(server, tmp_path)
+    server.ranges = False
+    out = download_dataset("ds", [file], tmp_path, progress=False)
+    assert server.seen[-1][1] == f"bytes={HALF}-"  # asked for the rest, got the whole file (200)
+    assert (out / "big.bin").read_bytes() == PAYLOAD  # not the first half twice
+    assert listing(out) == ["big.bin"]
+
+
+@pytest.mark.parametrize(
+    ("etags", "new", "asked"),
+    [
+        (True, b"v2 " * 1000, 2),  # If-Range no longer matches: the server answers 200 with the new file
+        (False, b"v2 " * 1000, 3),  # no validator, file now shorter than the kept half: 416, then from zero
+        (False, PAYLOAD + b"v2", 3),  # no validator, 206 of a body of another length: dropped, then from zero
+    ],
+    ids=["if-range-mismatch-200", "no-validator-416", "no-validator-length-changed"],
+)
+def test_file_changed_on_server_restarts_from_zero(
+    server: Server, tmp_path: Path, etags: bool, new: bytes, asked: int
+) -> None:
+    server.etags = etags
+    interrupted(server, tmp_path)
+    (server.root / "big.bin").write_bytes(new)
+    file = RemoteFile("big.bin", server.url("big.bin"), sha(new))
+    out = download_dataset("ds", [file], tmp_path, progress=False)
+    assert server.seen[1] == ("/big.bin", f"bytes={HALF}-", server.etag(PAYLOAD) if etags else None)
+    assert len(server.seen) == asked and server.seen[-1][1] == (f"bytes={HALF}-" if asked == 2 else None)
+    assert (out / "big.bin").read_bytes() == new
+    assert listing(out) == ["big.bin"]
+
+
+def test_corrupt_partial_is_deleted_on_mismatch_and_next_call_succeeds(server: Server, tmp_path: Path) -> None:
+    file = interrupted(server, tmp_path)
+    partial = tmp_path / "ds" / ".big.bin.part"
+    partial.write_bytes(b"\0" * HALF)  # same length, wrong bytes: the server resumes after them
+    spliced = b"\0" * HALF + PAYLOAD[HALF:]
+    with pytest.raises(DownloadError) as info:
+        download_dataset("ds", [file], tmp_path, progress=False)
+    message = str(info.value)
+    assert file.url in message and sha(PAYLOAD) in message and sha(spliced) in message
+    assert listing(tmp_path / "ds") == []  # partial and sidecar deleted: they cannot poison the next try
+    out = download_dataset("ds", [file], tmp_path, progress=False)
+    assert [rng for _, rng, _ in server.seen] == [None, f"bytes={HALF}-", None]  # third call from zero
+    assert sha256_of(out / "big.bin") == sha(PAYLOAD)
+
+
+def test_archive_download_resumes(server: Server, tmp_path: Path) -> None:
+    members = {"inner/big.bin": os.urandom(200_000), "inner/kg.txt": KG}  # random: the zip stays large
+    archive = zip_bytes(members)
+    interrupted(server, tmp_path, "bundle.zip", archive)
+    url = server.url("bundle.zip")
+    files = [RemoteFile(n.split("/")[1], url, sha(d), member=n) for n, d in members.items()]
+    out = download_dataset("ds", files, tmp_path, progress=False)
+    assert server.seen[-1][1] == f"bytes={len(archive) // 2}-"
+    assert all(sha256_of(out / f.name) == f.sha256 for f in files)
+    assert listing(out) == ["big.bin", "kg.txt"]  # the archive is gone once extracted
+
+
+def test_whole_but_unrenamed_partial_is_verified_without_refetching(
+    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (server.root / "big.bin").write_bytes(PAYLOAD)
+    file = RemoteFile("big.bin", server.url("big.bin"), sha(PAYLOAD))
+    def ctrl_c(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:  # Ctrl-C while the finished download is being hashed
+        patch.setattr(sources, "_check", ctrl_c)
+        with pytest.raises(KeyboardInterrupt):
+            download_dataset("ds", [file], tmp_path, progress=False)
+    assert not (tmp_path / "ds" / "big.bin").exists()
+    assert leftovers(tmp_path / "ds") == [".big.bin.part", ".big.bin.part.json"]
+    out = download_dataset("ds", [file], tmp_path, progress=False)
+    assert server.requests["/big.bin"] == 1
+    assert sha256_of(out / "big.bin") == sha(PAYLOAD) and listing(out) == ["big.bin"]
+
+
+def test_stale_temporaries_removed_when_download_starts(server: Server, tmp_path: Path) -> None:
+    (server.root / "kg.txt").write_bytes(KG)
+    stale = make_dataset(tmp_path, "ds", {".kg.txt.k1ll3d.tmp": b"half an extracted member"})
+    download_dataset("ds", [RemoteFile("kg.txt", server.url("kg.txt"), sha(KG))], tmp_path, progress=False)
+    assert listing(stale) == ["kg.txt"]
+
+
+DOWNLOAD_SCRIPT = """
+import json, logging, sys
+from pathlib import Path
+from kgrec.data.sources import RemoteFile, download_dataset
+logging.basicConfig(level=logging.INFO, format="%(message)s")
+files = [RemoteFile(**f) for f in json.loads(sys.argv[2])]
+download_dataset("ds", files, Path(sys.argv[1]), progress=False)
+"""
+
+
+def spawn(target_root: Path, files: list[RemoteFile], log: Path) -> subprocess.Popen[bytes]:
+    """Run download_dataset in a fresh Python process, logging (INFO) to ``log``."""
+    with open(log, "wb") as err:
+        return subprocess.Popen(
+            [sys.executable, "-c", DOWNLOAD_SCRIPT, str(target_root), json.dumps([asdict(f) for f in files])],
+            stdout=subprocess.DEVNULL, stderr=err,
+        )
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_sigkill_mid_download_then_fresh_process_completes(server: Server, tmp_path: Path) -> None:
+    (server.root / "big.bin").write_bytes(PAYLOAD)
+    file = RemoteFile("big.bin", server.url("big.bin"), sha(PAYLOAD))
+    final, partial = tmp_path / "ds" / "big.bin", tmp_path / "ds" / ".big.bin.part"
+    bad: list[str] = []
+    done = threading.Event()
+
+    def watch() -> None:  # at no point may the final name hold a file that fails the checksum
+        while not done.is_set():
+            try:
+                if sha(final.read_bytes()) != file.sha256:
+                    bad.append("final file failed the checksum")
+            except FileNotFoundError:
+                pass
+            time.sleep(0.002)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    server.delay, server.hold_after = 0.005, HALF  # slow, then stalled halfway: the kill lands mid-body
+    first = spawn(tmp_path, [file], tmp_path / "first.log")
+    try:
+        wait_until(lambda: partial.is_file() and partial.stat().st_size >= HALF // 2)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    kept = partial.stat().st_size
+    assert 0 < kept <= HALF and partial.read_bytes() == PAYLOAD[:kept] and not final.exists()
+    server.delay, server.hold_after = 0.0, None
+    second = spawn(tmp_path, [file], tmp_path / "second.log")
+    assert second.wait(timeout=30) == 0, (tmp_path / "second.log").read_text()
+    done.set()
+    watcher.join(timeout=5)
+    assert bad == []
+    assert server.seen[-1] == ("/big.bin", f"bytes={kept}-", server.etag(PAYLOAD))
+    assert sha256_of(final) == sha(PAYLOAD) and listing(tmp_path / "ds") == ["big.bin"]
+
+
+def test_two_concurrent_processes_one_download(server: Server, tmp_path: Path) -> None:
+    data = {"big.bin": PAYLOAD, "kg.txt": KG}
+    for name, content in data.items():
+        (server.root / name).write_bytes(content)
+    files = [RemoteFile(name, server.url(name), sha(content)) for name, content in data.items()]
+    server.hold_after = HALF  # the first process stalls mid-file while holding the folder
+    first = spawn(tmp_path, files, tmp_path / "first.log")
+    second = None
+    try:
+        wait_until(lambda: server.requests["/big.bin"] == 1)
+        second = spawn(tmp_path, files, tmp_path / "second.log")
+        wait_until(lambda: "waiting for another kgrec process" in (tmp_path / "second.log").read_text())
+        server.release.set()
+        assert first.wait(timeout=30) == 0, (tmp_path / "first.log").read_text()
+        assert second.wait(timeout=30) == 0, (tmp_path / "second.log").read_text()
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                process.kill()
+    assert server.requests == Counter({"/big.bin": 1, "/kg.txt": 1})  # the second found both verified
+    out = tmp_path / "ds"
+    assert listing(out) == ["big.bin", "kg.txt"]
+    assert all(sha256_of(out / f.name) == f.sha256 for f in files)
 
 
 # ---------------------------------------------------------------- locate_dataset
