@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
+import logging
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
+
+log = logging.getLogger(__name__)
 
 
 def _umask() -> int:
@@ -30,10 +34,34 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the permissions open() would
     try:
         yield tmp
+        _fsync(tmp)
         os.replace(tmp, target)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _fsync(path: Path) -> None:
+    """Flush ``path`` to disk, so that after a crash the renamed file is complete, not merely present."""
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def remove_stale_temporaries(directory: str | os.PathLike[str], name: str) -> list[Path]:
+    """Delete the ``.<name>.*.tmp`` files that killed writers of ``directory/name`` left behind.
+
+    Only call it while no other process can be writing ``name`` (e.g. under a lock, or from the one process
+    that owns the directory); returns the removed paths.
+    """
+    removed = []
+    for stale in Path(directory).glob(f".{glob.escape(name)}.*.tmp"):
+        log.info("removing %s left by an interrupted write", stale)
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+        removed.append(stale)
+    return removed
 
 
 @contextlib.contextmanager

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kgrec.atomic import atomic_directory, atomic_write_json, atomic_write_text
+from kgrec.atomic import atomic_directory, atomic_write_json, atomic_write_text, remove_stale_temporaries
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> None:
@@ -39,3 +39,13 @@ def test_json_nan_becomes_null(tmp_path: Path) -> None:
     atomic_write_json(tmp_path / "m.json", {"a": float("nan"), "b": [1.5, float("nan")], "c": "é"})
     text = (tmp_path / "m.json").read_text(encoding="utf-8")
     assert json.loads(text) == {"a": None, "b": [1.5, None], "c": "é"} and "NaN" not in text
+
+
+def test_remove_stale_temporaries_only_touches_that_name(tmp_path: Path) -> None:
+    (tmp_path / ".last.pt.ab12.tmp").write_bytes(b"half")
+    (tmp_path / ".last.pt.cd34.tmp").mkdir()
+    (tmp_path / ".model.pt.ef56.tmp").write_bytes(b"other")
+    (tmp_path / "last.pt").write_bytes(b"whole")
+    removed = remove_stale_temporaries(tmp_path, "last.pt")
+    assert sorted(p.name for p in removed) == [".last.pt.ab12.tmp", ".last.pt.cd34.tmp"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".model.pt.ef56.tmp", "last.pt"]

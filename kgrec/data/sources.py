@@ -22,7 +22,6 @@ without ``fcntl`` (Windows) get no cross-process lock.
 from __future__ import annotations
 
 import contextlib
-import glob
 import hashlib
 import http.client
 import json
@@ -43,7 +42,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from kgrec.atomic import atomic_path, safe_file_name
+from kgrec.atomic import atomic_path, remove_stale_temporaries, safe_file_name
 from kgrec.errors import DatasetError, DownloadError
 
 try:
@@ -174,13 +173,6 @@ def _kept(partial: Path) -> str:
     """A note for error messages saying how much of ``partial`` the next attempt will resume from."""
     size = partial.stat().st_size if partial.is_file() else 0
     return f"; {size} bytes kept in {partial.name}, the next attempt resumes" if size else ""
-
-
-def _remove_stale_temporaries(folder: Path, name: str) -> None:
-    """Delete ``.<name>.*.tmp`` files of killed processes (only called under the folder lock, so none is live)."""
-    for stale in folder.glob(f".{glob.escape(name)}.*.tmp"):
-        logger.info("removing %s left by an interrupted download", stale)
-        stale.unlink(missing_ok=True)
 
 
 def _same_file(fd: int, path: Path) -> bool:
@@ -424,7 +416,7 @@ def download_dataset(
             if target.is_file() and mismatched_digest(target, file.sha256) is None:
                 logger.info("%s already present and verified", target)
             else:
-                _remove_stale_temporaries(target_dir, file.name)
+                remove_stale_temporaries(target_dir, file.name)  # under the folder lock: none is live
                 pending.append(file)
 
         archives: dict[str, list[RemoteFile]] = {}

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from kgrec.atomic import atomic_open, atomic_path
+from kgrec.atomic import atomic_open, atomic_path, remove_stale_temporaries
 from kgrec.config import EvalConfig, TrainConfig
 from kgrec.data.sampling import NegativeSampler
 from kgrec.data.split import Split
@@ -123,6 +123,9 @@ class Trainer:
 
     def fit(self, resume: Path | None = None) -> TrainResult:
         """Train until ``epochs`` or until ``patience`` epochs pass without a better validation metric."""
+        if self.run_dir is not None:  # this process owns the run directory: half-writes of a killed run are dead
+            for name in (BEST, LAST, "history.csv"):
+                remove_stale_temporaries(self.run_dir, name)
         if resume is not None:
             self.load_checkpoint(resume)
         if not self.model.trainable:
