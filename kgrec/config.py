@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import dataclasses
+import reprlib
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 
-from kgrec.errors import ConfigError
+from kgrec.errors import ConfigError, IncompatibleRunError, RunError
 
 T = TypeVar("T")
+
+
+def require_at_least(config: Any, minimum: int, *names: str) -> None:
+    """ConfigError naming the field when a count or size in ``names`` (a number, or a tuple of numbers) is below
+    ``minimum``: a batch size of 0 or a negative epoch count would fail late or silently do nothing.
+    (:func:`from_dict` prefixes the file or ``--set`` and the section.)"""
+    for name in names:
+        value = getattr(config, name)
+        values = value if isinstance(value, tuple) else (value,)
+        if any(isinstance(v, (int, float)) and not isinstance(v, bool) and v < minimum for v in values):
+            what = "values" if isinstance(value, tuple) else "a value"
+            raise ConfigError(f"{name}: expected {what} of at least {minimum}, got {brief_repr(value)}")
 
 
 @dataclass(frozen=True)
@@ -74,12 +87,17 @@ class ModelConfig:
     kg_batch_size: int = 4096
     kg_weight: float = 1.0
 
+    def __post_init__(self) -> None:
+        require_at_least(self, 1, "dim", "kg_batch_size")
+        require_at_least(self, 0, "layers")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
     """The training loop: epochs, batches (``negatives`` sampled items per positive), optimiser, early
     stopping, threads and device. ``lr_decay`` < 1 multiplies the learning rate by that factor whenever
-    the validation metric has not improved for ``lr_decay_patience`` evaluations (1 = constant rate)."""
+    the validation metric has not improved for ``lr_decay_patience`` evaluations (1 = constant rate).
+    ``deterministic`` makes GPU kernels repeatable (see docs/reliability.md); CPU runs are repeatable anyway."""
 
     epochs: int = 300
     batch_size: int = 2048
@@ -93,6 +111,11 @@ class TrainConfig:
     seed: int = 2026
     num_threads: int = 2
     device: str = "cpu"
+    deterministic: bool = False
+
+    def __post_init__(self) -> None:
+        require_at_least(self, 1, "batch_size", "negatives", "lr_decay_patience", "eval_every", "num_threads")
+        require_at_least(self, 0, "epochs", "patience")
 
 
 @dataclass(frozen=True)
@@ -101,6 +124,9 @@ class EvalConfig:
 
     ks: tuple[int, ...] = (10, 20)
     batch_size: int = 1024
+
+    def __post_init__(self) -> None:
+        require_at_least(self, 1, "ks", "batch_size")
 
 
 @dataclass(frozen=True)
@@ -146,28 +172,114 @@ class PipelineConfig:
     report: bool = True
 
 
+class _Brief(reprlib.Repr):
+    """reprlib with small limits, and huge integers shown by size (repr() refuses over 4300 digits)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel, self.maxlist, self.maxdict, self.maxstring, self.maxother = 2, 4, 4, 60, 60
+
+    def repr_int(self, x: int, level: int) -> str:
+        return repr(x) if x.bit_length() <= 128 else f"<a {x.bit_length()}-bit integer>"
+
+
+def brief_repr(value: Any) -> str:
+    """A short repr for error messages: YAML aliases can make a value exponentially large when printed in full."""
+    return _Brief().repr(value)
+
+
+def _mapping(values: Any, where: str) -> dict[Any, Any]:
+    """``values`` (None: empty) as a dict; anything but a mapping is a ConfigError."""
+    if values is None:
+        return {}
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{where}: expected a mapping of keys to values, got {brief_repr(values)}")
+    return dict(values)
+
+
+def unknown_keys(values: Mapping[Any, Any], known: Collection[str]) -> list[Any]:
+    """The keys of ``values`` not in ``known``, in file order (YAML keys may be numbers, dates, None...)."""
+    return [key for key in values if not isinstance(key, str) or key not in known]
+
+
 def from_dict(cls: type[T], values: Mapping[str, Any] | None, where: str = "config") -> T:
     """Build dataclass ``cls`` from a mapping, rejecting unknown keys and values of the wrong type."""
-    values = dict(values or {})
+    values = _mapping(values, where)
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(values) - set(fields))
+    unknown = unknown_keys(values, fields)
     if unknown:
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; valid keys: {', '.join(fields)}")
+        raise ConfigError(f"{where}: unknown key {brief_repr(unknown[0])}; valid keys: {', '.join(fields)}")
     hints = typing.get_type_hints(cls)
     converted = {key: _convert(value, hints[key], f"{where}.{key}") for key, value in values.items()}
-    return cls(**converted)
+    try:
+        return cls(**converted)
+    except ConfigError as error:  # the dataclass's own checks do not know which file the values came from
+        raise ConfigError(f"{where}: {error}") from None
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, reporting scalars it cannot construct (a 31 February, a 5000-digit integer) as
+    YAML errors with their position instead of a bare ValueError."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError) as error:
+            problem = f"cannot read this value ({error})"
+            raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark) from None
+
+
+def _yaml_problem(error: yaml.YAMLError, text: str) -> tuple[int | None, str]:
+    """(1-based line or None, one-line description) of a PyYAML error.
+
+    Lines are counted by LF like everywhere else in kgrec (YAML also breaks lines at a lone CR or U+2028).
+    """
+    if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
+        index = min(error.problem_mark.index, len(text))
+        column = index - text.rfind("\n", 0, index)
+        problem = " ".join(part for part in (error.context, error.problem) if part)
+        return text.count("\n", 0, index) + 1, f"{problem}, column {column}"
+    if isinstance(error, yaml.reader.ReaderError) and isinstance(error.character, int):
+        line = text.count("\n", 0, error.position) + 1
+        return line, f"character U+{error.character:04X} is not allowed in YAML text"
+    return None, " ".join(str(error).split())
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """The document of a YAML text (None when empty); bad YAML is a ConfigError ``source:line: ...``."""
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as error:
+        line, problem = _yaml_problem(error, text)
+        location = f"{source}:{line}" if line is not None else source
+        raise ConfigError(f"{location}: not valid YAML ({problem})") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: not valid YAML (nested too deeply)") from None
+
+
+def read_yaml_text(path: str | Path, what: str = "config file") -> str:
+    """A YAML file's text; a missing or unreadable file, or one that is not UTF-8, is a ConfigError naming it."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: {what} not found") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the {what} ({error.strerror or error})") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ConfigError(f"{path}:{line}: byte 0x{data[error.start]:02x} is not valid UTF-8 text") from None
 
 
 def read_yaml_mapping(path: str | Path) -> Mapping[str, Any]:
     """The top-level mapping of a YAML file; a missing file, bad YAML or a non-mapping is a ConfigError."""
-    try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML ({error})") from None
+    document = parse_yaml(read_yaml_text(path), str(path))
+    if document is None:
+        return {}
     if not isinstance(document, Mapping):
-        raise ConfigError(f"{path}: expected a mapping of keys to values")
+        raise ConfigError(f"{path}: expected a mapping of keys to values, got {brief_repr(document)}")
     return document
 
 
@@ -176,8 +288,6 @@ def from_yaml(cls: type[T], path: str | Path, section: str | None = None) -> T:
     document = read_yaml_mapping(path)
     if section is not None:
         document = document.get(section) or {}
-        if not isinstance(document, Mapping):
-            raise ConfigError(f"{path}:{section}: expected a mapping of keys to values")
     return from_dict(cls, document, where=f"{path}" + (f":{section}" if section else ""))
 
 
@@ -200,32 +310,35 @@ def _convert(value: Any, hint: Any, where: str) -> Any:
                 return _convert(value, option, where)
             except ConfigError as error:
                 errors.append(str(error))
-        raise ConfigError(errors[0] if errors else f"{where}: unexpected value {value!r}")
+        raise ConfigError(errors[0] if errors else f"{where}: unexpected value {brief_repr(value)}")
     if origin is tuple:
         args = typing.get_args(hint)
         if len(args) == 2 and args[1] is Ellipsis:
             if not isinstance(value, (list, tuple)) or not value:
-                raise ConfigError(f"{where}: expected a non-empty list, got {value!r}")
+                raise ConfigError(f"{where}: expected a non-empty list, got {brief_repr(value)}")
             return tuple(_convert(v, args[0], where) for v in value)
         if not isinstance(value, (list, tuple)) or len(value) != len(args):
-            raise ConfigError(f"{where}: expected a list of {len(args)} values, got {value!r}")
+            raise ConfigError(f"{where}: expected a list of {len(args)} values, got {brief_repr(value)}")
         return tuple(_convert(v, a, where) for v, a in zip(value, args))
     if hint is bool:
         if isinstance(value, bool):
             return value
-        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        raise ConfigError(f"{where}: expected true or false, got {brief_repr(value)}")
     if hint is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        raise ConfigError(f"{where}: expected an integer, got {brief_repr(value)}")
     if hint is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        raise ConfigError(f"{where}: expected a number, got {value!r}")
+            try:
+                return float(value)
+            except OverflowError:  # an integer beyond 1.8e308
+                raise ConfigError(f"{where}: number {brief_repr(value)} is too large") from None
+        raise ConfigError(f"{where}: expected a number, got {brief_repr(value)}")
     if hint is str:
         if isinstance(value, str):
             return value
-        raise ConfigError(f"{where}: expected a string, got {value!r}")
+        raise ConfigError(f"{where}: expected a string, got {brief_repr(value)}")
     return value
 
 
@@ -244,11 +357,11 @@ class RunConfig:
 
 def run_config_from_dict(values: Mapping[str, Any] | None, where: str = "config") -> RunConfig:
     """A RunConfig from ``{section: {key: value}}``; unknown sections and keys are errors."""
-    values = dict(values or {})
+    values = _mapping(values, where)
     sections = {f.name: f.type for f in dataclasses.fields(RunConfig)}
-    unknown = sorted(set(values) - set(sections))
+    unknown = unknown_keys(values, sections)
     if unknown:
-        raise ConfigError(f"{where}: unknown section {unknown[0]!r}; sections: {', '.join(sections)}")
+        raise ConfigError(f"{where}: unknown section {brief_repr(unknown[0])}; sections: {', '.join(sections)}")
     hints = typing.get_type_hints(RunConfig)
     return RunConfig(**{name: from_dict(hints[name], values.get(name), f"{where}.{name}") for name in sections})
 
@@ -269,10 +382,45 @@ def with_overrides(config: RunConfig, assignments: list[str]) -> RunConfig:
             raise ConfigError(f"--set {assignment!r}: expected section.key=value; valid keys: {valid}")
         if field_name not in values[section]:
             raise ConfigError(f"--set {assignment!r}: unknown key {key!r}; valid keys: {', '.join(f'{section}.{k}' for k in values[section])}")
-        values[section][field_name] = yaml.safe_load(raw) if raw.strip() else None
+        values[section][field_name] = parse_yaml(raw, f"--set {assignment!r}") if raw.strip() else None
     return run_config_from_dict(values, "--set")
 
 
 def run_config_to_dict(config: RunConfig) -> dict[str, Any]:
     """Plain dict of a RunConfig for ``config.yaml``."""
     return {f.name: to_dict(getattr(config, f.name)) for f in dataclasses.fields(RunConfig)}
+
+
+RUN_CONFIG = "config.yaml"
+
+
+def run_file(run_dir: str | Path, name: str, writer: str) -> Path:
+    """``run_dir / name``, checked to exist: RunError naming the directory or the file (``writer`` is the
+    command that writes such run directories, for the message)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        reason = "no such run directory" if not run_dir.exists() else "a file, not a run directory"
+        raise RunError(f"{run_dir}: {reason}")
+    path = run_dir / name
+    if not path.is_file():
+        raise RunError(f"{path}: file not found; not a run directory written by `{writer}`")
+    return path
+
+
+def saved_run_config(run_dir: str | Path) -> RunConfig:
+    """The config saved in a run directory by ``kgrec train`` (or ``kgrec run``), checked to be written by this
+    kgrec version: RunError, IncompatibleRunError or ConfigError naming the file otherwise.
+
+    It reads one small file and imports nothing heavy, so a mistyped or foreign run is reported at once."""
+    from kgrec import __version__  # not at the top: kgrec/__init__ imports this module first
+
+    path = run_file(run_dir, RUN_CONFIG, "kgrec train")
+    document = dict(read_yaml_mapping(path))
+    version = document.pop("kgrec_version", None)
+    if version is None:
+        hint = " (a `kgrec kge train` run: use `kgrec kge evaluate`)" if "kge" in document else ""
+        raise RunError(f"{path}: no kgrec_version; not a run directory written by `kgrec train`{hint}")
+    if version != __version__:
+        shown = version if isinstance(version, str) else brief_repr(version)
+        raise IncompatibleRunError(f"{path}: written by kgrec {shown}, this is kgrec {__version__}; retrain the run")
+    return run_config_from_dict(document, str(path))

@@ -49,5 +49,10 @@ class UnknownItemError(UnknownIdError):
     """An item given by raw id or name is not in the dataset (the message suggests close matches)."""
 
 
-class IncompatibleRunError(KgrecError):
+class RunError(KgrecError):
+    """A run directory is missing or incomplete, or one of its files (``config.yaml``, ``model.pt``,
+    ``dataset.json``) cannot be read; the message names the file."""
+
+
+class IncompatibleRunError(RunError):
     """A run directory was written for another dataset or by an incompatible kgrec version."""

@@ -57,14 +57,6 @@ def load_pipeline_config(path: str | Path, overrides: list[str] | tuple[str, ...
     return with_overrides(run_config_from_dict(document, str(path)), list(overrides))
 
 
-def saved_config(run_dir: Path) -> RunConfig:
-    """The config saved in a run directory (for ``--resume``)."""
-    path = run_dir / "config.yaml"
-    if not path.exists():
-        raise ConfigError(f"{run_dir}: not a kgrec run directory (config.yaml missing)")
-    return load_pipeline_config(path)
-
-
 def variant_config(config: RunConfig, name: str, split_dir: Path) -> RunConfig:
     """The main config with a variant's overrides, on the main run's saved split."""
     if name not in VARIANTS:

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable, Iterator
 from functools import cached_property
 from pathlib import Path as FilePath
 
@@ -42,6 +43,9 @@ class Recommender:
     @classmethod
     def load(cls, run_dir: str | FilePath) -> Recommender:
         """Load a run directory written by ``kgrec train`` (best weights, its own split and config).
+
+        A missing or damaged run raises RunError, one of another kgrec version or dataset IncompatibleRunError,
+        a bad config.yaml value ConfigError; each message names the file.
 
         >>> rec = Recommender.load("runs/my-run")
         >>> rec.recommend("2", k=10, explain=True)[0].text
@@ -136,14 +140,37 @@ class Recommender:
         >>> rec.recommend("Alice", k=5, explain=True)[0].text
         """
         uid = self.user_id(user)
+        return self._ranked(uid, self.scores(uid), k, explain)
+
+    def recommend_all(
+        self, k: int = 10, explain: bool = False, users: Iterable[str | int] | None = None, batch_size: int | None = None
+    ) -> Iterator[tuple[int, list[Explanation]]]:
+        """``(user id, recommend(user, k, explain))`` for many users (default: every user), in their order.
+
+        Users are scored ``batch_size`` at a time (default ``eval.batch_size``) and their lists yielded one by
+        one, so memory stays that of one batch however many users there are.
+
+        >>> for user, explanations in rec.recommend_all(10, explain=True): ...
+        """
+        ids = np.arange(self.dataset.n_users) if users is None else np.array([self.user_id(u) for u in users], dtype=np.int64)
+        batch_size = batch_size or self.config.eval.batch_size
+        for start in range(0, len(ids), batch_size):
+            batch = ids[start : start + batch_size]
+            with torch.no_grad():
+                scores = self.model.score_users(torch.as_tensor(batch, device=self.config.train.device)).cpu()
+            for row, uid in enumerate(batch.tolist()):
+                yield uid, self._ranked(uid, scores[row], k, explain)
+
+    def _ranked(self, uid: int, scores: torch.Tensor, k: int, explain: bool) -> list[Explanation]:
+        """The top-``k`` list of ``uid`` from its score vector; popular items for a user without history."""
         history = self._history[uid]
         if len(history) == 0:
             return self._popular(uid, k)
-        items, scores = top_k(self.scores(uid), k, history)
+        items, top_scores = top_k(scores, k, history)
         ranks = np.arange(1, len(items) + 1)
         if explain:
-            return self.explainer.explain_items(uid, items, scores, ranks)
-        return [Explanation(uid, int(i), float(s), int(r)) for i, s, r in zip(items, scores, ranks)]
+            return self.explainer.explain_items(uid, items, top_scores, ranks)
+        return [Explanation(uid, int(i), float(s), int(r)) for i, s, r in zip(items, top_scores, ranks)]
 
     def explain(self, user: str | int, item: str | int) -> Explanation:
         """Why ``item`` is (or is not) recommended to ``user``: its rank, paths, rule and sentence.

@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from kgrec.errors import KgrecError
 
@@ -36,18 +37,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
         args.handler(args)
-    except KgrecError as error:
-        if args.debug:
-            raise
-        print(f"kgrec: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()
         return 0
+    except (KgrecError, OSError) as error:  # OSError: a file the user named cannot be read or written
+        if args.debug:
+            raise
+        print(f"kgrec: error: {error_line(error)}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("kgrec: interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+def error_line(error: Exception) -> str:
+    """The error as one line: an OSError as ``file: reason``, any line breaks (a library's message) joined."""
+    if isinstance(error, OSError) and error.filename is not None:
+        message = f"{error.filename}: {error.strerror or error}"
+    else:
+        message = str(error)
+    return " ".join(message.split())
+
+
+def checked_run(run: Path) -> Path:
+    """``run``, once its config.yaml shows a run directory of this kgrec version (else a RunError naming it).
+
+    The check imports nothing heavy: a mistyped or foreign run is reported before the seconds that importing
+    torch and the graph library take."""
+    from kgrec.config import saved_run_config
+
+    saved_run_config(run)
+    return run
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -47,6 +47,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _load(run: Path):
+    from kgrec.cli import checked_run
+
+    checked_run(run)
     from kgrec.recommender import Recommender
 
     return Recommender.load(run)
@@ -60,11 +63,11 @@ def _check_positive(name: str, value: int | None) -> None:
 
 
 def run_recommend(args: argparse.Namespace) -> None:
+    _check_positive("-k", args.k)
+    rec = _load(args.run)
     from kgrec.atomic import atomic_write_text
     from kgrec.explain.render import explanations_html, recommendations_document
 
-    _check_positive("-k", args.k)
-    rec = _load(args.run)
     user = rec.user_id(args.user)
     explanations = rec.recommend(user, args.k, explain=args.explain or args.format == "html")
     if explanations and explanations[0].fallback:
@@ -132,12 +135,12 @@ def run_rules(args: argparse.Namespace) -> None:
 
 
 def run_explain_eval(args: argparse.Namespace) -> None:
-    from kgrec.atomic import atomic_write_text
-    from kgrec.explain.evaluate import explain_eval
-
     _check_positive("--users", args.users)
     _check_positive("-k", args.k)
     rec = _load(args.run)
+    from kgrec.atomic import atomic_write_text
+    from kgrec.explain.evaluate import explain_eval
+
     report = json_safe(explain_eval(rec, args.users, args.k))
     atomic_write_text(args.run / "explain_eval.json", json.dumps(report, indent=2) + "\n")
     if args.format == "json":

@@ -14,7 +14,8 @@ import yaml
 
 from kgrec.atomic import safe_file_name
 from kgrec.cli.tables import table
-from kgrec.errors import ConfigError, DatasetError
+from kgrec.config import parse_yaml
+from kgrec.errors import ConfigError, DatasetError, RunError
 
 METRIC_ROWS = ("mrr", "hits@1", "hits@3", "hits@10", "mean_rank")
 
@@ -63,10 +64,7 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         key = key.strip()
         if not sep or not key:
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError as error:
-            raise ConfigError(f"--set {item!r}: value is not valid YAML ({error})") from None
+        value = parse_yaml(text, f"--set {item!r}")
         if isinstance(value, str):
             try:  # YAML 1.1 reads 1e-3 as a string
                 value = float(value)
@@ -184,21 +182,17 @@ def run_train(args: argparse.Namespace) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> None:
+    from kgrec.config import read_yaml_mapping, run_file
+
+    config_path = run_file(args.run, "config.yaml", "kgrec kge train")
+    document = read_yaml_mapping(config_path)
+    if "kge" not in document:  # checked before the slow imports below
+        hint = " (a `kgrec train` run: use `kgrec evaluate`)" if "kgrec_version" in document else ""
+        raise RunError(f"{config_path}: no 'kge' section; not a run directory written by `kgrec kge train`{hint}")
     from kgrec.config import from_dict
     from kgrec.evaluation.linkpred import evaluate_link_prediction
     from kgrec.training.kge import KGEConfig, load_checkpoint
 
-    config_path = args.run / "config.yaml"
-    if not args.run.is_dir():
-        raise DatasetError("not a run directory (expected config.yaml and model.pt from `kgrec kge train`)", args.run)
-    try:
-        document = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise DatasetError("file not found (is this a `kgrec kge train` run directory?)", config_path) from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{config_path}: not valid YAML ({error})") from None
-    if not isinstance(document, dict):
-        raise ConfigError(f"{config_path}: expected a mapping with 'source' and 'kge'")
     config = from_dict(KGEConfig, document.get("kge"), where=f"{config_path}:kge")
     split = reload_source(document.get("source"), config_path)
     model, checkpoint = load_checkpoint(args.run / "model.pt")

@@ -28,15 +28,16 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_run(args: argparse.Namespace) -> None:
+    from kgrec.config import saved_run_config
     from kgrec.errors import ConfigError
-    from kgrec.pipeline import load_pipeline_config, saved_config
+    from kgrec.pipeline import load_pipeline_config
 
     if (args.pipeline is None) == (args.resume is None):
         raise ConfigError("kgrec run: give a pipeline YAML, or --resume RUN (not both)")
     if args.resume is not None:
         if args.set:
             raise ConfigError("--set cannot change a run being resumed; its config.yaml is fixed")
-        execute(saved_config(args.resume), args.resume, resume=True)
+        execute(saved_run_config(args.resume), args.resume, resume=True)
         return
     config = load_pipeline_config(args.pipeline, args.set)
     out = args.out or Path("runs") / f"{args.pipeline.stem}-{time.strftime('%Y%m%d-%H%M%S')}"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from kgrec.cli.tables import table
 from kgrec.config import RunConfig, load_run_config, with_overrides
+from kgrec.errors import ConfigError
 
 MODELS = ("kgrec", "bprmf", "lightgcn", "pop")
 SHOWN = ("recall@20", "ndcg@20", "precision@20", "hit@20", "mrr@20", "coverage@20")
@@ -33,26 +34,30 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def train_config(args: argparse.Namespace) -> RunConfig:
-    """The run's config: file (or defaults), then the dataset, --model, --split-dir and --set overrides."""
-    config = load_run_config(args.config) if args.config else RunConfig()
-    from kgrec.api import dataset_reference
+    """The run's config: file (or defaults), then the dataset, --model, --split-dir and --set overrides.
 
-    config = dataclasses.replace(config, data=dataclasses.replace(config.data, name=dataset_reference(args.dataset)))
+    Everything is checked before the dataset reference is resolved, which imports torch (seconds)."""
+    config = load_run_config(args.config) if args.config else RunConfig()
+    config = dataclasses.replace(config, data=dataclasses.replace(config.data, name=args.dataset))
     if args.model:
         config = dataclasses.replace(config, model=dataclasses.replace(config.model, model=args.model))
     if args.split_dir:
+        if not args.split_dir.is_dir():
+            raise ConfigError(f"--split-dir {args.split_dir}: no such directory of train.tsv, valid.tsv, test.tsv")
         split = dataclasses.replace(config.split, scheme="predefined", split_dir=str(args.split_dir))
         config = dataclasses.replace(config, split=split)
-    return with_overrides(config, args.set)
+    config = with_overrides(config, args.set)
+    from kgrec.api import dataset_reference
+
+    return dataclasses.replace(config, data=dataclasses.replace(config.data, name=dataset_reference(config.data.name)))
 
 
 def run_train(args: argparse.Namespace) -> None:
-    from kgrec.errors import ConfigError
-    from kgrec.training.run import train_run
-
-    config = train_config(args)
     if args.resume and args.out is None:
         raise ConfigError("--resume needs --out RUN, the directory of the interrupted run")
+    config = train_config(args)
+    from kgrec.training.run import train_run
+
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = args.out or Path("runs") / f"{Path(config.data.name).name}-{config.model.model}-{stamp}"
     metrics = train_run(config, out, resume=args.resume)
@@ -63,6 +68,9 @@ def run_train(args: argparse.Namespace) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> None:
+    from kgrec.cli import checked_run
+
+    checked_run(args.run)
     from kgrec.training.run import evaluate_run
 
     metrics = evaluate_run(args.run, args.protocol)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
@@ -26,12 +27,20 @@ def _frozen(array: np.ndarray) -> np.ndarray:
     return array
 
 
+def _number(digits: str) -> int | Decimal:
+    """The value of an integer string; a Decimal past int()'s 4300-digit limit (a huge id must not crash)."""
+    return int(digits) if len(digits) < 4300 else Decimal(digits)
+
+
 def natural_order(raw_ids: Iterable[str]) -> list[str]:
     """Distinct raw ids sorted numerically when all are integers, else in natural order ("u_2" < "u_10")."""
     distinct = list(dict.fromkeys(raw_ids))
     if all(re.fullmatch(r"-?\d+", raw) for raw in distinct):
-        return sorted(distinct, key=int)
-    return sorted(distinct, key=lambda raw: [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", raw)])
+        return sorted(distinct, key=_number)
+    # isdecimal, not isdigit: "²" is a digit that int() refuses, and \d+ never matches it
+    return sorted(
+        distinct, key=lambda raw: [(0, _number(t), "") if t.isdecimal() else (1, 0, t) for t in re.split(r"(\d+)", raw)]
+    )
 
 
 @dataclass(frozen=True, eq=False)

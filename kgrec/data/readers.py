@@ -23,7 +23,8 @@ _PANDAS_LINE = re.compile(r"line (\d+)")
 
 
 def read_text(path: str | PathLike[str], encoding: str = "utf-8") -> str:
-    """Read a whole file as text; a missing file or undecodable byte is a DatasetError with its line."""
+    """Read a whole file as text (one leading BOM dropped); a missing file, an undecodable byte, a NUL or a
+    second BOM is a DatasetError with its line."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -35,10 +36,26 @@ def read_text(path: str | PathLike[str], encoding: str = "utf-8") -> str:
         raise DatasetError(f"cannot read file ({error.strerror})", path) from None
     codec = "utf-8-sig" if encoding.lower().replace("_", "-") in {"utf-8", "utf8"} else encoding
     try:
-        return data.decode(codec)
+        text = data.decode(codec)
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
         raise DatasetError(f"byte 0x{data[error.start]:02x} is not valid {encoding} text", path, line) from None
+    _reject_non_text(text, path)
+    return text
+
+
+_NON_TEXT = re.compile("[\x00\ufeff]")
+_NON_TEXT_REASONS = {
+    "\x00": "NUL character in the text; is the file (or this line) UTF-16 encoded, or binary?",
+    "\ufeff": "byte order mark (U+FEFF) inside the text; a file may start with one, nowhere else",
+}
+
+
+def _reject_non_text(text: str, path: Path) -> None:
+    """A NUL or a second byte order mark is never data: a DatasetError at its line (a BOM first is decoded away)."""
+    found = _NON_TEXT.search(text)
+    if found is not None:
+        raise DatasetError(_NON_TEXT_REASONS[found.group()], path, text.count("\n", 0, found.start()) + 1)
 
 
 def read_table(
@@ -112,29 +129,36 @@ def _csv_fields(line: str, sep: str, path: Path, number: int) -> list[str]:
         raise DatasetError(f"malformed CSV ({error})", path, number) from None
 
 
+def shown(value: str, limit: int = 40) -> str:
+    """``repr(value)``, cut to about ``limit`` characters so that an error message stays one short line."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 5]}...{text[-1]} ({len(value)} characters)"
+
+
+def _row_error(frame: pd.DataFrame, row: int, message: str, path: str | PathLike[str]) -> DatasetError:
+    return DatasetError(message, path, int(frame[LINE_COLUMN].iloc[row]))
+
+
 def parse_ints(frame: pd.DataFrame, column: str, path: str | PathLike[str], what: str | None = None) -> np.ndarray:
-    """Column as int64; the first non-integer value is a DatasetError naming its line."""
+    """Column as int64 (ASCII digits, optional sign); the first non-integer or out-of-range value is a
+    DatasetError naming its line. Leading zeros are dropped before the range check ("007" is 7)."""
     values = frame[column].str.strip()
-    numbers = pd.to_numeric(values, errors="coerce")
-    integral = numbers.notna() & np.isfinite(numbers) & (numbers == np.floor(numbers)) & values.str.fullmatch(r"[+-]?\d+")
+    integral = values.str.fullmatch(r"[+-]?[0-9]+").to_numpy(dtype=bool)
     if not integral.all():
-        row = int(np.flatnonzero(~integral.to_numpy())[0])
-        raise DatasetError(
-            f"{what or column} must be an integer, found {values.iloc[row]!r}", path, int(frame[LINE_COLUMN].iloc[row])
-        )
-    long = values.str.lstrip("+-").str.len().to_numpy() >= 19  # only these can overflow int64
+        row = int(np.flatnonzero(~integral)[0])
+        raise _row_error(frame, row, f"{what or column} must be an integer, found {shown(values.iloc[row])}", path)
+    negative = values.str.startswith("-").to_numpy(dtype=bool)
+    digits = values.str.lstrip("+-").str.lstrip("0").replace("", "0")
+    signed = digits.where(~negative, "-" + digits)
+    long = digits.str.len().to_numpy() >= 19  # only these can overflow int64 (int() refuses > 4300 digits)
     if long.any():
         too_big = np.zeros(len(values), dtype=bool)
-        too_big[long] = [not -(2**63) <= int(value) < 2**63 for value in values[long]]
+        too_big[long] = [len(d) > 19 or not -(2**63) <= int(v) < 2**63 for d, v in zip(digits[long], signed[long])]
         if too_big.any():
             row = int(np.flatnonzero(too_big)[0])
-            raise DatasetError(
-                f"{what or column} {values.iloc[row]!r} does not fit in a 64-bit integer",
-                path,
-                int(frame[LINE_COLUMN].iloc[row]),
-            )
-    out = values.astype(np.int64).to_numpy()
-    return out
+            message = f"{what or column} {shown(values.iloc[row])} does not fit in a 64-bit integer"
+            raise _row_error(frame, row, message, path)
+    return signed.astype(np.int64).to_numpy()
 
 
 def parse_floats(frame: pd.DataFrame, column: str, path: str | PathLike[str], what: str | None = None) -> np.ndarray:
@@ -144,9 +168,7 @@ def parse_floats(frame: pd.DataFrame, column: str, path: str | PathLike[str], wh
     finite = np.isfinite(numbers)
     if not finite.all():
         row = int(np.flatnonzero(~finite)[0])
-        raise DatasetError(
-            f"{what or column} must be a finite number, found {values.iloc[row]!r}", path, int(frame[LINE_COLUMN].iloc[row])
-        )
+        raise _row_error(frame, row, f"{what or column} must be a finite number, found {shown(values.iloc[row])}", path)
     return numbers
 
 

@@ -27,8 +27,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from kgrec.config import brief_repr, parse_yaml, read_yaml_text, unknown_keys
 from kgrec.data.graph import INTERACT, INVERSE_SUFFIX, CollaborativeKG
 from kgrec.errors import ConfigError
 
@@ -130,11 +129,16 @@ def fallback_phrase(raw: str) -> RelationPhrase:
 
 
 def _entry(raw: str, values: Any, source: str) -> RelationPhrase:
+    """One relation's phrases from its mapping in a table; a missing or mistyped key is a ConfigError."""
     if not isinstance(values, Mapping):
-        raise ConfigError(f"{source}: relation {raw!r}: expected a mapping with noun, forward, inverse, got {values!r}")
-    unknown = sorted(set(values) - set(ENTRY_KEYS))
+        raise ConfigError(
+            f"{source}: relation {raw!r}: expected a mapping with noun, forward, inverse, got {brief_repr(values)}"
+        )
+    unknown = unknown_keys(values, ENTRY_KEYS)
     if unknown:
-        raise ConfigError(f"{source}: relation {raw!r}: unknown key(s) {unknown}; allowed: {', '.join(ENTRY_KEYS)}")
+        raise ConfigError(
+            f"{source}: relation {raw!r}: unknown key(s) {brief_repr(unknown)}; allowed: {', '.join(ENTRY_KEYS)}"
+        )
     for key in ("noun", "forward", "inverse"):
         if not isinstance(values.get(key), str) or not values[key].strip():
             raise ConfigError(f"{source}: relation {raw!r}: {key!r} must be a non-empty string")
@@ -171,7 +175,11 @@ class PhraseTable:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", dataset_name or ""):  # e.g. a user's directory path
             return cls(dataset=dataset_name)
         resource = resources.files(TABLE_PACKAGE).joinpath(TABLE_FOLDER, f"{dataset_name}.yaml")
-        if not resource.is_file():
+        try:
+            shipped = resource.is_file()
+        except OSError:  # e.g. a name longer than the file system allows: no table ships under it
+            shipped = False
+        if not shipped:
             return cls(dataset=dataset_name)
         source = f"{TABLE_FOLDER}/{dataset_name}.yaml"
         return cls.from_yaml_text(resource.read_text(encoding="utf-8"), source, dataset_name)
@@ -179,21 +187,16 @@ class PhraseTable:
     @classmethod
     def from_file(cls, path: str | Path) -> PhraseTable:
         """A table from a YAML file of the shipped format (for bring-your-own datasets)."""
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as error:
-            raise ConfigError(f"{path}: cannot read the phrase table ({error.strerror or error})") from None
-        return cls.from_yaml_text(text, str(path))
+        return cls.from_yaml_text(read_yaml_text(path, "phrase table"), str(path))
 
     @classmethod
     def from_yaml_text(cls, text: str, source: str = "<phrase table>", dataset: str = "") -> PhraseTable:
-        try:
-            document = yaml.safe_load(text) or {}
-        except yaml.YAMLError as error:
-            raise ConfigError(f"{source}: not valid YAML ({error})") from None
+        """A table from YAML text; bad YAML or a bad entry is a ConfigError naming ``source`` (and the line)."""
+        document = parse_yaml(text, source)
+        if document is None:
+            document = {}
         if not isinstance(document, Mapping):
-            raise ConfigError(f"{source}: expected a mapping with a 'relations' key")
+            raise ConfigError(f"{source}: expected a mapping with a 'relations' key, got {brief_repr(document)}")
         return cls.from_mapping(document, source, dataset)
 
     @classmethod
@@ -201,14 +204,19 @@ class PhraseTable:
         cls, document: Mapping[str, Any], source: str = "<phrase table>", dataset: str = ""
     ) -> PhraseTable:
         """A table from ``{"dataset": ..., "relations": {raw name: {noun, forward, inverse, ...}}}``."""
-        unknown = sorted(set(document) - {"dataset", "relations"})
+        unknown = unknown_keys(document, ("dataset", "relations"))
         if unknown:
-            raise ConfigError(f"{source}: unknown top-level key(s) {unknown}; expected 'dataset' and 'relations'")
+            raise ConfigError(
+                f"{source}: unknown top-level key(s) {brief_repr(unknown)}; expected 'dataset' and 'relations'"
+            )
         relations = document.get("relations") or {}
         if not isinstance(relations, Mapping):
             raise ConfigError(f"{source}: 'relations' must map raw relation names to phrases")
+        name = document.get("dataset") or dataset
+        if isinstance(name, bool) or not isinstance(name, (str, int, float)):
+            raise ConfigError(f"{source}: 'dataset' must be a name, got {brief_repr(name)}")
         entries = {str(raw): _entry(str(raw), values, source) for raw, values in relations.items()}
-        return cls(dataset=str(document.get("dataset") or dataset), entries=entries, source=source)
+        return cls(dataset=str(name), entries=entries, source=source)
 
     def with_entries(self, entries: Mapping[str, RelationPhrase]) -> PhraseTable:
         """A copy with some entries added or replaced."""

@@ -30,8 +30,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from kgrec.atomic import atomic_write_text
+from kgrec.config import brief_repr
 from kgrec.data.dataset import Interactions
 from kgrec.data.graph import CollaborativeKG
+from kgrec.data.readers import read_text
 from kgrec.errors import ConfigError, DatasetError, UnknownIdError
 from kgrec.explain.types import Rule
 
@@ -97,16 +99,11 @@ class RuleSet:
     def load(cls, path: str | PathLike[str], graph: CollaborativeKG | None = None) -> RuleSet:
         """Read rules written by :meth:`save`.
 
-        A missing, corrupt or foreign file raises :class:`DatasetError` naming it; with ``graph``, so do
-        rules mined on a graph with other relations or another number of items.
+        A missing, corrupt or foreign file raises :class:`DatasetError` naming it (and the line of a JSON
+        syntax error); with ``graph``, so do rules mined on a graph with other relations or another number of
+        items.
         """
-        try:
-            with open(path, encoding="utf-8") as handle:
-                document = json.load(handle)
-        except FileNotFoundError:
-            raise DatasetError("rules file not found", path) from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise DatasetError(f"not a readable JSON rules file ({error})", path) from None
+        document = _read_json(path)
         try:
             rules = cls._from_dict(document)
         except (KeyError, TypeError, ValueError) as error:
@@ -120,55 +117,91 @@ class RuleSet:
 
     @classmethod
     def _from_dict(cls, document: Any) -> RuleSet:
+        """The rule set of a parsed file; any missing or mistyped field is a KeyError, TypeError or ValueError."""
         if not isinstance(document, dict) or document.get("format") != FORMAT:
             raise ValueError(f"expected a JSON object with format {FORMAT!r}")
         if document.get("version") != VERSION:
-            raise ValueError(f"unsupported version {document.get('version')!r}")
-        names = tuple(str(n) for n in document["relation_names"])
-        fields = {"pattern", "support", "connected", "confidence", "head_coverage", "lift", "test_precision"}
-        rules = []
-        for entry in document["rules"]:
-            rule = Rule.from_dict({k: v for k, v in entry.items() if k in fields})
-            precision = rule.test_precision
-            rule = replace(
-                rule,
-                support=_as_int(rule.support, "support"),
-                connected=_as_int(rule.connected, "connected"),
-                confidence=_as_float(rule.confidence, "confidence"),
-                head_coverage=_as_float(rule.head_coverage, "head_coverage"),
-                lift=_as_float(rule.lift, "lift"),
-                test_precision=None if precision is None else _as_float(precision, "test_precision"),
-            )
-            if not rule.pattern or (names and not all(0 <= r < len(names) for r in rule.pattern)):
-                raise ValueError(f"pattern {list(rule.pattern)} is empty or has unknown relation ids")
-            rules.append(rule)
+            raise ValueError(f"unsupported version {brief_repr(document.get('version'))}")
+        names = tuple(_as_list(document["relation_names"], "relation_names"))
+        if not all(isinstance(name, str) for name in names):
+            raise ValueError("relation_names must be strings")
+        rules = tuple(_rule(entry, names) for entry in _as_list(document["rules"], "rules"))
         return cls(
-            rules=tuple(rules),
-            n_items=_as_int(document["n_items"], "n_items"),
-            n_coliked=_as_int(document["n_coliked"], "n_coliked"),
+            rules=rules,
+            n_items=_as_count(document["n_items"], "n_items"),
+            n_coliked=_as_count(document["n_coliked"], "n_coliked"),
             base_rate=_as_float(document["base_rate"], "base_rate"),
             relation_names=names,
         )
 
     def incompatibility(self, graph: CollaborativeKG) -> str | None:
-        """Why these rules cannot be applied to ``graph`` (other relations or item count), or None."""
+        """Why these rules cannot be applied to ``graph`` (other relations or item count, a pattern with
+        relation ids that are not KG relations of the graph), or None."""
         if self.n_items != graph.n_items:
             return f"rules were mined over {self.n_items} items, the graph has {graph.n_items}"
         if self.relation_names and tuple(self.relation_names) != tuple(graph.relation_names):
             return "rules were mined on a graph with other relation ids (relation names differ)"
+        allowed = set(kg_relations(graph))
+        bad = next((rule.pattern for rule in self.rules if not set(rule.pattern) <= allowed), None)
+        if bad is not None:
+            return f"rule pattern {list(bad)} uses relation ids that are not KG relations of the graph"
         return None
 
 
+def _rule(entry: Any, names: tuple[str, ...]) -> Rule:
+    """One rule of a rules file, every field checked; ``pattern_names`` (written for readers) is ignored."""
+    if not isinstance(entry, dict):
+        raise TypeError(f"a rule must be a JSON object, got {brief_repr(entry)}")
+    pattern = tuple(_as_count(r, "a pattern's relation id") for r in _as_list(entry["pattern"], "pattern"))
+    half = len(names) // 2
+    if not pattern or (names and not all(r < len(names) and r not in (0, half) for r in pattern)):
+        raise ValueError(f"pattern {list(pattern)} is empty or has ids that are not KG relations")
+    precision = entry.get("test_precision")
+    return Rule(
+        pattern=pattern,
+        support=_as_count(entry["support"], "support"),
+        connected=_as_count(entry["connected"], "connected"),
+        confidence=_as_float(entry["confidence"], "confidence"),
+        head_coverage=_as_float(entry["head_coverage"], "head_coverage"),
+        lift=_as_float(entry["lift"], "lift"),
+        test_precision=None if precision is None else _as_float(precision, "test_precision"),
+    )
+
+
+def _read_json(path: str | PathLike[str]) -> Any:
+    """A JSON document; a missing, undecodable or malformed file is a DatasetError naming it and the line."""
+    text = read_text(path)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise DatasetError(f"not valid JSON ({error.msg}, column {error.colno})", path, error.lineno) from None
+    except (ValueError, RecursionError) as error:  # a number of over 4300 digits, nesting beyond the stack
+        raise DatasetError(f"not a readable JSON rules file ({error})", path) from None
+
+
+def _as_list(value: Any, name: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise TypeError(f"{name} must be a JSON array, got {brief_repr(value)}")
+    return value
+
+
 def _as_float(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
+    """A finite float (JSON allows NaN, Infinity and integers too large for a float)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a finite number, got {brief_repr(value)}")
+    number = float(value) if isinstance(value, float) or abs(value) < 2**1000 else math.inf
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be a finite number, got {brief_repr(value)}")
+    return number
 
 
-def _as_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    return int(value)
+def _as_count(value: Any, name: str) -> int:
+    """A non-negative integer (written as an integer, or as an integral float such as 3.0)."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {brief_repr(value)}")
+    return value
 
 
 # ---- matrices --------------------------------------------------------------------------------------------

@@ -20,9 +20,11 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.nn.kge import KGEModel, TransE
 
+from kgrec.atomic import atomic_path
 from kgrec.data.triples import TripleSplit
-from kgrec.errors import ConfigError, KgrecError
+from kgrec.errors import ConfigError, KgrecError, RunError
 from kgrec.models.transh import TransH, bern_probabilities
+from kgrec.training.checkpoint import checkpoint_entry, load_weights, read_checkpoint
 
 MODELS = ("transh", "transe")
 NEGATIVE_SAMPLING = ("bern", "uniform")
@@ -228,29 +230,33 @@ def train_kge(
 
 
 def save_checkpoint(path: str | Path, model: KGEModel, config: KGEConfig, split: TripleSplit) -> None:
-    """``model.pt``: the state dict, the model's name and constructor arguments, and the id → name maps."""
-    torch.save(
-        {
-            "model": config.model,
-            "arguments": model_arguments(config, split.num_entities, split.num_relations),
-            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-            "entities": [str(x) for x in split.entities.raw_ids],
-            "relations": [str(x) for x in split.relations.raw_ids],
-        },
-        path,
-    )
+    """``model.pt``: the state dict, the model's name and constructor arguments, and the id → name maps
+    (written atomically: the file is complete or absent)."""
+    checkpoint = {
+        "model": config.model,
+        "arguments": model_arguments(config, split.num_entities, split.num_relations),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "entities": [str(x) for x in split.entities.raw_ids],
+        "relations": [str(x) for x in split.relations.raw_ids],
+    }
+    with atomic_path(path) as tmp:
+        torch.save(checkpoint, tmp)
 
 
 def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[KGEModel, dict[str, Any]]:
-    """Rebuild the model saved by :func:`save_checkpoint` (eval mode); returns it and the raw checkpoint."""
+    """Rebuild the model saved by :func:`save_checkpoint` (eval mode); returns it and the raw checkpoint.
+
+    A missing, damaged or foreign file, or weights that do not fit the saved arguments, is a RunError naming it."""
+    path = Path(path)
+    checkpoint = read_checkpoint(path, device)
+    name = checkpoint_entry(checkpoint, "model", str, path)
+    arguments = checkpoint_entry(checkpoint, "arguments", dict, path)
+    weights = checkpoint_entry(checkpoint, "state_dict", dict, path)
     try:
-        checkpoint = torch.load(path, map_location=device, weights_only=True)
-        model = build_model(checkpoint["model"], checkpoint["arguments"])
-        model.load_state_dict(checkpoint["state_dict"])
-    except FileNotFoundError:
-        raise KgrecError(f"{path}: model checkpoint not found") from None
-    except (KeyError, RuntimeError, TypeError, ValueError, EOFError) as error:
-        raise KgrecError(f"{path}: not a kgrec KGE checkpoint ({error})") from None
+        model = build_model(name, arguments)
+    except (ConfigError, TypeError, ValueError, RuntimeError, OverflowError) as error:  # arguments of another shape
+        raise RunError(f"{path}: cannot rebuild the {name!r} model from its saved arguments ({error})") from error
+    load_weights(model, weights, path)
     model.to(device).eval()
     return model, checkpoint
 

@@ -7,7 +7,6 @@ validation weights), ``last.pt`` (resumable state), ``history.csv``, ``curves.pn
 from __future__ import annotations
 
 import json
-import pickle
 import logging
 import resource
 import time
@@ -20,21 +19,21 @@ import yaml
 
 from kgrec import __version__
 from kgrec.atomic import atomic_write_text
-from kgrec.config import RunConfig, run_config_from_dict, run_config_to_dict
+from kgrec.config import RunConfig, run_config_to_dict, saved_run_config
 from kgrec.data.dataset import RecDataset
 from kgrec.data.graph import CollaborativeKG
 from kgrec.data.load import load_dataset
 from kgrec.data.split import Split, load_split, split
-from kgrec.errors import ConfigError, IncompatibleRunError, KgrecError
-from kgrec.evaluation.ctr import evaluate_ctr_protocol
+from kgrec.errors import ConfigError, IncompatibleRunError, RunError
 from kgrec.evaluation.ranking import evaluate_ranking
 from kgrec.models.base import RankingModel
 from kgrec.models.baselines import build_model, item_popularity
-from kgrec.training.curves import plot_curves
+from kgrec.training.checkpoint import checkpoint_entry, load_weights, read_checkpoint
 from kgrec.training.trainer import BEST, LAST, Trainer, TrainResult
 
 log = logging.getLogger(__name__)
 DATASET_CARD = "dataset.json"
+PROTOCOLS = ("ranking", "ctr")
 
 
 @dataclass
@@ -116,6 +115,8 @@ def fit_run(
     metrics = summarise(result, test, time.perf_counter() - started, prepared)
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     if result.history:
+        from kgrec.training.curves import plot_curves  # matplotlib: only when a run is written
+
         plot_curves(result.history, run_dir / "curves.png", config.train.metric)
     if config.model.model == "kgrec":  # the rules explanations use, saved with the run
         from kgrec.recommender import Recommender
@@ -148,45 +149,58 @@ def summarise(result: TrainResult, test: dict[str, float], eval_seconds: float, 
 
 
 def load_run(run_dir: Path) -> tuple[RunConfig, Prepared, RankingModel]:
-    """Rebuild a run's data and model from its directory and load the best weights."""
-    if not run_dir.is_dir():
-        raise ConfigError(f"{run_dir}: no such run directory")
-    document = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) if (run_dir / "config.yaml").exists() else None
-    if not isinstance(document, dict):
-        raise ConfigError(f"{run_dir}: not a kgrec run directory (config.yaml missing or empty)")
-    version = document.pop("kgrec_version", None)
-    if version != __version__:
-        raise IncompatibleRunError(f"{run_dir}: written by kgrec {version}, this is kgrec {__version__}; retrain the run")
-    config = run_config_from_dict(document, str(run_dir / "config.yaml"))
+    """Rebuild a run's data and model from its directory and load the best weights.
+
+    A missing or unreadable file is a RunError, a run of another kgrec version or dataset an
+    IncompatibleRunError, a bad config.yaml value a ConfigError; each names the file. The small files and the
+    weights are read before the dataset, so a broken run is reported before the slow part."""
+    config = saved_run_config(run_dir)
+    best = run_dir / BEST
+    if not best.exists():
+        raise RunError(f"{best}: model file missing; the run did not finish an evaluation")
+    weights = checkpoint_entry(read_checkpoint(best, config.train.device), "state_dict", dict, best)
+    card = read_dataset_card(run_dir / DATASET_CARD)
     dataset = load_dataset(config.data)
-    card = run_dir / DATASET_CARD
-    if card.exists():
-        expected, found = json.loads(card.read_text(encoding="utf-8")), dataset_fingerprint(dataset)
-        if expected != found:
-            differs = next(key for key in {**expected, **found} if expected.get(key) != found.get(key))
-            raise IncompatibleRunError(
-                f"{card}: the run was trained on {expected.get('name')!r} with {differs} = {expected.get(differs)}, "
-                f"but the dataset found now has {found.get(differs)}; a different dataset or version of it"
-            )
+    if card is not None:
+        check_dataset_card(card, dataset, run_dir / DATASET_CARD)
     prepared = prepare(config, run_dir / "split", dataset)
     model = build_model(prepared.graph, config.model)
-    try:
-        state = torch.load(run_dir / BEST, map_location=config.train.device)
-        model.load_state_dict(state["state_dict"])
-    except FileNotFoundError:
-        raise ConfigError(f"{run_dir / BEST}: model file missing; the run did not finish an evaluation") from None
-    except (RuntimeError, KeyError, EOFError, ValueError, pickle.UnpicklingError) as error:
-        raise KgrecError(f"{run_dir / BEST}: cannot load model weights ({type(error).__name__})") from None
+    load_weights(model, weights, best)
     model.eval()
     return config, prepared, model
 
 
+def read_dataset_card(path: Path) -> dict[str, Any] | None:
+    """The dataset fingerprint saved with a run (None for runs written before cards existed)."""
+    if not path.exists():
+        return None
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise RunError(f"{path}: cannot read the dataset card ({error})") from None
+    if not isinstance(card, dict):
+        raise RunError(f"{path}: expected a JSON object with the dataset's name and sizes")
+    return card
+
+
+def check_dataset_card(expected: dict[str, Any], dataset: RecDataset, path: Path) -> None:
+    """IncompatibleRunError when the dataset loaded now is not the one the run was trained on."""
+    found = dataset_fingerprint(dataset)
+    if expected != found:
+        differs = next(key for key in {**expected, **found} if expected.get(key) != found.get(key))
+        raise IncompatibleRunError(
+            f"{path}: the run was trained on {expected.get('name')!r} with {differs} = {expected.get(differs)}, "
+            f"but the dataset found now has {found.get(differs)}; a different dataset or version of it"
+        )
+
+
 def evaluate_run(run_dir: Path, protocol: str = "ranking") -> dict[str, float]:
     """Evaluate a saved run on its test split: ``ranking`` (full ranking) or ``ctr`` (KGCN's protocol)."""
+    if protocol not in PROTOCOLS:  # before loading anything
+        raise ConfigError(f"unknown protocol {protocol!r}; protocols: {', '.join(PROTOCOLS)}")
     config, prepared, model = load_run(run_dir)
-    if protocol == "ranking":
-        return test_ranking(model, prepared, config)
     if protocol == "ctr":
-        return evaluate_ctr_protocol(model, prepared.dataset, prepared.split, config.train.seed)
-    raise ConfigError(f"unknown protocol {protocol!r}; protocols: ranking, ctr")
+        from kgrec.evaluation.ctr import evaluate_ctr_protocol  # scikit-learn: only for this protocol
 
+        return evaluate_ctr_protocol(model, prepared.dataset, prepared.split, config.train.seed)
+    return test_ranking(model, prepared, config)

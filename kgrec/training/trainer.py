@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
 import random
 import time
 from dataclasses import dataclass, field
@@ -22,14 +23,24 @@ from kgrec.atomic import atomic_open, atomic_path, remove_stale_temporaries
 from kgrec.config import EvalConfig, TrainConfig
 from kgrec.data.sampling import NegativeSampler
 from kgrec.data.split import Split
-from kgrec.errors import ConfigError
+from kgrec.errors import ConfigError, RunError
 from kgrec.evaluation.ranking import evaluate_ranking
 from kgrec.models.base import RankingModel
+from kgrec.training.checkpoint import checkpoint_entry, first_sentence, load_weights, read_checkpoint
 
 log = logging.getLogger(__name__)
 
 BEST, LAST = "model.pt", "last.pt"
 METRICS = ("recall", "ndcg", "precision", "hit", "mrr")
+
+
+def use_deterministic_algorithms(enabled: bool) -> None:
+    """``train.deterministic``: repeatable CUDA kernels (scatter-add without atomics, fixed cuBLAS workspace).
+
+    kgrec's CPU kernels are deterministic already, so on the CPU this changes no result."""
+    if enabled:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def seed_everything(seed: int) -> None:
@@ -84,6 +95,7 @@ class Trainer:
         self.run_dir, self.progress, self.item_popularity = run_dir, progress, item_popularity
         self.device = torch.device(config.device)
         torch.set_num_threads(config.num_threads)
+        use_deterministic_algorithms(config.deterministic)
         seed_everything(config.seed)
         self.model.to(self.device)
         self.sampler = NegativeSampler(split.train, n_items, config.seed)
@@ -194,16 +206,21 @@ class Trainer:
         write_history(self.run_dir / "history.csv", self.result.history)
 
     def load_checkpoint(self, path: Path) -> None:
-        """Restore the state written by :meth:`save_checkpoint` and continue after its epoch."""
-        state = torch.load(path, map_location=self.device, weights_only=False)
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None and state.get("scheduler") is not None:
-            self.scheduler.load_state_dict(state["scheduler"])
-        self.sampler.rng.bit_generator.state = state["sampler_rng"]
-        torch.set_rng_state(state["torch_rng"])
-        self.result = TrainResult(**state["result"])
-        self.start_epoch = state["epoch"] + 1
+        """Restore the state written by :meth:`save_checkpoint` and continue after its epoch.
+
+        A damaged or foreign ``last.pt`` is a RunError naming it (never a half-restored trainer)."""
+        state = read_checkpoint(path, str(self.device))
+        try:
+            load_weights(self.model, checkpoint_entry(state, "model", dict, path), path)
+            self.optimizer.load_state_dict(checkpoint_entry(state, "optimizer", dict, path))
+            if self.scheduler is not None and state.get("scheduler") is not None:
+                self.scheduler.load_state_dict(state["scheduler"])
+            self.sampler.rng.bit_generator.state = checkpoint_entry(state, "sampler_rng", dict, path)
+            torch.set_rng_state(checkpoint_entry(state, "torch_rng", torch.Tensor, path))
+            self.result = TrainResult(**checkpoint_entry(state, "result", dict, path))
+            self.start_epoch = int(checkpoint_entry(state, "epoch", int, path)) + 1
+        except (KeyError, ValueError, TypeError, RuntimeError) as error:
+            raise RunError(f"{path}: cannot resume from this checkpoint ({first_sentence(error)})") from error
 
 
 def write_history(path: Path, history: list[dict[str, Any]]) -> None:

@@ -2,34 +2,33 @@
 
 Each parser gets a tiny hand-made copy of its files (a handful of consistent rows). Hypothesis applies one to
 three corruptions to them (truncated lines, dropped or extra fields, swapped separators, random text and bytes,
-invalid UTF-8, BOM, CRLF, stray CR, NUL, huge / negative / non-numeric ids, NaN and inf ratings, duplicate rows,
-self-loop triples, relations with spaces, unknown ids, empty or missing files) and checks the contract:
+invalid UTF-8, a line or field in another encoding, BOM, CRLF, stray CR, NUL, huge / negative / non-numeric ids,
+NaN and inf ratings, duplicate rows, self-loop triples, relations with spaces, unknown ids, empty or missing files,
+an items file that disagrees with the interactions; see ``tests/data/fuzzing.py``) and checks the contract:
 
 * either the parser returns a RecDataset whose arrays are internally consistent,
 * or it raises DatasetError whose ``.path`` is one of the dataset's files (and whose ``.line``, if any, exists);
 
-anything else (KeyError, ValueError, OverflowError, csv.Error, a hang...) fails the test.
-The number of generated inputs per parser is printed at the end of the module; the generic formats (tsv, kgat,
-recbole) are fuzzed when their modules exist. ``KGREC_FUZZ_EXAMPLES=5000`` runs a longer hunt (default 250).
+anything else (KeyError, ValueError, OverflowError, csv.Error, a hang...) fails the test. A second property
+changes only the items / names / links files and checks each format's documented meaning of them (see
+``ITEM_FILES``). The number of generated inputs per parser is printed at the end of the module.
+``KGREC_FUZZ_EXAMPLES=3000`` runs a longer hunt (default 250).
 """
 
 from __future__ import annotations
 
-import contextlib
+import csv
 import importlib
-import os
 import re
-import signal
 import tempfile
-from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from kgrec.config import DataConfig
@@ -37,11 +36,27 @@ from kgrec.data.dataset import RecDataset
 from kgrec.data.formats import kgcn, movielens, omdb
 from kgrec.data.split import Split, load_split
 from kgrec.errors import DatasetError
+from tests.data.fuzzing import (
+    Contents,
+    Corruption,
+    FileKey,
+    FileSet,
+    ItemFile,
+    check_error,
+    clean,
+    corrupt,
+    corruptions,
+    disagreements,
+    fuzz_settings,
+    record,
+    replace_line,
+    report_generated_inputs,  # noqa: F401 - autouse: prints the counts at the end of the module
+    time_limit,
+    write_files,
+)
 
 # ---- tiny valid datasets -------------------------------------------------------------------------------------
 # Files are keyed by (folder, file name) and stored with their field separator (None: not field-structured).
-
-FileSet = dict[tuple[str, str], tuple[bytes, bytes]]
 
 KGCN_FILES: FileSet = {
     ("lastfm-kgcn", "user_artists.dat"): (
@@ -253,6 +268,36 @@ class Parser(NamedTuple):
     load: Loader
     stats: dict[str, int]
     by_path: bool = False
+    items: Mapping[FileKey, ItemFile] = {}
+
+
+# The items / names / links files of each parser and what they mean to it (its module docstring):
+# a catalogue lists items even without interactions, names only name items, links link an item iff listed
+# (lastfm-kgcn also drops unlinked artists: "filter"), and "cover" files must list every item referred to.
+NAMES, LINKS, CATALOGUE = frozenset({"names"}), frozenset({"links"}), frozenset({"catalogue", "names"})
+ITEM_FILES: dict[str, dict[FileKey, ItemFile]] = {
+    "lastfm-kgcn": {
+        ("lastfm-kgcn", "hetrec_artists.dat"): ItemFile(0, header=1, name_field=1, roles=NAMES),
+        ("lastfm-kgcn", "item_index2entity_id.txt"): ItemFile(0, roles=frozenset({"links", "filter"})),
+    },
+    "ml100k": {
+        ("ml-100k", "u.item"): ItemFile(0, name_field=1, roles=CATALOGUE | {"cover"}),
+        ("ml1m-satori-kg", "item_index2entity_id.txt"): ItemFile(0),  # ML-1M ids: linked through titles
+    },
+    "moviekg-omdb": {("moviekg-omdb", "sub_movie.csv"): ItemFile(0, header=1, name_field=1, roles=NAMES | {"cover"})},
+    "tsv": {
+        ("toy-tsv", "item_names.tsv"): ItemFile(0, name_field=1, roles=NAMES),
+        ("toy-tsv", "links.tsv"): ItemFile(0, header=1, roles=LINKS),
+    },
+    "kgat": {("toy-kgat", "item_list.txt"): ItemFile(1, header=1, name_field=0, roles=CATALOGUE)},
+    "recbole": {
+        ("toy", "toy.item"): ItemFile(0, header=1, name_field=1, roles=CATALOGUE),
+        ("toy", "toy.link"): ItemFile(0, header=1, roles=LINKS),
+    },
+    "recbole-split": {("toy-bench", "toy.link"): ItemFile(0, header=1, roles=LINKS)},
+}
+# "cover" files: the item ids the other files refer to (ml100k: rated movies; omdb: rated or linked movies)
+REQUIRED_ITEMS = {"ml100k": {"1", "2", "3", "4"}, "moviekg-omdb": {"1", "3", "5", "7"}}
 
 
 def _generic(module: str) -> Loader | None:
@@ -264,9 +309,9 @@ def _generic(module: str) -> Loader | None:
 
 
 PARSERS: dict[str, Parser] = {
-    "lastfm-kgcn": Parser(KGCN_FILES, kgcn.load, KGCN_STATS),
-    "ml100k": Parser(ML100K_FILES, movielens.load, ML100K_STATS),
-    "moviekg-omdb": Parser(OMDB_FILES, omdb.load, OMDB_STATS),
+    "lastfm-kgcn": Parser(KGCN_FILES, kgcn.load, KGCN_STATS, items=ITEM_FILES["lastfm-kgcn"]),
+    "ml100k": Parser(ML100K_FILES, movielens.load, ML100K_STATS, items=ITEM_FILES["ml100k"]),
+    "moviekg-omdb": Parser(OMDB_FILES, omdb.load, OMDB_STATS, items=ITEM_FILES["moviekg-omdb"]),
 }
 for _name, _module, _files, _stats in [
     ("tsv", "tsv", TSV_FILES, TSV_STATS),
@@ -276,31 +321,16 @@ for _name, _module, _files, _stats in [
     ("recbole-split", "recbole_atomic", RECBOLE_SPLIT_FILES, RECBOLE_SPLIT_STATS),
 ]:
     if (_load := _generic(_module)) is not None:
-        PARSERS[_name] = Parser(_files, _load, _stats, by_path=True)
+        PARSERS[_name] = Parser(_files, _load, _stats, by_path=True, items=ITEM_FILES.get(_name, {}))
 
 
 def call(parser: str, root: Path, config: DataConfig) -> RecDataset:
     """Run a parser on the files already written under ``root``."""
-    files, load, _, by_path = PARSERS[parser]
+    files, load, by_path = PARSERS[parser].files, PARSERS[parser].load, PARSERS[parser].by_path
     folders = sorted({folder for folder, _ in files})
     if by_path:
         return load(root / folders[0], config)
     return load({folder: root / folder for folder in folders}, config)
-
-
-def write_files(root: Path, files: Mapping[tuple[str, str], bytes | None]) -> dict[str, Path]:
-    """Write the files (None: leave missing) under root/<folder>/; return folder -> directory."""
-    dirs: dict[str, Path] = {}
-    for (folder, name), data in files.items():
-        dirs[folder] = root / folder
-        dirs[folder].mkdir(parents=True, exist_ok=True)
-        if data is not None:
-            (root / folder / name).write_bytes(data)
-    return dirs
-
-
-def clean(files: FileSet) -> dict[tuple[str, str], bytes | None]:
-    return {key: data for key, (data, _) in files.items()}
 
 
 def stats_of(dataset: RecDataset) -> dict[str, int]:
@@ -308,206 +338,7 @@ def stats_of(dataset: RecDataset) -> dict[str, int]:
     return {key: getattr(stats, key) for key in KGCN_STATS}
 
 
-# ---- counting generated inputs -------------------------------------------------------------------------------
-
-GENERATED: Counter[str] = Counter()
-LOADED: Counter[str] = Counter()  # of which the parser accepted the input
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _report_generated_inputs(request: pytest.FixtureRequest) -> Iterator[None]:
-    yield
-    if not GENERATED:
-        return
-    plugins = request.config.pluginmanager
-    reporter = plugins.get_plugin("terminalreporter")
-    capture = plugins.get_plugin("capturemanager")  # fd capture would swallow the lines during teardown
-    write = reporter.write_line if reporter is not None else print
-    with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
-        write("")
-        for parser, count in sorted(GENERATED.items()):
-            loaded = LOADED[parser]
-            write(f"fuzz: {parser}: {count} generated inputs ({loaded} loaded, {count - loaded} DatasetError)")
-
-
-# ---- corruptions ---------------------------------------------------------------------------------------------
-
-SEPARATORS = [b"\t", b",", b" ", b"|", b"::", b";", b""]
-TOKENS = [
-    str(10**30), str(2**63), str(-(2**63) - 1), "-1", "-42", "0", "-0", "abc", "x1", "NaN", "nan", "inf", "-inf",
-    "Infinity", "", " ", "1.5", "4.0", "1e3", "1e400", "0x1F", "007", "+2", "1_000", "99999", "\\N", "None", '"',
-    '"quoted', 'a"b', "'", "a b", "has genre", "\u00e9", "\u00a0", "\u0661\u0662", "\ufeff1", "1\x00", "\x00",
-    "\r", "\x0b", "\u2028", "#1", "u_1", "p_1", "g_1", "1", "3", "10",
-]
-INVALID_UTF8 = [b"\xff", b"\xfe", b"\xc3", b"\x80", b"\xe2\x82", b"\xed\xa0\x80", b"\xc0\xaf", b"\xf4\x90\x80\x80"]
-UNKNOWN_IDS = [b"424242", b"999", b"u_999", b"p_999", b"g_999", b"-1"]
-RELATIONS_WITH_SPACES = [b"has genre", b" film.film.writer ", b"music artist origin", b" "]
-OPS = (
-    "truncate", "drop_field", "add_field", "swap_sep", "insert_bytes", "insert_text", "invalid_utf8", "bom",
-    "crlf", "lone_cr", "nul", "replace_field", "duplicate_row", "self_loop", "relation_space", "unknown_id",
-    "delete_line", "swap_lines", "empty", "blank_lines", "drop_header", "missing", "huge_id", "negative_id",
-    "bad_number",
-)
-
-
-class Corruption(NamedTuple):
-    file: tuple[str, str]
-    op: str
-    line: int
-    field: int
-    pos: int
-    payload: Any
-
-
-@st.composite
-def corruptions(draw: st.DrawFn, keys: list[tuple[str, str]]) -> Corruption:
-    key = draw(st.sampled_from(keys))
-    op = draw(st.sampled_from(OPS))
-    payload: Any = None
-    if op == "insert_bytes":
-        payload = draw(st.binary(min_size=1, max_size=12))
-    elif op == "insert_text":
-        payload = draw(st.text(min_size=1, max_size=12)).encode("utf-8", "surrogatepass")
-    elif op in ("add_field", "replace_field"):
-        payload = draw(st.one_of(st.sampled_from(TOKENS), st.text(max_size=10))).encode("utf-8", "surrogatepass")
-    elif op == "swap_sep":
-        payload = (draw(st.sampled_from(SEPARATORS)), draw(st.booleans()))
-    elif op == "invalid_utf8":
-        payload = draw(st.sampled_from(INVALID_UTF8))
-    elif op == "unknown_id":
-        payload = draw(st.sampled_from(UNKNOWN_IDS))
-    elif op == "relation_space":
-        payload = draw(st.sampled_from(RELATIONS_WITH_SPACES))
-    elif op == "huge_id":
-        payload = draw(st.sampled_from([10**30, 2**63, 2**64, 10**400, -(10**30)]))
-    elif op == "negative_id":
-        payload = draw(st.integers(-(10**6), -1))
-    elif op == "bad_number":
-        payload = draw(st.sampled_from([b"NaN", b"nan", b"inf", b"-inf", b"", b"abc", b"1e400", b"--1", b"1.2.3"]))
-    return Corruption(key, op, draw(st.integers(0, 40)), draw(st.integers(0, 30)), draw(st.integers(0, 400)), payload)
-
-
-def _pick_line(lines: list[bytes], index: int) -> int:
-    candidates = [i for i, line in enumerate(lines) if line.strip()] or list(range(len(lines)))
-    return candidates[index % len(candidates)]
-
-
-def apply(data: bytes | None, sep: bytes, c: Corruption) -> bytes | None:
-    """One corruption of a file's bytes (None: the file is missing)."""
-    if c.op == "missing":
-        return None
-    data = data or b""
-    if c.op == "empty":
-        return b""
-    if c.op == "bom":
-        return b"\xef\xbb\xbf" + data
-    if c.op == "crlf":
-        return data.replace(b"\n", b"\r\n")
-    if c.op in ("insert_bytes", "insert_text", "invalid_utf8", "lone_cr", "nul"):
-        insert = {"lone_cr": b"\r", "nul": b"\x00"}.get(c.op, c.payload)
-        at = c.pos % (len(data) + 1)
-        return data[:at] + insert + data[at:]
-    if c.op == "swap_sep" and c.payload[1]:
-        return data.replace(sep, c.payload[0])
-    lines = data.split(b"\n")
-    i = _pick_line(lines, c.line)
-    line = lines[i]
-    fields = line.split(sep)
-    j = c.field % len(fields)
-    if c.op == "truncate":
-        lines[i] = line[: c.pos % (len(line) + 1)]
-    elif c.op == "drop_field":
-        del fields[j]
-        lines[i] = sep.join(fields)
-    elif c.op == "add_field":
-        fields.insert(c.field % (len(fields) + 1), c.payload)
-        lines[i] = sep.join(fields)
-    elif c.op == "swap_sep":
-        lines[i] = line.replace(sep, c.payload[0])
-    elif c.op in ("replace_field", "unknown_id", "bad_number"):
-        fields[j] = c.payload
-        lines[i] = sep.join(fields)
-    elif c.op in ("huge_id", "negative_id"):
-        fields[j] = str(c.payload).encode()
-        lines[i] = sep.join(fields)
-    elif c.op == "duplicate_row":
-        lines.insert(i + 1 if c.pos % 2 else len(lines), line)
-    elif c.op == "self_loop":
-        if len(fields) >= 3:
-            fields[2] = fields[0]
-        lines[i] = sep.join(fields)
-    elif c.op == "relation_space":
-        fields[min(1, len(fields) - 1)] = c.payload
-        lines[i] = sep.join(fields)
-    elif c.op == "delete_line":
-        del lines[i]
-    elif c.op == "swap_lines":
-        k = c.field % len(lines)
-        lines[i], lines[k] = lines[k], lines[i]
-    elif c.op == "blank_lines":
-        lines.insert(i, b"  \t")
-        lines.insert(i, b"")
-    elif c.op == "drop_header":
-        del lines[0]
-    else:  # pragma: no cover - every op is handled above
-        raise AssertionError(c.op)
-    return b"\n".join(lines)
-
-
-def corrupt(files: FileSet, changes: list[Corruption]) -> dict[tuple[str, str], bytes | None]:
-    contents = clean(files)
-    for change in changes:
-        contents[change.file] = apply(contents[change.file], files[change.file][1], change)
-    return contents
-
-
 # ---- the contract --------------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def time_limit(seconds: int) -> Iterator[None]:
-    """Fail (instead of hanging the suite) when a parser takes longer than ``seconds`` on a tiny input."""
-
-    def on_alarm(signum: int, frame: object) -> None:
-        raise TimeoutError(f"parser did not finish within {seconds} s")
-
-    if not hasattr(signal, "SIGALRM"):  # Windows: no alarm; a hang then shows as a stuck test
-        yield
-        return
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-def check_error(
-    error: DatasetError, root: Path, contents: Mapping[tuple[str, str], bytes | None], by_path: bool = False
-) -> None:
-    """A DatasetError must name one of the dataset's files, start its message with it and point at a real line.
-
-    A generic format (``by_path``) discovers its files by name, so it may also name the directory or a file of
-    it that the tiny dataset does not have (e.g. ``interactions.tsv`` when train.tsv went missing).
-    """
-    assert error.path is not None, f"DatasetError without a path: {error}"
-    path = Path(error.path)
-    key = (path.parent.name, path.name)
-    folders = {folder for folder, _ in contents}
-    named_ok = key in contents or (
-        by_path and (path.parent.name in folders or (path.parent == root and path.name in folders))
-    )
-    assert path.parent.parent == root or path.parent == root, f"DatasetError names {error.path}, outside the dataset"
-    assert named_ok, f"DatasetError names {error.path}, not a dataset file"
-    assert str(error).startswith(f"{error.path}:"), str(error)
-    assert error.reason and error.reason.strip(), "empty error message"
-    if error.line is not None:
-        assert key in contents, f"line {error.line} of {path.name}, which the dataset does not have"
-        data = contents[key]
-        assert data is not None, f"line {error.line} of a missing file"
-        assert 1 <= error.line <= data.count(b"\n") + 1, f"line {error.line} is not a line of {path.name}"
-        assert str(error).startswith(f"{error.path}:{error.line}: ")
 
 
 def check_dataset(dataset: RecDataset) -> None:
@@ -551,8 +382,10 @@ def check_split(parts: Split, dataset: RecDataset) -> None:
     assert set(parts.valid.user.tolist()) | set(parts.test.user.tolist()) <= trained
 
 
-def run_parser(parser: str, changes: list[Corruption], config: DataConfig) -> None:
-    GENERATED[parser] += 1
+def run_parser(
+    parser: str, changes: list[Corruption], config: DataConfig, label: str | None = None
+) -> RecDataset | DatasetError:
+    """Load the corrupted files; check the dataset or the DatasetError, count the input under ``label``."""
     contents = corrupt(PARSERS[parser].files, changes)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -561,10 +394,12 @@ def run_parser(parser: str, changes: list[Corruption], config: DataConfig) -> No
             with time_limit(20):
                 dataset = call(parser, root, config)
         except DatasetError as error:
+            record(label or parser, "DatasetError")
             check_error(error, root, contents, PARSERS[parser].by_path)
-        else:
-            check_dataset(dataset)
-            LOADED[parser] += 1
+            return error
+    record(label or parser, "loaded")
+    check_dataset(dataset)
+    return dataset
 
 
 # ---- sanity: the tiny files load with exact stats ------------------------------------------------------------
@@ -572,7 +407,7 @@ def run_parser(parser: str, changes: list[Corruption], config: DataConfig) -> No
 
 @pytest.mark.parametrize("parser", sorted(PARSERS))
 def test_tiny_dataset_loads_with_exact_stats(parser: str, tmp_path: Path) -> None:
-    files, _, expected, _ = PARSERS[parser]
+    files, expected = PARSERS[parser].files, PARSERS[parser].stats
     write_files(tmp_path, clean(files))
     dataset = call(parser, tmp_path, DataConfig(name=parser))
     assert stats_of(dataset) == expected
@@ -604,13 +439,10 @@ def test_tiny_split_loads(tmp_path: Path) -> None:
 
 # ---- properties ----------------------------------------------------------------------------------------------
 
-# KGREC_FUZZ_EXAMPLES=5000 for a longer hunt; the default keeps the whole module well under a minute
-FUZZ_SETTINGS = settings(
-    max_examples=int(os.environ.get("KGREC_FUZZ_EXAMPLES", "250")),
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-CHANGES = {name: st.lists(corruptions(list(parser.files)), min_size=1, max_size=3) for name, parser in PARSERS.items()}
+CHANGES = {
+    name: st.lists(corruptions(list(parser.files), parser.items), min_size=1, max_size=3)
+    for name, parser in PARSERS.items()
+}
 GENERIC = [name for name, parser in PARSERS.items() if parser.by_path]
 CONFIGS = st.builds(
     DataConfig,
@@ -620,28 +452,28 @@ CONFIGS = st.builds(
 
 
 @pytest.mark.fuzz
-@FUZZ_SETTINGS
+@fuzz_settings()
 @given(changes=CHANGES["lastfm-kgcn"], config=CONFIGS)
 def test_fuzz_kgcn(changes: list[Corruption], config: DataConfig) -> None:
     run_parser("lastfm-kgcn", changes, config)
 
 
 @pytest.mark.fuzz
-@FUZZ_SETTINGS
+@fuzz_settings()
 @given(changes=CHANGES["ml100k"], config=CONFIGS)
 def test_fuzz_ml100k(changes: list[Corruption], config: DataConfig) -> None:
     run_parser("ml100k", changes, config)
 
 
 @pytest.mark.fuzz
-@FUZZ_SETTINGS
+@fuzz_settings()
 @given(changes=CHANGES["moviekg-omdb"], config=CONFIGS)
 def test_fuzz_omdb(changes: list[Corruption], config: DataConfig) -> None:
     run_parser("moviekg-omdb", changes, config)
 
 
 @pytest.mark.fuzz
-@settings(FUZZ_SETTINGS, max_examples=max(1, FUZZ_SETTINGS.max_examples * 3 // 5))
+@fuzz_settings(0.6)
 @given(data=st.data(), config=CONFIGS)
 @pytest.mark.parametrize("parser", GENERIC)
 def test_fuzz_generic_format(parser: str, data: st.DataObject, config: DataConfig) -> None:
@@ -652,10 +484,9 @@ SPLIT_DATASET = split_dataset()
 
 
 @pytest.mark.fuzz
-@FUZZ_SETTINGS
+@fuzz_settings()
 @given(changes=st.lists(corruptions(list(SPLIT_FILES)), min_size=1, max_size=3))
 def test_fuzz_load_split(changes: list[Corruption]) -> None:
-    GENERATED["load_split"] += 1
     contents = corrupt(SPLIT_FILES, changes)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -664,22 +495,118 @@ def test_fuzz_load_split(changes: list[Corruption]) -> None:
             with time_limit(20):
                 parts = load_split(root / "split", SPLIT_DATASET)
         except DatasetError as error:
+            record("load_split", "DatasetError")
             check_error(error, root, contents)
         else:
+            record("load_split", "loaded")
             check_split(parts, SPLIT_DATASET)
-            LOADED["load_split"] += 1
+
+
+# ---- property: items files that disagree with the interactions -----------------------------------------------
+
+
+def listed_items(parser: str, key: FileKey, data: bytes | None) -> dict[str, set[str]]:
+    """Item id -> the names listed for it in a (possibly changed) items file of ``parser``."""
+    item = PARSERS[parser].items[key]
+    encoding = "latin-1" if key[1] == "u.item" else "utf-8-sig"
+    lines = (data or b"").decode(encoding).splitlines()[item.header :]
+    sep = PARSERS[parser].files[key][1].decode()
+    if sep == ",":
+        rows = list(csv.reader(lines))
+    else:
+        rows = [line.split() if sep == " " else line.split(sep) for line in lines]
+    listed: dict[str, set[str]] = {}
+    for row in rows:
+        if row and row[0].strip():
+            names = listed.setdefault(row[item.id_field].strip(), set())
+            if item.name_field is not None and item.name_field < len(row):
+                names.add(row[item.name_field].strip())
+    return listed
+
+
+BASELINES: dict[str, RecDataset] = {}
+
+
+def baseline(parser: str) -> RecDataset:
+    """The parser's dataset of the clean tiny files, default config (loaded once)."""
+    if parser not in BASELINES:
+        with tempfile.TemporaryDirectory() as tmp:
+            write_files(Path(tmp), clean(PARSERS[parser].files))
+            BASELINES[parser] = call(parser, Path(tmp), DataConfig(name=parser))
+    return BASELINES[parser]
+
+
+def interacted(dataset: RecDataset) -> set[str]:
+    return set(dataset.items.raw_ids[dataset.interactions.item].tolist())
+
+
+def check_cover(parser: str, contents: Contents, result: RecDataset | DatasetError) -> None:
+    """A "cover" file (u.item, sub_movie.csv) missing an item the other files refer to is an error at that line."""
+    missing = set()
+    for key, item in PARSERS[parser].items.items():
+        if "cover" in item.roles:
+            missing |= REQUIRED_ITEMS[parser] - set(listed_items(parser, key, contents[key]))
+    if not missing:
+        assert isinstance(result, RecDataset), f"every referred item is listed, yet: {result}"
+        return
+    assert isinstance(result, DatasetError), f"items {sorted(missing)} are not listed, yet the dataset loaded"
+    assert result.line is not None and "is not" in result.reason
+    referring = contents[(Path(result.path).parent.name, Path(result.path).name)] or b""
+    line = referring.split(b"\n")[result.line - 1].decode()
+    assert any(item in re.split(r"[\t,]", line) for item in missing), f"line {result.line} is {line!r}"
+
+
+def check_items(parser: str, contents: Contents, dataset: RecDataset) -> None:
+    """Each items file means what its format documents (see ITEM_FILES); the interactions stay the same."""
+    base = baseline(parser)
+    items = set(dataset.items.raw_ids.tolist())
+    linked = set(dataset.items.raw_ids[dataset.item_entity >= 0].tolist())
+    expected_items = set(base.items.raw_ids.tolist())
+    for key, item in PARSERS[parser].items.items():
+        listed = listed_items(parser, key, contents[key])
+        if "catalogue" in item.roles:  # the listed items replace the clean file's
+            expected_items = interacted(base) | set(listed)
+        if "filter" in item.roles:
+            expected_items = expected_items & set(listed)
+        if "links" in item.roles:
+            assert linked == items & set(listed), f"linked items {sorted(linked)}, listed {sorted(listed)}"
+        if "names" in item.roles:
+            for index, raw in enumerate(dataset.items.raw_ids.tolist()):
+                names = listed.get(raw)
+                assert (dataset.items.names[index] in names) if names else dataset.items.names[index] == "", raw
+    assert items == expected_items, f"items {sorted(items)}, expected {sorted(expected_items)}"
+    kept = base.interactions.item[np.isin(base.items.raw_ids[base.interactions.item], list(items))]
+    assert len(dataset.interactions) == len(kept), "the items files changed which interactions were kept"
+
+
+ITEM_PARSERS = [name for name in PARSERS if PARSERS[name].items]
+
+
+@st.composite
+def item_changes(draw: st.DrawFn, parser: str) -> list[Corruption]:
+    """One or two disagreements of the parser's items / names / links files."""
+    files = PARSERS[parser].items
+    keys = draw(st.lists(st.sampled_from(sorted(files)), min_size=1, max_size=2, unique=True))
+    return [Corruption(key, "disagreeing_items", 0, 0, 0, draw(disagreements(files[key]))) for key in keys]
+
+
+@pytest.mark.fuzz
+@fuzz_settings(0.16)
+@given(data=st.data())
+@pytest.mark.parametrize("parser", ITEM_PARSERS)
+def test_fuzz_disagreeing_items_files(parser: str, data: st.DataObject) -> None:
+    changes = data.draw(item_changes(parser), label="changes")
+    contents = corrupt(PARSERS[parser].files, changes)
+    result = run_parser(parser, changes, DataConfig(name=parser), label=f"{parser} (items files)")
+    if parser in REQUIRED_ITEMS:
+        check_cover(parser, contents, result)
+    if isinstance(result, RecDataset):
+        check_items(parser, contents, result)
+    else:
+        assert parser in REQUIRED_ITEMS, f"an items file that disagrees is legal for {parser}: {result}"
 
 
 # ---- deterministic cases: the exact line ---------------------------------------------------------------------
-
-
-def replace_line(files: FileSet, key: tuple[str, str], line: int, text: bytes) -> dict[tuple[str, str], bytes | None]:
-    """The clean files with 1-based ``line`` of one file replaced by ``text``."""
-    contents = clean(files)
-    lines = files[key][0].split(b"\n")
-    lines[line - 1] = text
-    contents[key] = b"\n".join(lines)
-    return contents
 
 
 def load_error(
@@ -863,7 +790,7 @@ HEADER_FILES = {"user_artists.dat", "hetrec_artists.dat", "interactions.tsv", "l
 )
 @pytest.mark.parametrize("parser", sorted(PARSERS))
 def test_harmless_changes_keep_the_stats(parser: str, change: str, tmp_path: Path) -> None:
-    files, _, expected, _ = PARSERS[parser]
+    files, expected = PARSERS[parser].files, PARSERS[parser].stats
     contents: dict[tuple[str, str], bytes | None] = {}
     for key, (data, _) in files.items():
         latin1 = key[1] in {"u.item", "u.genre", "movies.dat", "u.user"}
@@ -990,3 +917,79 @@ def test_generic_empty_file_loads_or_is_named(parser: str, key: tuple[str, str],
     else:
         check_dataset(dataset)
         assert key[1] in {"valid.txt", "test.txt"}, f"an empty {key[1]} was accepted"
+
+
+# ---- deterministic cases: mixed encodings, odd ids, disagreeing items files (regressions of the long hunt) -----
+
+
+@pytest.mark.parametrize(
+    ("line", "encoding", "expected"),
+    [
+        ("12\tM\u00fcller\thttp://x", "latin-1", "byte 0xfc is not valid utf-8 text"),
+        ("12\t\u20ac uro\thttp://x", "cp1252", "byte 0x80 is not valid utf-8 text"),
+        ("12\tCarpathian Forest\thttp://x", "utf-16-le", "NUL character in the text; is the file (or this line)"),
+    ],
+)
+def test_line_in_another_encoding_names_that_line(line: str, encoding: str, expected: str, tmp_path: Path) -> None:
+    contents = replace_line(KGCN_FILES, (LASTFM, "hetrec_artists.dat"), 4, line.encode(encoding))
+    error = load_error(LASTFM, contents, tmp_path)
+    assert (Path(error.path).name, error.line) == ("hetrec_artists.dat", 4) and expected in str(error)
+
+
+def test_utf8_title_in_latin1_u_item_loads_as_latin1(tmp_path: Path) -> None:
+    """u.item is documented Latin-1: UTF-8 bytes there are legal Latin-1 text (the title reads as mojibake)."""
+    item = "2|M\u00fcller (1995)|01-Jan-1995||http://x|0|1|0|0".encode()
+    contents = replace_line(ML100K_FILES, ("ml-100k", "u.item"), 2, item)
+    dataset = movielens.load(write_files(tmp_path, contents), DataConfig())
+    assert dataset.items.name(dataset.items.index("2")) == "M\u00c3\u00bcller (1995)"
+
+
+def test_byte_order_mark_inside_a_file_names_its_line(tmp_path: Path) -> None:
+    contents = replace_line(TSV_FILES, ("toy-tsv", "interactions.tsv"), 4, b"\xef\xbb\xbfu2\ti1\t4\t102")
+    error = load_error("tsv", contents, tmp_path)
+    assert (Path(error.path).name, error.line) == ("interactions.tsv", 4) and "byte order mark" in str(error)
+
+
+def test_superscript_and_5000_digit_string_ids_load(tmp_path: Path) -> None:
+    """Natural ordering of raw ids used int() on "²" (a digit it refuses) and on ids beyond 4300 digits."""
+    long_id = "9" * 5000
+    contents = replace_line(TSV_FILES, ("toy-tsv", "interactions.tsv"), 2, f"u1\u00b2\t{long_id}\t5\t100".encode())
+    dataset = call("tsv", Path(write_files(tmp_path, contents)["toy-tsv"]).parent, DataConfig(name="tsv"))
+    check_dataset(dataset)
+    assert "u1\u00b2" in dataset.users.raw_ids.tolist() and dataset.items.raw_ids.tolist()[0] == long_id
+
+
+def test_5000_digit_integer_id_names_its_line(tmp_path: Path) -> None:
+    error = load_error(LASTFM, replace_line(KGCN_FILES, LISTENS, 3, b"9" * 5000 + b"\t11\t50"), tmp_path)
+    assert (Path(error.path).name, error.line) == ("user_artists.dat", 3)
+    assert "does not fit in a 64-bit integer" in str(error) and "(5000 characters)" in str(error)
+    assert len(str(error)) < len(str(error.path)) + 120
+
+
+def test_integer_id_with_many_leading_zeros_is_that_integer(tmp_path: Path) -> None:
+    contents = replace_line(KGCN_FILES, LISTENS, 3, b"0" * 5000 + b"1\t11\t50")
+    dataset = kgcn.load(write_files(tmp_path, contents), DataConfig())
+    assert sorted(dataset.users.raw_ids.tolist()) == ["1", "2", "3"] and len(dataset.interactions) == 5
+
+
+def test_u_item_without_a_rated_movie_names_the_rating_line(tmp_path: Path) -> None:
+    """u.item is the catalogue every rating must be in: dropping movie 3 fails at u.data line 4 (2 3 5)."""
+    contents = clean(ML100K_FILES)
+    contents[("ml-100k", "u.item")] = b"\n".join(
+        line for line in ML100K_FILES[("ml-100k", "u.item")][0].split(b"\n") if not line.startswith(b"3|")
+    )
+    error = load_error("ml100k", contents, tmp_path)
+    assert (Path(error.path).name, error.line) == ("u.data", 4) and "item '3' is not listed in u.item" in str(error)
+
+
+def test_items_files_listing_unknown_items(tmp_path: Path) -> None:
+    """Names of unknown items are ignored; a catalogue (KGAT item_list.txt, RecBole .item) adds its items."""
+    contents = clean(TSV_FILES)
+    contents[("toy-tsv", "item_names.tsv")] = b"i1\tToy Story (1995)\ni9\tNot rated\n"
+    tsv = call("tsv", Path(write_files(tmp_path / "a", contents)["toy-tsv"]).parent, DataConfig(name="tsv"))
+    assert tsv.items.raw_ids.tolist() == ["i1", "i2", "i3"] and tsv.items.names.tolist() == ["Toy Story (1995)", "", ""]
+    contents = clean(KGAT_FILES)
+    contents[("toy-kgat", "item_list.txt")] = KGAT_FILES[("toy-kgat", "item_list.txt")][0] + b"B77 77\n"
+    kgat = call("kgat", Path(write_files(tmp_path / "b", contents)["toy-kgat"]).parent, DataConfig(name="kgat"))
+    assert kgat.n_items == 7 and kgat.items.name(kgat.items.index("77")) == "B77"
+    assert kgat.item_entity[kgat.items.index("77")] == -1  # not a KG entity: unlinked

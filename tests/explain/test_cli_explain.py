@@ -8,18 +8,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require_shared
-from tests.cli_runner import kgrec
-
-FAST = ["--set", "train.epochs=3", "--set", "eval.ks=[5]", "--set", "train.metric=ndcg@5", "--set", "model.dim=8"]
+from tests.cli_runner import kgrec, train_run_dir
 
 
 @pytest.fixture(scope="module")
 def movie_run(tmp_path_factory) -> Path:
     require_shared("moviekg-omdb")
-    out = tmp_path_factory.mktemp("runs") / "movies"
-    result = kgrec("train", "moviekg-omdb", *FAST, "--out", str(out), cwd=out.parent)
-    assert result.returncode == 0, result.stderr
-    return out
+    return train_run_dir("moviekg-omdb", tmp_path_factory.mktemp("runs") / "movies")
 
 
 def a_user(run: Path) -> str:

@@ -75,3 +75,22 @@ def test_unknown_ids_suggest_close_matches(rec: Recommender) -> None:
         rec.user_id("u12x")
     with pytest.raises(UnknownItemError, match="unknown item 'zzz'"):
         rec.explain("u5", "zzz")
+
+
+def test_recommend_all_matches_recommend_user_by_user(rec: Recommender) -> None:
+    users = ["u0", "u5", 7, "u30"]  # u0: cold start
+    listed = list(rec.recommend_all(4, explain=True, users=users, batch_size=3))
+    assert [uid for uid, _ in listed] == [rec.user_id(u) for u in users]
+    for user, (_, explanations) in zip(users, listed):
+        single = rec.recommend(user, 4, explain=True)
+        assert [(e.item, e.rank, e.text) for e in explanations] == [(e.item, e.rank, e.text) for e in single]
+        assert [e.score for e in explanations] == pytest.approx([e.score for e in single])
+
+
+def test_recommend_all_scores_at_most_one_batch_of_users_at_a_time(rec: Recommender, monkeypatch) -> None:
+    seen_batches: list[int] = []
+    score_users = rec.model.score_users
+    monkeypatch.setattr(rec.model, "score_users", lambda users: seen_batches.append(len(users)) or score_users(users))
+    everyone = list(rec.recommend_all(3, batch_size=10))
+    assert len(everyone) == rec.dataset.n_users == 48
+    assert seen_batches == [10, 10, 10, 10, 8]

@@ -7,6 +7,7 @@ writes half of its bytes, announces it and hangs, so that the kill lands inside 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -95,3 +96,17 @@ def test_resume_finishes_and_clears_the_partial_write(killed_run: tuple[Path, Pa
     history = (run / "history.csv").read_text().splitlines()
     assert [line.split(",")[0] for line in history[1:]] == ["1", "2", "3", "4"]
     assert not [p.name for p in run.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "foreign"])
+def test_a_damaged_last_checkpoint_is_one_line_naming_it(killed_run: tuple[Path, Path, int], tmp_path: Path,
+                                                         damage: str) -> None:
+    data, run, _ = killed_run
+    copy = shutil.copytree(run, tmp_path / "copy")
+    if damage == "truncated":
+        (copy / LAST).write_bytes((copy / LAST).read_bytes()[:100])
+    else:
+        torch.save({"model": {}, "epoch": 1}, copy / LAST)
+    result = kgrec("train", str(data), *FAST, "--set", "train.epochs=4", "--out", str(copy), "--resume", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and f"{copy / LAST}:" in result.stderr and "Traceback" not in result.stderr

@@ -1,4 +1,5 @@
-"""``kgrec train`` / ``kgrec evaluate`` through the real CLI on a small planted dataset in TSV files."""
+"""``kgrec train`` / ``kgrec evaluate`` through the real CLI on a small planted dataset in TSV files (their errors:
+tests/test_cli_errors.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.cli_runner import kgrec as run_kgrec
+from tests.cli_runner import train_run_dir
 from tests.models.planted import write_planted_files
-
-FAST = ["--set", "train.epochs=3", "--set", "eval.ks=[5]", "--set", "train.metric=ndcg@5", "--set", "model.dim=8"]
 
 
 kgrec = functools.partial(run_kgrec, timeout=300)
@@ -24,11 +24,7 @@ def tsv_dataset(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def trained_run(tsv_dataset, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("runs") / "run"
-    result = kgrec("train", str(tsv_dataset), *FAST, "--out", str(out), cwd=out.parent)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == str(out)
-    return out
+    return train_run_dir(tsv_dataset, tmp_path_factory.mktemp("runs") / "run", timeout=300)
 
 
 def test_train_writes_a_complete_run_directory(trained_run: Path) -> None:
@@ -53,26 +49,3 @@ def test_evaluate_ctr_protocol(trained_run: Path) -> None:
     assert result.returncode == 0, result.stderr
     printed = {line.split()[0]: float(line.split()[1]) for line in result.stdout.splitlines()[2:]}
     assert 0.5 < printed["auc"] <= 1.0 and 0.0 <= printed["f1"] <= 1.0
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["train", "lastfm-kgcn", "--set", "train.epoch=3"], "unknown key 'train.epoch'"),
-        (["train", "lastfm-kgcn", "--set", "model.dim=big"], "model.dim: expected an integer"),
-        (["evaluate", "no-such-run"], "no such run directory"),
-    ],
-)
-def test_cli_errors(tmp_path, args: list[str], message: str) -> None:
-    result = kgrec(*args, cwd=tmp_path)
-    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
-
-
-def test_corrupted_model_file_is_a_clean_error(trained_run: Path, tmp_path) -> None:
-    import shutil
-
-    broken = tmp_path / "broken"
-    shutil.copytree(trained_run, broken)
-    (broken / "model.pt").write_bytes(b"not a checkpoint")
-    result = kgrec("evaluate", str(broken), cwd=tmp_path)
-    assert result.returncode == 2 and "cannot load model weights" in result.stderr

@@ -1,4 +1,10 @@
-"""KGCN's Last.FM layout: user_artists.dat, kg.txt, item_index2entity_id.txt, plus HetRec artist names."""
+"""KGCN's Last.FM layout: user_artists.dat, kg.txt, item_index2entity_id.txt, plus HetRec artist names.
+
+The items are the listened artists (only those linked in item_index2entity_id.txt unless
+``keep_unlinked_items``). The other files need not agree with the listens: a link or a name
+(``hetrec_artists.dat``) of an artist nobody listened to is ignored, and a listened artist without a name
+is shown by its id.
+"""
 
 from __future__ import annotations
 

@@ -3,6 +3,9 @@
 Movies are linked to Satori entities by exact title match of ``u.item`` against ML-1M ``movies.dat``
 (962 movies). Linked movies get their Satori triples plus ``has_genre`` triples from the ``u.item`` genre
 flags; unlinked movies stay items without KG edges.
+
+``u.item`` (Latin-1) is the item catalogue: every movie it lists is an item, rated or not, and a rating of
+a movie it does not list is a DatasetError at that line of ``u.data`` (likewise users and ``u.user``).
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 Items are the rated movies; other movies, people and genres are named KG entities. Repeated (user, movie)
 rows are collapsed to their highest rating; positives are ratings >= the threshold (default 4).
+Every movie a rating or an edge refers to must be listed in ``sub_movie.csv`` (else a DatasetError at the
+referring line); listed movies nobody rated are KG entities only.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@
   ``timestamp`` / ``date`` are used when present (a fractional timestamp is floored); other fields are
   ignored. Positives: ``rating >= threshold``, default threshold 0 (every row).
 * ``.kg`` (``head_id relation_id tail_id``) and ``.link`` (``item_id entity_id``) are optional. A linked
-  entity need not occur in ``.kg`` (as in RecBole, the link file declares it).
+  entity need not occur in ``.kg`` (as in RecBole, the link file declares it); a link of an id that is
+  neither in ``.inter`` nor in ``.item`` is ignored (its entity is still an entity).
 * ``.item``: every item listed is part of the item catalogue, even without interactions; its name is the
   first of the fields ``name``, ``title``, ``movie_title`` of type token or token_seq.
 * ``.ent`` (kgrec's extension, ignored by RecBole): ``entity_id:token name:token_seq`` entity names.

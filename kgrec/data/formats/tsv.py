@@ -9,7 +9,9 @@ Each file is ``<role>.tsv`` (tab-separated) or ``<role>.csv`` (comma-separated, 
 * ``triples`` (``head relation tail``), ``links`` (``item entity``), ``item_names`` and ``entity_names``
   (``id name``) -- header optional: the first row is skipped only if it is exactly those column names.
   Every linked entity must occur in the triples. **Without a links file, every item whose raw id is also
-  a KG entity is linked to that entity** (the KGAT / KGCN convention of shared ids).
+  a KG entity is linked to that entity** (the KGAT / KGCN convention of shared ids). These files need not
+  agree with the interactions: a link or a name of an id that is not an item is ignored, an item without a
+  link is unlinked and one without a name is shown by its id.
 * ``train``, ``valid`` (optional), ``test`` -- a predefined split, same columns as ``interactions``. When
   train and test exist the interactions are their union (in that order) and ``interactions`` is not read;
   valid and test may be header-only.
