@@ -15,7 +15,7 @@ EXIT_USAGE = 2
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    from kgrec.cli import data, explain, kge, pipeline, train
+    from kgrec.cli import data, explain, inspect, kge, pipeline, train
 
     parser = argparse.ArgumentParser(prog="kgrec", description="Explainable recommendation over knowledge graphs.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     kge.register(commands)
     train.register(commands)
     explain.register(commands)
+    inspect.register(commands)
     pipeline.register(commands)
     return parser
 

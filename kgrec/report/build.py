@@ -8,7 +8,8 @@ it twice: ``report.html`` (inline CSS, pictures inline as base64 PNG, no scripts
 written before every section and picture is ready, so a failure leaves the previous report untouched.
 
 Sections, in order: summary, dataset card, configuration, training curves, metrics against the compared
-models (with the split), top rules, explanation quality, gallery of explained recommendations.
+models (with the split), top rules, explanation quality, what the model leans on (only once ``kgrec inspect``
+has written ``inspect/relations.json`` or ``inspect/entities.json``), gallery of explained recommendations.
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ from kgrec.atomic import atomic_directory, atomic_write_text
 from kgrec.report.document import ASSETS, render_html, render_md
 from kgrec.report.explanations import explain_section, gallery_section, rules_section
 from kgrec.report.rundir import RunFiles, gallery_picture_name, load_context, read_history
-from kgrec.report.sections import config_section, curves_section, dataset_section, metrics_section, summary_block
+from kgrec.report.sections import (
+    association_sections,
+    config_section,
+    curves_section,
+    dataset_section,
+    metrics_section,
+    summary_block,
+)
 
 __all__ = ["build_report", "gallery_picture_name"]
 
@@ -51,6 +59,7 @@ def build_report(run_dir: str | Path) -> tuple[Path, Path]:
         metrics_section(ctx),
         rules_section(ctx),
         explain_section(ctx),
+        *association_sections(ctx),
         gallery_section(ctx),
     ]
     summary = summary_block(ctx)

@@ -280,3 +280,62 @@ def metrics_section(ctx: Context) -> Section:
     split_text = _split_text(ctx)
     section.blocks.append(P(split_text) if split_text else P(f"Split: not available ({ctx.files.why(SPLIT)}).", "na"))
     return section
+
+
+def association_sections(ctx: Context) -> list[Section]:
+    """"What the model leans on": the relation and entity analyses ``kgrec inspect`` wrote to ``RUN/inspect/``
+    (their tables and bar charts); no section at all when neither analysis was run."""
+    from kgrec.explain.association import INSPECT_DIR, KINDS
+
+    found = [kind for kind in KINDS if (ctx.files.run_dir / INSPECT_DIR / f"{kind}.json").is_file()]
+    if not found:
+        return []
+    section = Section("association", "What the model leans on")
+    section.blocks.append(P(
+        "Share of explained recommendations whose told path (lighter: any listed path) uses a relation or entity, "
+        "the mean learned propagation weight of its edges, and the validation NDCG@20 when all its edges are "
+        "removed from the propagation graph at inference time (no retraining), with the drop from the full graph."
+    ))
+    for kind in KINDS:
+        section.blocks.append(Heading(3, kind.capitalize()))
+        section.blocks += _association_blocks(ctx, kind)
+    return [section]
+
+
+def _association_blocks(ctx: Context, kind: str) -> list[Any]:
+    """The scope line, the table and the chart of one analysis of ``RUN/inspect/``."""
+    from kgrec.explain.association import INSPECT_DIR
+
+    name = f"{INSPECT_DIR}/{kind}.json"
+    result = ctx.files.mapping(name)
+    if result is None:
+        return [not_available(ctx.files.why(name) + f"; run kgrec inspect RUN --{kind}")]
+    rows = [r for r in result.get("rows") or [] if isinstance(r, dict)]
+    blocks: list[Any] = [P(
+        f"{fmt(result.get('explanations'))} explanations of {fmt(result.get('users'))} sampled users' top-"
+        f"{result.get('k', '?')}; validation NDCG@20 with every edge: {fmt(result.get('full'))}."
+    )]
+    relations = kind == "relations"
+    header = ["relation" if relations else "entity", "edges", "told path", "listed paths", "mean weight",
+              "NDCG@20 without", "drop"]
+    table_rows = []
+    for row in rows:
+        label: Text = str(row.get("label", "?"))
+        if relations:
+            label = [("code", str(row.get("name", "?"))), f" {row.get('label', '')}"]
+        table_rows.append([label, fmt(row.get("edges")), pct(row.get("share")), pct(row.get("listed_share")),
+                           fmt(row.get("mean_weight")), fmt(row.get("ndcg"), 5), fmt(row.get("drop"), 5)])
+    if table_rows:
+        blocks.append(Table(header, table_rows, frozenset(range(1, len(header)))))
+    else:
+        blocks.append(P(f"No {kind} to show.", "na"))
+    if result.get("absent"):
+        blocks.append(P("Not in the model's propagation graph: " + ", ".join(map(str, result["absent"])) + ".", "note"))
+    picture = ctx.files.run_dir / INSPECT_DIR / f"{kind}.png"
+    if picture.is_file():
+        blocks.append(Picture(f"{INSPECT_DIR}/{kind}.png", picture.read_bytes(), f"{kind} the model leans on",
+                              "Left: share of explanations using it; right: validation NDCG@20 drop without its "
+                              "edges."))
+    else:
+        blocks.append(P("Chart: not available.", "na"))
+    return blocks
