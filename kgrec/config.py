@@ -97,7 +97,7 @@ class TrainConfig:
     """The training loop: epochs, batches (``negatives`` sampled items per positive), optimiser, early
     stopping, threads and device. ``lr_decay`` < 1 multiplies the learning rate by that factor whenever
     the validation metric has not improved for ``lr_decay_patience`` evaluations (1 = constant rate).
-    ``deterministic`` makes GPU kernels repeatable (see docs/reliability.md); CPU runs are repeatable anyway."""
+    ``deterministic`` makes GPU kernels repeatable (see docs/RELIABILITY.md); CPU runs are repeatable anyway."""
 
     epochs: int = 300
     batch_size: int = 2048

@@ -3,7 +3,7 @@
 The two trainings run at the same time (so thread scheduling differs between them) with 2 threads each,
 on the planted dataset with attention and the TransH loss switched on, i.e. every random draw kgrec makes:
 the split, initialisation, negative sampling, KG corruption, dropout. The second run also sets
-``train.deterministic=true``, which must change nothing on the CPU (docs/reliability.md says so).
+``train.deterministic=true``, which must change nothing on the CPU (docs/RELIABILITY.md says so).
 """
 
 from __future__ import annotations
