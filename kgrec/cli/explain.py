@@ -43,6 +43,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--users", type=int, help="sampled users (default: the config's explain.eval_users, 200)")
     evaluate.add_argument("-k", type=int, help="explained list length (default: explain.eval_k, 10)")
     evaluate.add_argument("--format", choices=["text", "json"], default="text")
+    evaluate.add_argument("--methods", help="also compare explanation methods at equal budgets, comma-separated from "
+                          "paths,rules,saliency,ig,gnnexplainer,attention,random (writes RUN/explain_methods.md)")
+    evaluate.add_argument("--slow-users", type=int, default=50, help="users for the slow methods ig and gnnexplainer (default 50)")
+    evaluate.add_argument("--ig-steps", type=int, default=32, help="integrated-gradients steps (Gauss-Legendre nodes, default 32)")
+    evaluate.add_argument("--gnn-epochs", type=int, default=100, help="GNNExplainer epochs (default 100)")
     evaluate.set_defaults(handler=run_explain_eval)
 
 
@@ -137,19 +142,38 @@ def run_rules(args: argparse.Namespace) -> None:
 def run_explain_eval(args: argparse.Namespace) -> None:
     _check_positive("--users", args.users)
     _check_positive("-k", args.k)
+    for name, value in (("--slow-users", args.slow_users), ("--ig-steps", args.ig_steps), ("--gnn-epochs", args.gnn_epochs)):
+        _check_positive(name, value)
+    from kgrec.explain.compare import methods_table, parse_methods
+
+    methods = parse_methods(args.methods) if args.methods else None
     rec = _load(args.run)
     from kgrec.atomic import atomic_write_text
     from kgrec.explain.evaluate import explain_eval
 
-    report = json_safe(explain_eval(rec, args.users, args.k))
+    report = json_safe(explain_eval(rec, args.users, args.k, methods=methods, slow_users=args.slow_users,
+                                    steps=args.ig_steps, epochs=args.gnn_epochs))
     atomic_write_text(args.run / "explain_eval.json", json.dumps(report, indent=2) + "\n")
+    if methods:
+        atomic_write_text(args.run / "explain_methods.md", methods_table(report["methods"]) + "\n")
     if args.format == "json":
         print(json.dumps(report, indent=2))
         return
-    shown = {k: v for k, v in report.items() if k != "surrogate"}
+    shown = {k: v for k, v in report.items() if k not in ("surrogate", "path_quality", "methods")}
     print(table([[k, v] for k, v in shown.items()], ["measure", "value"]))
+    quality = report.get("path_quality")
+    if quality:
+        shown_quality = ["n/a" if quality[m] is None else f"{quality[m]:.3f}" for m in ("lir", "sep", "etd", "lid", "sed")]
+        print(f"\npath quality (Balloccu et al. 2022; β {quality['beta']:.3f}, {quality['path_types']} path types): "
+              + ", ".join(f"{m} {v}" for m, v in zip(("LIR", "SEP", "ETD", "LID", "SED"), shown_quality)))
     surrogate = report.get("surrogate")
     if surrogate:
         print(f"\nsurrogate decision tree: accuracy {surrogate['accuracy']:.3f}, F1 {surrogate['f1']:.3f} on held-out users")
         print(surrogate["tree"])
+    if methods:
+        compared = report["methods"]
+        print(f"\nexplanation methods at equal budgets ({compared['users']} users, {compared['slow_users']} for ig and gnnexplainer; "
+              f"budget = {compared['budget']}):")
+        print(methods_table(compared))
+        print(args.run / "explain_methods.md")
     print(args.run / "explain_eval.json")

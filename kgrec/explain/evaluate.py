@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from kgrec.explain.compare import compare_methods
 from kgrec.explain.fidelity import DeletionTest, summarise_cases
+from kgrec.explain.path_quality import path_quality
 from kgrec.explain.rules import rule_precision
 from kgrec.explain.surrogate import fit_surrogate
 
@@ -23,8 +26,16 @@ def sample_users(rec: Recommender, n_users: int, seed: int) -> np.ndarray:
     return np.sort(rng.choice(eligible, size=min(n_users, len(eligible)), replace=False))
 
 
-def explain_eval(rec: Recommender, n_users: int | None = None, k: int | None = None, seed: int | None = None, progress: bool = True) -> dict[str, Any]:
-    """Explain the top-``k`` of ``n_users`` sampled users and measure the explanations (see README)."""
+def explain_eval(
+    rec: Recommender, n_users: int | None = None, k: int | None = None, seed: int | None = None, progress: bool = True,
+    methods: Sequence[str] | None = None, slow_users: int = 50, steps: int = 32, epochs: int = 100,
+) -> dict[str, Any]:
+    """Explain the top-``k`` of ``n_users`` sampled users and measure the explanations (see README).
+
+    ``methods`` (e.g. ``["paths", "rules", "saliency", "ig"]``) adds ``"methods"``: every method on one scale
+    at equal budgets (:func:`kgrec.explain.compare.compare_methods`; the slow ones on ``slow_users`` users,
+    integrated gradients with ``steps`` nodes, GNNExplainer for ``epochs`` epochs).
+    """
     config = rec.config.explain
     n_users = config.eval_users if n_users is None else n_users
     k = config.eval_k if k is None else k
@@ -33,10 +44,11 @@ def explain_eval(rec: Recommender, n_users: int | None = None, k: int | None = N
     users = sample_users(rec, n_users, seed)
     rng = np.random.default_rng(seed)
     deletion = DeletionTest(rec.model, rec.graph) if rec.model.propagation_edges() is not None else None
-    explanations, cases, top, negatives = [], [], [], []
+    explanations, lists, cases, top, negatives = [], [], [], [], []
     for user in tqdm(users, desc="explain-eval", unit="user", disable=not progress):
         listed = rec.recommend(int(user), k, explain=True)
         explanations.extend(listed)
+        lists.append(listed)
         history = rec.history(int(user))
         items = np.array([e.item for e in listed])
         top.append(items)
@@ -74,5 +86,7 @@ def explain_eval(rec: Recommender, n_users: int | None = None, k: int | None = N
         "rules": len(rules.rules),
         "rule_precision": precision,
         "surrogate": surrogate,
+        "path_quality": path_quality(lists, rec.graph, rec.split.train, k),
+        **({"methods": compare_methods(rec, methods, n_users, k, seed, slow_users, steps, epochs, progress)} if methods else {}),
         "seconds": round(time.perf_counter() - started, 2),
     }

@@ -79,7 +79,10 @@ class Explanation:
 
     ``user`` / ``item`` are dataset ids; ``rank`` is 1-based; ``chosen`` indexes the path the text tells
     (None when the item has no path); ``rule`` is None when no mined rule applies; ``fallback`` marks a
-    popularity recommendation for a user without training history.
+    popularity recommendation for a user without training history. ``method`` names what produced the
+    explanation: ``paths`` (the path/rule explainer) or a sensitivity method of
+    :mod:`kgrec.explain.sensitivity` (``saliency``, ``ig``, ``gnnexplainer``, ``attention``, ``random``),
+    whose raw edge scores are in ``extra["edge_scores"]``.
     """
 
     user: int
@@ -92,6 +95,7 @@ class Explanation:
     text: str = ""
     fallback: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    method: str = "paths"
 
     @property
     def path(self) -> Path | None:
@@ -110,6 +114,7 @@ class Explanation:
             "text": self.text,
             "fallback": self.fallback,
             "extra": dict(self.extra),
+            "method": self.method,
         }
 
     @classmethod
@@ -125,4 +130,5 @@ class Explanation:
             text=values.get("text", ""),
             fallback=bool(values.get("fallback", False)),
             extra=dict(values.get("extra", {})),
+            method=str(values.get("method", "paths")),
         )

@@ -72,14 +72,21 @@ class KGRec(RankingModel):
             edge_index, edge_type, scale = edge_index[:, keep], edge_type[keep], scale[keep]
         return edge_weights(self.attention_logits(edge_index, edge_type), edge_index, self.num_nodes) * scale
 
-    def propagate(self, edge_weight: Tensor | None = None, keep: Tensor | None = None) -> Tensor:
+    def propagate(self, edge_weight: Tensor | None = None, keep: Tensor | None = None, edge_mask: Tensor | None = None) -> Tensor:
         """All node representations: the mean of the layer outputs (layer 0 included), over the edges
-        ``keep`` selects (all by default)."""
+        ``keep`` selects (a bool mask or edge indices; all by default).
+
+        ``edge_mask`` (one value per kept edge) multiplies the weights without renormalising them — 1 keeps
+        an edge, 0 silences it — and forces per-edge message passing, so gradients reach the mask and
+        PyG's explain hooks (``set_masks``) see one message per edge (sensitivity analysis).
+        """
         edge_index = self.edge_index if keep is None else self.edge_index[:, keep]
         if edge_weight is None:
             edge_weight = self.edge_weight(keep)
+        if edge_mask is not None:
+            edge_weight = edge_weight * edge_mask
         dropout = self.training and self.config.message_dropout > 0
-        if edge_weight.requires_grad or dropout:  # gradients w.r.t. edges, or per-message dropout
+        if edge_weight.requires_grad or dropout or edge_mask is not None:  # per-edge gradients, masks or dropout
             graph, weight = edge_index, edge_weight
         else:
             graph, weight = weighted_adjacency(edge_index, edge_weight, self.num_nodes), None

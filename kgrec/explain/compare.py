@@ -1,0 +1,196 @@
+"""Every explanation method on one scale, at equal budgets (``kgrec explain-eval --methods``).
+
+For each sampled user's top-k items that the rule-guided path explanation explains, the *budget* b is the
+number of edges that explanation deletes (its chosen path, 2–3 edges). Every method then removes its own
+b highest-scoring edges (undirected, as in :mod:`kgrec.explain.fidelity`), so all are compared at the same
+number of removed edges:
+
+* deletion fidelity — the deletion test of :class:`~kgrec.explain.fidelity.DeletionTest` with one shared
+  random control per case (b random edges of the user's history): share of cases where the method's
+  deletion lowers the item's rank more (``summarise_cases``), plus mean rank and score drops;
+* sufficiency — score(u, i) when only the method's b edges and the item's own KG edges are kept, divided
+  by the full-graph score;
+* sparsity — edges the method scores (``edges_scored``) and the fewest holding 90 % of its absolute
+  attribution (``edges_90``);
+* agreement — Jaccard of the method's b edges with the rule-guided path's edges;
+* milliseconds per explanation.
+
+Methods: ``rules`` (kgrec's rule-guided path, the reference), ``paths`` (edges ranked by the heaviest
+enumerated path through them, i.e. the model-weight path without rules) and the sensitivity methods of
+:mod:`kgrec.explain.sensitivity`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from kgrec.explain.fidelity import DeletionCase, DeletionTest, edge_keys, path_pairs, rank_of, summarise_cases
+from kgrec.explain.sensitivity import SENSITIVITY_METHODS, EdgeScores, edge_scores
+
+if TYPE_CHECKING:
+    from kgrec.recommender import Recommender
+
+METHODS = ("paths", "rules", *SENSITIVITY_METHODS)
+#: Methods that cost a gradient per step or per epoch: run on the first ``slow_users`` sampled users only.
+SLOW_METHODS = ("ig", "gnnexplainer")
+
+
+def parse_methods(text: str) -> list[str]:
+    """``"paths,rules,ig"`` → the method names, checked (ConfigError names the unknown one)."""
+    from kgrec.errors import ConfigError
+
+    methods = [m.strip() for m in text.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise ConfigError(f"unknown explanation method {', '.join(unknown) or text!r}; choose from {', '.join(METHODS)}")
+    return list(dict.fromkeys(methods))
+
+
+def path_edge_scores(rec: Recommender, user: int, item: int) -> EdgeScores:
+    """``paths``: each undirected edge scored by the heaviest enumerated path through it (≤ max_len edges)."""
+    started = time.perf_counter()
+    best: dict[tuple[int, int], float] = {}
+    for path in rec.explainer.finder.paths(user, item):
+        for a, b in zip(path.nodes[:-1], path.nodes[1:]):
+            key = (min(a, b), max(a, b))
+            best[key] = max(best.get(key, 0.0), path.weight)
+    pairs = np.array(list(best), dtype=np.int64).reshape(-1, 2)
+    return EdgeScores("paths", pairs, np.array(list(best.values()), dtype=np.float64), time.perf_counter() - started)
+
+
+def rule_edge_scores(pairs: np.ndarray, seconds: float) -> EdgeScores:
+    """``rules``: the rule-guided path's edges, scored 1 (the explanation deletes exactly those)."""
+    pairs = np.sort(pairs, axis=1)
+    return EdgeScores("rules", pairs, np.ones(len(pairs)), seconds)
+
+
+class _Scale:
+    """Per-case measurements of one method against the shared deletion control."""
+
+    def __init__(self, rec: Recommender, tester: DeletionTest) -> None:
+        self.rec, self.tester = rec, tester
+        model, graph = rec.model, rec.graph
+        edges = model.propagation_edges().cpu().numpy()
+        edge_type = getattr(model, "edge_type", None)
+        interact = np.ones(edges.shape[1], dtype=bool) if edge_type is None else np.isin(edge_type.cpu().numpy(), [0, graph.inverse(0)])
+        self.edges, self.interact = edges, interact
+
+    def sufficiency(self, user: int, item: int, pairs: np.ndarray, full: float) -> float:
+        """score with only ``pairs`` and the item's own KG edges kept, over the full-graph score."""
+        node = self.rec.graph.n_users + item
+        own_kg = ~self.interact & ((self.edges[0] == node) | (self.edges[1] == node))
+        kept = np.isin(self.tester.keys, edge_keys(pairs, self.rec.graph.num_nodes)) | own_kg
+        dropped = torch.as_tensor(~kept, device=self.tester.device)
+        score = self.rec.model.score_users_without(torch.tensor([user], device=self.tester.device), dropped)[0, item]
+        return float(score) / full if full else float("nan")
+
+
+def compare_methods(
+    rec: Recommender,
+    methods: Sequence[str] = METHODS,
+    n_users: int = 200,
+    k: int = 10,
+    seed: int = 0,
+    slow_users: int = 50,
+    steps: int = 32,
+    epochs: int = 100,
+    progress: bool = True,
+    users: Sequence[int] | None = None,
+) -> dict[str, Any]:
+    """Every method of ``methods`` measured on the top-``k`` of ``n_users`` sampled users (or the given
+    ``users``; the first ``slow_users`` of them for :data:`SLOW_METHODS`) at equal budgets, ``steps``
+    integrated-gradients nodes and ``epochs`` GNNExplainer epochs; see the module docstring. JSON-ready."""
+    from kgrec.explain.evaluate import sample_users
+
+    methods = list(methods)
+    users = sample_users(rec, n_users, seed) if users is None else np.asarray(users, dtype=np.int64)
+    tester = DeletionTest(rec.model, rec.graph)
+    scale = _Scale(rec, tester)
+    rng = np.random.default_rng(seed)
+    stats: dict[str, dict[str, list]] = {m: {"cases": [], "sufficiency": [], "scored": [], "mass90": [], "jaccard": [], "ms": []} for m in methods}
+    for position, user in enumerate(tqdm(users, desc="explain methods", unit="user", disable=not progress)):
+        user = int(user)
+        started = time.perf_counter()
+        listed = rec.recommend(user, k, explain=True)
+        rule_seconds = (time.perf_counter() - started) / max(1, len(listed))
+        history = rec.history(user)
+        base = rec.scores(user)
+        masked = np.zeros(len(base), dtype=bool)
+        masked[history] = True
+        for explanation in listed:
+            reference = path_pairs(explanation)
+            if not len(reference):
+                continue
+            control = tester.run([explanation], history, base, rng)[0]  # the rule path's case and the shared control
+            item, budget, full = explanation.item, len(reference), float(base[explanation.item])
+            reference_keys = set(edge_keys(reference, rec.graph.num_nodes).tolist())
+            for method in methods:
+                if method in SLOW_METHODS and position >= slow_users:
+                    continue
+                if method == "rules":
+                    scores = rule_edge_scores(reference, rule_seconds)
+                elif method == "paths":
+                    scores = path_edge_scores(rec, user, item)
+                else:
+                    scores = edge_scores(rec.model, user, item, method, steps, epochs, seed)
+                chosen = scores.top(budget)
+                if method == "rules":
+                    case = control
+                else:
+                    without = tester.scores_without(user, chosen)
+                    case = DeletionCase(user, item, control.rank, budget, rank_of(without, item, masked) - control.rank,
+                                        float(base[item] - without[item]), control.random_rank_drop, control.random_score_drop)
+                chosen_keys = set(edge_keys(chosen, rec.graph.num_nodes).tolist()) if len(chosen) else set()
+                record = stats[method]
+                record["cases"].append(case)
+                record["sufficiency"].append(scale.sufficiency(user, item, chosen, full))
+                record["scored"].append(int(np.count_nonzero(scores.scores)))
+                record["mass90"].append(scores.edges_for_mass(0.9))
+                record["jaccard"].append(len(chosen_keys & reference_keys) / max(1, len(chosen_keys | reference_keys)))
+                record["ms"].append(1000 * scores.seconds)
+    return {
+        "users": int(len(users)),
+        "slow_users": int(min(slow_users, len(users))),
+        "k": int(k),
+        "budget": "edges of the rule-guided path explanation (per case)",
+        "steps": int(steps),
+        "epochs": int(epochs),
+        "methods": {m: _summary(stats[m]) for m in methods},
+    }
+
+
+def _summary(record: dict[str, list]) -> dict[str, float]:
+    def mean(values: list) -> float:
+        finite = [v for v in values if np.isfinite(v)]
+        return float(np.mean(finite)) if finite else float("nan")
+
+    deletion = summarise_cases(record["cases"])
+    return {
+        **deletion,
+        "mean_edges_removed": mean([c.edges for c in record["cases"]]),
+        "sufficiency": mean(record["sufficiency"]),
+        "sufficiency_median": float(np.median(record["sufficiency"])) if record["sufficiency"] else float("nan"),
+        "edges_scored": mean(record["scored"]),
+        "edges_90": mean(record["mass90"]),
+        "jaccard_rules": mean(record["jaccard"]),
+        "ms_per_explanation": mean(record["ms"]),
+    }
+
+
+def methods_table(report: dict[str, Any]) -> str:
+    """The comparison as a markdown table, one row per method."""
+    columns = [("cases", "cases", "{:.0f}"), ("fidelity", "deletion fidelity", "{:.3f}"), ("mean_rank_drop", "rank drop", "{:.1f}"),
+               ("random_rank_drop", "random rank drop", "{:.1f}"), ("mean_score_drop", "score drop", "{:.4f}"),
+               ("sufficiency", "sufficiency", "{:.3f}"), ("edges_scored", "edges scored", "{:.1f}"), ("edges_90", "edges for 90 %", "{:.1f}"),
+               ("jaccard_rules", "Jaccard vs rules", "{:.3f}"), ("ms_per_explanation", "ms / explanation", "{:.1f}")]
+    lines = ["| method | " + " | ".join(title for _, title, _ in columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for method, values in report["methods"].items():
+        cells = ["n/a" if values[key] is None or not np.isfinite(values[key]) else fmt.format(values[key]) for key, _, fmt in columns]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
