@@ -31,7 +31,9 @@ import torch
 from tqdm.auto import tqdm
 
 from kgrec.explain.fidelity import DeletionCase, DeletionTest, edge_keys, path_pairs, rank_of, summarise_cases
-from kgrec.explain.sensitivity import SENSITIVITY_METHODS, EdgeScores, edge_scores
+from kgrec.explain.path_quality import path_quality
+from kgrec.explain.sensitivity import SENSITIVITY_METHODS, EdgeScores, edge_scores, to_explanation
+from kgrec.explain.types import Explanation
 
 if TYPE_CHECKING:
     from kgrec.recommender import Recommender
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
 METHODS = ("paths", "rules", *SENSITIVITY_METHODS)
 #: Methods that cost a gradient per step or per epoch: run on the first ``slow_users`` sampled users only.
 SLOW_METHODS = ("ig", "gnnexplainer")
+PATH_QUALITY = ("lir", "sep", "etd", "lid", "sed")
 
 
 def parse_methods(text: str) -> list[str]:
@@ -114,6 +117,7 @@ def compare_methods(
     scale = _Scale(rec, tester)
     rng = np.random.default_rng(seed)
     stats: dict[str, dict[str, list]] = {m: {"cases": [], "sufficiency": [], "scored": [], "mass90": [], "jaccard": [], "ms": []} for m in methods}
+    told: dict[str, dict[int, list[Explanation]]] = {m: {} for m in methods}  # each method's explanations, per user
     for position, user in enumerate(tqdm(users, desc="explain methods", unit="user", disable=not progress)):
         user = int(user)
         started = time.perf_counter()
@@ -154,6 +158,8 @@ def compare_methods(
                 record["mass90"].append(scores.edges_for_mass(0.9))
                 record["jaccard"].append(len(chosen_keys & reference_keys) / max(1, len(chosen_keys | reference_keys)))
                 record["ms"].append(1000 * scores.seconds)
+                told[method].setdefault(user, []).append(
+                    explanation if method == "rules" else to_explanation(rec, user, item, scores, full, explanation.rank))
     return {
         "users": int(len(users)),
         "slow_users": int(min(slow_users, len(users))),
@@ -161,8 +167,14 @@ def compare_methods(
         "budget": "edges of the rule-guided path explanation (per case)",
         "steps": int(steps),
         "epochs": int(epochs),
-        "methods": {m: _summary(stats[m]) for m in methods},
+        "methods": {m: {**_summary(stats[m]), **_path_quality(rec, told[m], k)} for m in methods},
     }
+
+
+def _path_quality(rec: Recommender, lists: dict[int, list[Explanation]], k: int) -> dict[str, float | None]:
+    """LIR, SEP, ETD, LID and SED of one method's explanations (Balloccu et al. 2022; see path_quality)."""
+    quality = path_quality(list(lists.values()), rec.graph, rec.split.train, k)
+    return {key: quality[key] for key in PATH_QUALITY}
 
 
 def _summary(record: dict[str, list]) -> dict[str, float]:
@@ -188,7 +200,8 @@ def methods_table(report: dict[str, Any]) -> str:
     columns = [("cases", "cases", "{:.0f}"), ("fidelity", "deletion fidelity", "{:.3f}"), ("mean_rank_drop", "rank drop", "{:.1f}"),
                ("random_rank_drop", "random rank drop", "{:.1f}"), ("mean_score_drop", "score drop", "{:.4f}"),
                ("sufficiency", "sufficiency", "{:.3f}"), ("edges_scored", "edges scored", "{:.1f}"), ("edges_90", "edges for 90 %", "{:.1f}"),
-               ("jaccard_rules", "Jaccard vs rules", "{:.3f}"), ("ms_per_explanation", "ms / explanation", "{:.1f}")]
+               ("jaccard_rules", "Jaccard vs rules", "{:.3f}"), ("ms_per_explanation", "ms / explanation", "{:.1f}"),
+               *[(key, key.upper(), "{:.3f}") for key in PATH_QUALITY]]
     lines = ["| method | " + " | ".join(title for _, title, _ in columns) + " |", "|---" * (len(columns) + 1) + "|"]
     for method, values in report["methods"].items():
         cells = ["n/a" if values[key] is None or not np.isfinite(values[key]) else fmt.format(values[key]) for key, _, fmt in columns]

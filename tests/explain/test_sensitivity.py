@@ -140,7 +140,25 @@ def test_compare_methods_measures_every_method_at_equal_budgets(rec: Recommender
         assert np.isfinite(values["sufficiency"]) and values["ms_per_explanation"] > 0, method
         assert values["edges_90"] <= values["edges_scored"], method
     table = methods_table(report)
-    assert table.count("\n") == len(METHODS) + 1 and "| saliency |" in table
+    assert table.count("\n") == len(METHODS) + 1 and "| saliency |" in table and "| SED |" in table
+
+
+def test_compare_methods_reports_path_quality_per_method(rec: Recommender) -> None:
+    from kgrec.explain.fidelity import path_pairs
+    from kgrec.explain.path_quality import path_quality
+
+    users = rec.users_with_history()[:3]
+    report = compare_methods(rec, ("rules", "paths", "random"), k=3, users=users, progress=False)
+    explained = [[e for e in rec.recommend(int(u), 3, explain=True) if len(path_pairs(e))] for u in users]
+    explained = [lists for lists in explained if lists]  # compare_methods skips items without a path explanation
+    assert sum(map(len, explained)) == report["methods"]["rules"]["cases"] > 0
+    expected = path_quality(explained, rec.graph, rec.split.train, 3)
+    rows = report["methods"]
+    assert {key: rows["rules"][key] for key in ("lir", "sep", "etd", "lid", "sed")} == {
+        key: expected[key] for key in ("lir", "sep", "etd", "lid", "sed")}
+    for method, values in rows.items():
+        assert values["lir"] is None, method  # the planted dataset has no timestamps
+        assert all(0 <= values[key] <= 1 for key in ("sep", "etd", "lid", "sed")), method
 
 
 def test_unknown_methods_are_refused() -> None:
