@@ -137,6 +137,7 @@ def explain_section(ctx: Context) -> Section:
         section.blocks.append(Table(["measure", "value"], rows, frozenset({1})))
     section.blocks.append(P("Fidelity deletes the told path's edges from the propagation graph and compares the drop "
                             "in the item's rank with deleting as many random edges around the user's history.", "note"))
+    section.blocks += _methods_blocks(report.get("methods"))
     section.blocks.append(Heading(3, "Surrogate tree"))
     surrogate = report.get("surrogate")
     if not isinstance(surrogate, dict):
@@ -151,6 +152,37 @@ def explain_section(ctx: Context) -> Section:
     if surrogate.get("tree"):
         section.blocks.append(Pre(str(surrogate["tree"])))
     return section
+
+
+METHOD_COLUMNS = (("cases", "cases", "int"), ("fidelity", "deletion fidelity", "pct"),
+                  ("mean_rank_drop", "rank drop", "num"), ("sufficiency", "sufficiency", "num"),
+                  ("edges_90", "edges for 90 %", "num"), ("jaccard_rules", "Jaccard vs rules", "num"),
+                  ("ms_per_explanation", "ms / explanation", "num"), ("etd", "ETD", "num"), ("sed", "SED", "num"))
+
+
+def _methods_blocks(compared: Any) -> list[Any]:
+    """``explain-eval --methods``: every method's row at equal budgets and fidelity against sparsity; nothing
+    when the comparison was not run."""
+    from kgrec.report.plots import methods_png
+
+    if not isinstance(compared, Mapping) or not isinstance(compared.get("methods"), Mapping):
+        return []
+    methods = {str(name): values for name, values in compared["methods"].items() if isinstance(values, Mapping)}
+    rows = [[name, *[_method_cell(values.get(key), kind) for key, _, kind in METHOD_COLUMNS]] for name, values in methods.items()]
+    return [
+        Heading(3, "Every method on one scale"),
+        P(f"Each method removes as many edges as the rule-guided path explanation; {fmt(compared.get('users'))} users "
+          f"({fmt(compared.get('slow_users'))} for ig and gnnexplainer), top-{compared.get('k', '?')}."),
+        Table(["method", *[title for _, title, _ in METHOD_COLUMNS]], rows, frozenset(range(1, len(METHOD_COLUMNS) + 1))),
+        Picture("methods.png", methods_png(methods), "explanation methods: fidelity against sparsity",
+                "One point per method: deletion fidelity against the edges holding 90 % of its attribution."),
+    ]
+
+
+def _method_cell(value: Any, kind: str) -> str:
+    if not finite(value):
+        return NONE
+    return fmt(int(value)) if kind == "int" else pct(value) if kind == "pct" else fmt(value, 3)
 
 
 def _path_cells(path: Mapping[str, Any]) -> str:

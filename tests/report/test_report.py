@@ -373,3 +373,19 @@ def test_not_a_directory_is_a_config_error(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="not a run directory"):
         build_report(tmp_path / "missing")
+
+
+def test_method_comparison_gets_a_table_and_a_chart(run_dir: Path) -> None:
+    report = json.loads((run_dir / "explain_eval.json").read_text(encoding="utf-8"))
+    row = {"cases": 30, "fidelity": 0.9, "mean_rank_drop": 1.5, "sufficiency": 0.8, "edges_90": 3.0,
+           "jaccard_rules": 1.0, "ms_per_explanation": 2.0, "etd": 0.25, "sed": float("nan")}
+    report["methods"] = {"users": 3, "slow_users": 1, "k": 10,
+                         "methods": {"rules": row, "random": {**row, "fidelity": 0.5, "edges_90": 400.0}}}
+    (run_dir / "explain_eval.json").write_text(json.dumps(report), encoding="utf-8")
+    text = build_report(run_dir)[0].read_text(encoding="utf-8")
+    page = Page(text)
+    table = {row[0][0]: [cell[0] for cell in row[1:]] for row in page.cells["explanations"] if len(row) == 10}
+    assert table["rules"] == ["30", "90.0 %", "1.500", "0.800", "3.000", "1.000", "2.000", "0.250", "—"]
+    assert table["random"][1] == "50.0 %" and table["random"][4] == "400.000"
+    assert "Every method on one scale" in text and 'alt="explanation methods: fidelity against sparsity"' in text
+    assert (run_dir / "report" / "methods.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
