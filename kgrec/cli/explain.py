@@ -156,6 +156,10 @@ def run_explain_eval(args: argparse.Namespace) -> None:
     atomic_write_text(args.run / "explain_eval.json", json.dumps(report, indent=2) + "\n")
     if methods:
         atomic_write_text(args.run / "explain_methods.md", methods_table(report["methods"]) + "\n")
+    if (args.run / "report.html").exists():  # keep the run report's "Explanation quality" section current
+        from kgrec.report import build_report
+
+        build_report(args.run)
     if args.format == "json":
         print(json.dumps(report, indent=2))
         return

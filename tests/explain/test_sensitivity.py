@@ -171,6 +171,9 @@ def test_unknown_methods_are_refused() -> None:
 
 def test_explain_eval_methods_on_the_command_line(tmp_path: Path) -> None:
     run = train_run_dir(write_planted_files(tmp_path / "planted"), tmp_path / "run", timeout=300)
+    from kgrec.report import build_report
+
+    build_report(run)  # a run with a report: explain-eval keeps it current
     result = kgrec("explain-eval", str(run), "--users", "3", "-k", "2", "--methods", "rules,saliency,random,ig",
                    "--slow-users", "1", "--ig-steps", "4", "--gnn-epochs", "5", "--format", "json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -182,5 +185,6 @@ def test_explain_eval_methods_on_the_command_line(tmp_path: Path) -> None:
     assert 0 < compared["methods"]["ig"]["cases"] <= 2
     table = (run / "explain_methods.md").read_text()
     assert "| rules |" in table and "| ig |" in table
+    assert "Every method on one scale" in (run / "report.html").read_text(encoding="utf-8")
     text = kgrec("explain-eval", str(run), "--users", "2", "-k", "2", cwd=tmp_path)
     assert text.returncode == 0 and "explanation methods" not in text.stdout  # default: today's report
