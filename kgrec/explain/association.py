@@ -21,7 +21,6 @@ Results are :class:`Association` objects, JSON-serialisable, with a bar chart (:
 
 from __future__ import annotations
 
-import io
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -344,15 +343,11 @@ def analyse(
 def association_png(result: Association) -> bytes:
     """Two horizontal bar charts as PNG bytes: share of explanations (dark: told path, light: any listed
     path) and the validation NDCG@20 drop when the row's edges are removed, rows in the table's order."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from kgrec.report.plots import chart_label, figure_png, png_figure
 
     rows, note = result.charted()
-    labels = [_chart_label(r.label if result.kind == "entities" else f"{r.label} ({r.name})") for r in rows]
-    figure, (share_axis, drop_axis) = plt.subplots(1, 2, figsize=(10, 1.8 + 0.3 * max(len(rows), 2)), sharey=True)
-    try:
+    labels = [chart_label(r.label if result.kind == "entities" else f"{r.label} ({r.name})", 40) for r in rows]
+    with png_figure(1, 2, figsize=(10, 1.8 + 0.3 * max(len(rows), 2)), sharey=True) as (figure, (share_axis, drop_axis)):
         y = np.arange(len(rows))
         share_axis.barh(y, [r.listed_share for r in rows], color="#c6dbef")
         share_axis.barh(y, [r.share for r in rows], color="#2171b5", height=0.5)
@@ -371,15 +366,4 @@ def association_png(result: Association) -> bytes:
         for axis in (share_axis, drop_axis):
             axis.grid(True, axis="x", alpha=0.3)
             axis.title.set_fontsize(9)
-        figure.tight_layout()
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=100)
-        return buffer.getvalue()
-    finally:
-        plt.close(figure)
-
-
-def _chart_label(text: str, limit: int = 40) -> str:
-    """A matplotlib-safe, shortened label ("$" would start mathtext)."""
-    text = text if len(text) <= limit else text[: limit - 1] + "…"
-    return text.replace("$", r"\$")
+        return figure_png(figure)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -17,17 +16,14 @@ from importlib import resources
 from pathlib import Path as FilePath
 from typing import Any
 
-import matplotlib
+import networkx as nx
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import networkx as nx  # noqa: E402
-import numpy as np  # noqa: E402
-
-from kgrec.atomic import atomic_open, atomic_write_text  # noqa: E402
-from kgrec.data.graph import CollaborativeKG  # noqa: E402
-from kgrec.explain.phrases import PhraseTable, with_also  # noqa: E402
-from kgrec.explain.types import Explanation, Path, Rule  # noqa: E402
+from kgrec.atomic import atomic_open, atomic_write_text
+from kgrec.data.graph import CollaborativeKG
+from kgrec.explain.phrases import PhraseTable, with_also
+from kgrec.explain.types import Explanation, Path, Rule
+from kgrec.report.plots import chart_label, figure_png, png_figure  # matplotlib with the Agg backend
 
 SCHEMA_VERSION = 1
 SCHEMA_RESOURCE = "explanation.schema.json"
@@ -287,12 +283,6 @@ def explanation_subgraph(expl: Explanation, graph: CollaborativeKG, phrases: Phr
     return subgraph
 
 
-def _label(text: str, limit: int = 28) -> str:
-    """A matplotlib-safe, shortened label ("$" would start mathtext)."""
-    text = text if len(text) <= limit else text[: limit - 1] + "…"
-    return text.replace("$", r"\$")
-
-
 def _png_bytes(subgraph: nx.MultiDiGraph) -> bytes:
     """The picture of a subgraph as PNG bytes (see :func:`draw_subgraph`)."""
     layers = nx.get_node_attributes(subgraph, "layer")
@@ -316,45 +306,41 @@ def _png_bytes(subgraph: nx.MultiDiGraph) -> bytes:
     simple.add_nodes_from(subgraph.nodes)
 
     size = (min(3.0 + 2.6 * len(per_layer), 16.0), min(2.2 + 1.1 * int(per_layer.max()), 12.0))
-    figure, axis = plt.subplots(figsize=size)
-    nodes = list(subgraph.nodes)
-    kinds = [subgraph.nodes[n].get("kind", "entity") for n in nodes]
-    nx.draw_networkx_nodes(
-        subgraph, position, nodelist=nodes, ax=axis, node_size=700,
-        node_color=[KIND_COLOURS.get(k, "#bab0ac") for k in kinds],
-        edgecolors=["black" if subgraph.nodes[n].get("role") == "recommended" else "white" for n in nodes],
-        linewidths=[3.0 if subgraph.nodes[n].get("role") == "recommended" else 1.0 for n in nodes],
-    )
-    edges = list(simple.edges(data=True))
-    if edges:
-        weights = np.array([abs(float(d["weight"])) for _, _, d in edges])
-        top = weights.max() if weights.max() > 0 else 1.0
-        style = "arc3,rad=0.12"
-        nx.draw_networkx_edges(
-            simple, position, edgelist=[(s, t) for s, t, _ in edges], ax=axis,
-            width=list(np.maximum(6.0 * weights / top, 0.4)),
-            edge_color="#555555", arrows=True, arrowsize=14, node_size=700, connectionstyle=style,
+    with png_figure(figsize=size) as (figure, axis):
+        nodes = list(subgraph.nodes)
+        kinds = [subgraph.nodes[n].get("kind", "entity") for n in nodes]
+        nx.draw_networkx_nodes(
+            subgraph, position, nodelist=nodes, ax=axis, node_size=700,
+            node_color=[KIND_COLOURS.get(k, "#bab0ac") for k in kinds],
+            edgecolors=["black" if subgraph.nodes[n].get("role") == "recommended" else "white" for n in nodes],
+            linewidths=[3.0 if subgraph.nodes[n].get("role") == "recommended" else 1.0 for n in nodes],
         )
-        nx.draw_networkx_edge_labels(
-            simple, position, edge_labels={(s, t): _label(d["label"], 40) for s, t, d in edges}, ax=axis, font_size=7,
-            connectionstyle=style, node_size=700,
-            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
+        edges = list(simple.edges(data=True))
+        if edges:
+            weights = np.array([abs(float(d["weight"])) for _, _, d in edges])
+            top = weights.max() if weights.max() > 0 else 1.0
+            style = "arc3,rad=0.12"
+            nx.draw_networkx_edges(
+                simple, position, edgelist=[(s, t) for s, t, _ in edges], ax=axis,
+                width=list(np.maximum(6.0 * weights / top, 0.4)),
+                edge_color="#555555", arrows=True, arrowsize=14, node_size=700, connectionstyle=style,
+            )
+            nx.draw_networkx_edge_labels(
+                simple, position, edge_labels={(s, t): chart_label(d["label"], 40) for s, t, d in edges}, ax=axis, font_size=7,
+                connectionstyle=style, node_size=700,
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
+            )
+        label_position = {n: (x, y - 0.09) for n, (x, y) in position.items()}
+        nx.draw_networkx_labels(
+            subgraph, label_position, labels={n: chart_label(subgraph.nodes[n].get("name", str(n))) for n in nodes}, ax=axis,
+            font_size=8, verticalalignment="top",
         )
-    label_position = {n: (x, y - 0.09) for n, (x, y) in position.items()}
-    nx.draw_networkx_labels(
-        subgraph, label_position, labels={n: _label(subgraph.nodes[n].get("name", str(n))) for n in nodes}, ax=axis,
-        font_size=8, verticalalignment="top",
-    )
-    for kind, colour in KIND_COLOURS.items():
-        axis.scatter([], [], color=colour, label=kind, s=60)
-    axis.legend(loc="upper left", fontsize=7, frameon=False)
-    axis.margins(0.15, 0.2)
-    axis.set_axis_off()
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    plt.close(figure)
-    return buffer.getvalue()
+        for kind, colour in KIND_COLOURS.items():
+            axis.scatter([], [], color=colour, label=kind, s=60)
+        axis.legend(loc="upper left", fontsize=7, frameon=False)
+        axis.margins(0.15, 0.2)
+        axis.set_axis_off()
+        return figure_png(figure)
 
 
 def draw_subgraph(subgraph: nx.MultiDiGraph, path_png: str | FilePath) -> None:

@@ -2,14 +2,43 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+
+
+@contextlib.contextmanager
+def png_figure(*args: Any, **kwargs: Any) -> Iterator[tuple[Any, Any]]:
+    """``plt.subplots(*args, **kwargs)`` as ``(figure, axes)``, closed when the block ends, even on an error
+    (pyplot keeps every open figure alive)."""
+    figure, axes = plt.subplots(*args, **kwargs)
+    try:
+        yield figure, axes
+    finally:
+        plt.close(figure)
+
+
+def figure_png(figure: Any) -> bytes:
+    """``figure`` laid out tightly, as PNG bytes at 100 dpi."""
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()
+
+
+def chart_label(text: str, limit: int = 28) -> str:
+    """A matplotlib-safe label of at most ``limit`` characters ("$" would start mathtext)."""
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return text.replace("$", r"\$")
+
 
 # loss columns of history.csv drawn on the loss panel, in this order (missing ones are skipped)
 LOSS_COLUMNS = (("loss", "total loss", "-", 2.0), ("bpr", "BPR", "--", 1.0), ("kg", "KG (TransH)", ":", 1.2))
@@ -34,8 +63,7 @@ def curves_png(
     validation columns to draw without their ``valid_`` prefix (e.g. ``["ndcg@20", "recall@20"]``). The
     best epoch, when given, is marked by a dotted line on both panels; ``labels`` name the metrics in the legend.
     """
-    figure, (loss_axis, metric_axis) = plt.subplots(1, 2, figsize=(10, 3.6))
-    try:
+    with png_figure(1, 2, figsize=(10, 3.6)) as (figure, (loss_axis, metric_axis)):
         for column, label, style, width in LOSS_COLUMNS:
             epochs, values = _series(history, column)
             if epochs:
@@ -58,19 +86,13 @@ def curves_png(
             axis.grid(True, alpha=0.3)
             if axis.get_legend_handles_labels()[0]:
                 axis.legend(fontsize=8, frameon=False)
-        figure.tight_layout()
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=100)
-        return buffer.getvalue()
-    finally:
-        plt.close(figure)
+        return figure_png(figure)
 
 
 def methods_png(methods: Mapping[str, Mapping[str, float | None]]) -> bytes:
     """Explanation methods at equal budgets as PNG bytes: deletion fidelity (y) against sparsity (x, log: the
     fewest edges holding 90 % of a method's attribution), one labelled point per method."""
-    figure, axis = plt.subplots(figsize=(6.4, 4.0))
-    try:
+    with png_figure(figsize=(6.4, 4.0)) as (figure, axis):
         for name, values in methods.items():
             x, y = values.get("edges_90"), values.get("fidelity")
             if x is None or y is None or not (math.isfinite(x) and math.isfinite(y)):
@@ -81,9 +103,4 @@ def methods_png(methods: Mapping[str, Mapping[str, float | None]]) -> bytes:
         axis.set(title="explanation methods at equal budgets", xlabel="edges holding 90 % of the attribution (log)",
                  ylabel="deletion fidelity", ylim=(0, 1.05))
         axis.grid(True, alpha=0.3)
-        figure.tight_layout()
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=100)
-        return buffer.getvalue()
-    finally:
-        plt.close(figure)
+        return figure_png(figure)
