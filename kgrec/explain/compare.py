@@ -23,7 +23,9 @@ enumerated path through them, i.e. the model-weight path without rules) and the 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -94,6 +96,111 @@ class _Scale:
         return float(score) / full if full else float("nan")
 
 
+@dataclass(frozen=True)
+class _Row:
+    """One method's measurements of one explained recommendation."""
+
+    case: DeletionCase
+    sufficiency: float
+    scored: int
+    mass90: int
+    jaccard: float
+    ms: float
+    explanation: Explanation
+
+
+@dataclass(frozen=True)
+class _Settings:
+    methods: tuple[str, ...]
+    k: int
+    seed: int
+    steps: int
+    epochs: int
+
+
+def _measure_user(rec: Recommender, tester: DeletionTest, scale: _Scale, settings: _Settings, user: int, slow: bool) -> dict[str, list[_Row]]:
+    """Every method's rows for one user's explained top-k (the slow methods only when ``slow``).
+
+    The random control is drawn from a generator seeded with (seed, user), so a user's rows do not depend
+    on which other users are measured, or in which process."""
+    rng = np.random.default_rng([settings.seed, user])
+    started = time.perf_counter()
+    listed = rec.recommend(user, settings.k, explain=True)
+    rule_seconds = (time.perf_counter() - started) / max(1, len(listed))
+    history = rec.history(user)
+    base = rec.scores(user)
+    masked = np.zeros(len(base), dtype=bool)
+    masked[history] = True
+    rows: dict[str, list[_Row]] = {m: [] for m in settings.methods}
+    for explanation in listed:
+        reference = path_pairs(explanation)
+        if not len(reference):
+            continue
+        control = tester.run([explanation], history, base, rng)[0]  # the rule path's case and the shared control
+        item, budget, full = explanation.item, len(reference), float(base[explanation.item])
+        reference_keys = set(edge_keys(reference, rec.graph.num_nodes).tolist())
+        for method in settings.methods:
+            if method in SLOW_METHODS and not slow:
+                continue
+            if method == "rules":
+                scores = rule_edge_scores(reference, rule_seconds)
+            elif method == "paths":
+                scores = path_edge_scores(rec, user, item)
+            else:
+                scores = edge_scores(rec.model, user, item, method, settings.steps, settings.epochs, settings.seed)
+            chosen = scores.top(budget)
+            if method == "rules":
+                case = control
+            else:
+                without = tester.scores_without(user, chosen)
+                case = DeletionCase(user, item, control.rank, budget, rank_of(without, item, masked) - control.rank,
+                                    float(base[item] - without[item]), control.random_rank_drop, control.random_score_drop)
+            chosen_keys = set(edge_keys(chosen, rec.graph.num_nodes).tolist()) if len(chosen) else set()
+            rows[method].append(_Row(
+                case, scale.sufficiency(user, item, chosen, full), int(np.count_nonzero(scores.scores)), scores.edges_for_mass(0.9),
+                len(chosen_keys & reference_keys) / max(1, len(chosen_keys | reference_keys)), 1000 * scores.seconds,
+                explanation if method == "rules" else to_explanation(rec, user, item, scores, full, explanation.rank),
+            ))
+    return rows
+
+
+_WORKER: tuple[Recommender, DeletionTest, _Scale, _Settings] | None = None
+
+
+def _start_worker(run_dir: str, settings: _Settings, threads: int) -> None:
+    """Process-pool initialiser: load the run once per worker process."""
+    global _WORKER
+    from kgrec.recommender import Recommender
+
+    torch.set_num_threads(threads)
+    rec = Recommender.load(run_dir)
+    tester = DeletionTest(rec.model, rec.graph)
+    _WORKER = (rec, tester, _Scale(rec, tester), settings)
+
+
+def _worker_user(task: tuple[int, bool]) -> dict[str, list[_Row]]:
+    assert _WORKER is not None, "worker not initialised"
+    rec, tester, scale, settings = _WORKER
+    return _measure_user(rec, tester, scale, settings, *task)
+
+
+def _measure(rec: Recommender, settings: _Settings, tasks: list[tuple[int, bool]], workers: int, progress: bool) -> Iterator[dict[str, list[_Row]]]:
+    """Each task's rows in task order: in this process, or in ``workers`` processes that each load the run."""
+    bar = partial(tqdm, total=len(tasks), desc="explain methods", unit="user", disable=not progress)
+    if workers <= 1:
+        tester = DeletionTest(rec.model, rec.graph)
+        scale = _Scale(rec, tester)
+        yield from bar(_measure_user(rec, tester, scale, settings, user, slow) for user, slow in tasks)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    threads = max(1, torch.get_num_threads() // workers)
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_start_worker,
+                             initargs=(str(rec.run_dir), settings, threads)) as pool:
+        yield from bar(pool.map(_worker_user, tasks))
+
+
 def compare_methods(
     rec: Recommender,
     methods: Sequence[str] = METHODS,
@@ -105,61 +212,27 @@ def compare_methods(
     epochs: int = 100,
     progress: bool = True,
     users: Sequence[int] | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Every method of ``methods`` measured on the top-``k`` of ``n_users`` sampled users (or the given
     ``users``; the first ``slow_users`` of them for :data:`SLOW_METHODS`) at equal budgets, ``steps``
-    integrated-gradients nodes and ``epochs`` GNNExplainer epochs; see the module docstring. JSON-ready."""
+    integrated-gradients nodes and ``epochs`` GNNExplainer epochs; see the module docstring. JSON-ready.
+
+    ``workers`` > 1 spreads the users over that many processes (each loads ``rec.run_dir``, so ``rec`` must
+    come from :meth:`Recommender.load`); the result is the same as with one.
+    """
+    from kgrec.errors import ConfigError
     from kgrec.explain.evaluate import sample_users
 
-    methods = list(methods)
+    if workers > 1 and rec.run_dir is None:
+        raise ConfigError("workers > 1 needs a recommender loaded from a run directory (Recommender.load)")
+    settings = _Settings(tuple(methods), int(k), int(seed), int(steps), int(epochs))
     users = sample_users(rec, n_users, seed) if users is None else np.asarray(users, dtype=np.int64)
-    tester = DeletionTest(rec.model, rec.graph)
-    scale = _Scale(rec, tester)
-    rng = np.random.default_rng(seed)
-    stats: dict[str, dict[str, list]] = {m: {"cases": [], "sufficiency": [], "scored": [], "mass90": [], "jaccard": [], "ms": []} for m in methods}
-    told: dict[str, dict[int, list[Explanation]]] = {m: {} for m in methods}  # each method's explanations, per user
-    for position, user in enumerate(tqdm(users, desc="explain methods", unit="user", disable=not progress)):
-        user = int(user)
-        started = time.perf_counter()
-        listed = rec.recommend(user, k, explain=True)
-        rule_seconds = (time.perf_counter() - started) / max(1, len(listed))
-        history = rec.history(user)
-        base = rec.scores(user)
-        masked = np.zeros(len(base), dtype=bool)
-        masked[history] = True
-        for explanation in listed:
-            reference = path_pairs(explanation)
-            if not len(reference):
-                continue
-            control = tester.run([explanation], history, base, rng)[0]  # the rule path's case and the shared control
-            item, budget, full = explanation.item, len(reference), float(base[explanation.item])
-            reference_keys = set(edge_keys(reference, rec.graph.num_nodes).tolist())
-            for method in methods:
-                if method in SLOW_METHODS and position >= slow_users:
-                    continue
-                if method == "rules":
-                    scores = rule_edge_scores(reference, rule_seconds)
-                elif method == "paths":
-                    scores = path_edge_scores(rec, user, item)
-                else:
-                    scores = edge_scores(rec.model, user, item, method, steps, epochs, seed)
-                chosen = scores.top(budget)
-                if method == "rules":
-                    case = control
-                else:
-                    without = tester.scores_without(user, chosen)
-                    case = DeletionCase(user, item, control.rank, budget, rank_of(without, item, masked) - control.rank,
-                                        float(base[item] - without[item]), control.random_rank_drop, control.random_score_drop)
-                chosen_keys = set(edge_keys(chosen, rec.graph.num_nodes).tolist()) if len(chosen) else set()
-                record = stats[method]
-                record["cases"].append(case)
-                record["sufficiency"].append(scale.sufficiency(user, item, chosen, full))
-                record["scored"].append(int(np.count_nonzero(scores.scores)))
-                record["mass90"].append(scores.edges_for_mass(0.9))
-                record["jaccard"].append(len(chosen_keys & reference_keys) / max(1, len(chosen_keys | reference_keys)))
-                record["ms"].append(1000 * scores.seconds)
-                told[method].setdefault(user, []).append(
-                    explanation if method == "rules" else to_explanation(rec, user, item, scores, full, explanation.rank))
+    tasks = [(int(user), position < slow_users) for position, user in enumerate(users)]
+    rows: dict[str, list[_Row]] = {m: [] for m in settings.methods}
+    for measured in _measure(rec, settings, tasks, workers, progress):
+        for method, method_rows in measured.items():
+            rows[method].extend(method_rows)
     return {
         "users": int(len(users)),
         "slow_users": int(min(slow_users, len(users))),
@@ -167,31 +240,34 @@ def compare_methods(
         "budget": "edges of the rule-guided path explanation (per case)",
         "steps": int(steps),
         "epochs": int(epochs),
-        "methods": {m: {**_summary(stats[m]), **_path_quality(rec, told[m], k)} for m in methods},
+        "methods": {m: {**_summary(rows[m]), **_path_quality(rec, rows[m], k)} for m in settings.methods},
     }
 
 
-def _path_quality(rec: Recommender, lists: dict[int, list[Explanation]], k: int) -> dict[str, float | None]:
+def _path_quality(rec: Recommender, rows: list[_Row], k: int) -> dict[str, float | None]:
     """LIR, SEP, ETD, LID and SED of one method's explanations (Balloccu et al. 2022; see path_quality)."""
+    lists: dict[int, list[Explanation]] = {}
+    for row in rows:
+        lists.setdefault(row.explanation.user, []).append(row.explanation)
     quality = path_quality(list(lists.values()), rec.graph, rec.split.train, k)
     return {key: quality[key] for key in PATH_QUALITY}
 
 
-def _summary(record: dict[str, list]) -> dict[str, float]:
+def _summary(rows: list[_Row]) -> dict[str, float]:
     def mean(values: list) -> float:
         finite = [v for v in values if np.isfinite(v)]
         return float(np.mean(finite)) if finite else float("nan")
 
-    deletion = summarise_cases(record["cases"])
+    sufficiency = [row.sufficiency for row in rows]
     return {
-        **deletion,
-        "mean_edges_removed": mean([c.edges for c in record["cases"]]),
-        "sufficiency": mean(record["sufficiency"]),
-        "sufficiency_median": float(np.median(record["sufficiency"])) if record["sufficiency"] else float("nan"),
-        "edges_scored": mean(record["scored"]),
-        "edges_90": mean(record["mass90"]),
-        "jaccard_rules": mean(record["jaccard"]),
-        "ms_per_explanation": mean(record["ms"]),
+        **summarise_cases([row.case for row in rows]),
+        "mean_edges_removed": mean([row.case.edges for row in rows]),
+        "sufficiency": mean(sufficiency),
+        "sufficiency_median": float(np.median(sufficiency)) if sufficiency else float("nan"),
+        "edges_scored": mean([row.scored for row in rows]),
+        "edges_90": mean([row.mass90 for row in rows]),
+        "jaccard_rules": mean([row.jaccard for row in rows]),
+        "ms_per_explanation": mean([row.ms for row in rows]),
     }
 
 

@@ -28,13 +28,13 @@ def sample_users(rec: Recommender, n_users: int, seed: int) -> np.ndarray:
 
 def explain_eval(
     rec: Recommender, n_users: int | None = None, k: int | None = None, seed: int | None = None, progress: bool = True,
-    methods: Sequence[str] | None = None, slow_users: int = 50, steps: int = 32, epochs: int = 100,
+    methods: Sequence[str] | None = None, slow_users: int = 50, steps: int = 32, epochs: int = 100, workers: int = 1,
 ) -> dict[str, Any]:
     """Explain the top-``k`` of ``n_users`` sampled users and measure the explanations (see README).
 
     ``methods`` (e.g. ``["paths", "rules", "saliency", "ig"]``) adds ``"methods"``: every method on one scale
     at equal budgets (:func:`kgrec.explain.compare.compare_methods`; the slow ones on ``slow_users`` users,
-    integrated gradients with ``steps`` nodes, GNNExplainer for ``epochs`` epochs).
+    integrated gradients with ``steps`` nodes, GNNExplainer for ``epochs`` epochs, over ``workers`` processes).
     """
     config = rec.config.explain
     n_users = config.eval_users if n_users is None else n_users
@@ -87,6 +87,6 @@ def explain_eval(
         "rule_precision": precision,
         "surrogate": surrogate,
         "path_quality": path_quality(lists, rec.graph, rec.split.train, k),
-        **({"methods": compare_methods(rec, methods, n_users, k, seed, slow_users, steps, epochs, progress)} if methods else {}),
+        **({"methods": compare_methods(rec, methods, n_users, k, seed, slow_users, steps, epochs, progress, workers=workers)} if methods else {}),
         "seconds": round(time.perf_counter() - started, 2),
     }

@@ -175,10 +175,17 @@ def test_explain_eval_methods_on_the_command_line(tmp_path: Path) -> None:
 
     build_report(run)  # a run with a report: explain-eval keeps it current
     result = kgrec("explain-eval", str(run), "--users", "3", "-k", "2", "--methods", "rules,saliency,random,ig",
-                   "--slow-users", "1", "--ig-steps", "4", "--gnn-epochs", "5", "--format", "json", cwd=tmp_path)
+                   "--slow-users", "1", "--ig-steps", "4", "--gnn-epochs", "5", "--workers", "2", "--format", "json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     compared = report["methods"]
+    rec = Recommender.load(run)  # two worker processes measure exactly what one process does (timings aside)
+    alone = compare_methods(rec, ["rules", "saliency", "random", "ig"], n_users=3, k=2, seed=rec.config.train.seed,
+                            slow_users=1, steps=4, epochs=5, progress=False)
+    for method, values in alone["methods"].items():
+        for key, value in values.items():
+            if key != "ms_per_explanation":
+                np.testing.assert_equal(compared["methods"][method][key], value, err_msg=f"{method} {key}")
     assert list(compared["methods"]) == ["rules", "saliency", "random", "ig"] and compared["slow_users"] == 1
     assert (compared["steps"], compared["epochs"]) == (4, 5)
     assert compared["methods"]["rules"]["cases"] == report["cases"]  # the same cases as the deletion test
