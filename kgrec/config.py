@@ -71,6 +71,9 @@ class ModelConfig:
     Ablation switches of kgrec: ``use_kg`` (False = pure CF over interact edges), ``attention`` (False =
     uniform weights), ``kge`` (``transh`` or ``transe``) and ``lambda_kg`` (0 = no KG embedding loss).
     ``aggregator``: ``bi`` (KGAT's bi-interaction), ``sum`` (GCN-style) or ``mean`` (parameter-free).
+    ``cl_weight`` > 0 adds XSimGCL's contrastive loss (Yu et al. 2023): in training every layer's output gets
+    random noise of norm ``cl_noise``, and InfoNCE (temperature ``cl_temperature``) pulls each batch user's
+    and item's final representation towards its layer-``cl_layer`` output.
     """
 
     model: str = "kgrec"
@@ -86,10 +89,18 @@ class ModelConfig:
     margin: float = 1.0
     kg_batch_size: int = 4096
     kg_weight: float = 1.0
+    cl_weight: float = 0.0
+    cl_noise: float = 0.1
+    cl_temperature: float = 0.2
+    cl_layer: int = 1
 
     def __post_init__(self) -> None:
-        require_at_least(self, 1, "dim", "kg_batch_size")
-        require_at_least(self, 0, "layers")
+        require_at_least(self, 1, "dim", "kg_batch_size", "cl_layer")
+        require_at_least(self, 0, "layers", "cl_weight", "cl_noise")
+        if not self.cl_temperature > 0:
+            raise ConfigError(f"cl_temperature: expected a value above 0, got {brief_repr(self.cl_temperature)}")
+        if self.cl_weight > 0 and self.cl_layer > self.layers:
+            raise ConfigError(f"cl_layer: expected a layer of the {self.layers}-layer model, got {self.cl_layer}")
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,10 @@ class RankingModel(nn.Module):
 
     def loss(self, users: Tensor, positives: Tensor, negatives: Tensor) -> tuple[Tensor, dict[str, float]]:
         """BPR (−log σ(s⁺ − s⁻), mean over pairs; ``negatives`` [B] or [B, m]) + l2 · ½‖ego embeddings of the batch‖² / batch size."""
-        user_emb, item_emb = self.embeddings()
+        return self.ranking_loss(*self.embeddings(), users, positives, negatives)
+
+    def ranking_loss(self, user_emb: Tensor, item_emb: Tensor, users: Tensor, positives: Tensor, negatives: Tensor) -> tuple[Tensor, dict[str, float]]:
+        """:meth:`loss` on given final embeddings (a subclass may compute them differently in training)."""
         u = user_emb[users]
         positive = (u * item_emb[positives]).sum(-1)
         if negatives.dim() == 1:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kgrec.config import ModelConfig
@@ -85,8 +86,13 @@ class KGRec(RankingModel):
             edge_weight = self.edge_weight(keep)
         if edge_mask is not None:
             edge_weight = edge_weight * edge_mask
+        return torch.stack(self._layer_outputs(edge_index, edge_weight, edge_mask is not None)).mean(dim=0)
+
+    def _layer_outputs(self, edge_index: Tensor, edge_weight: Tensor, per_edge: bool = False, noise: float = 0.0) -> list[Tensor]:
+        """Layer 0 (the embeddings) and every layer's output; ``noise`` > 0 adds XSimGCL's perturbation
+        (a random vector of that norm, in the sign orthant of the output) after each layer."""
         dropout = self.training and self.config.message_dropout > 0
-        if edge_weight.requires_grad or dropout or edge_mask is not None:  # per-edge gradients, masks or dropout
+        if edge_weight.requires_grad or dropout or per_edge:  # per-edge gradients, masks or dropout
             graph, weight = edge_index, edge_weight
         else:
             graph, weight = weighted_adjacency(edge_index, edge_weight, self.num_nodes), None
@@ -94,8 +100,10 @@ class KGRec(RankingModel):
         layers = [x]
         for conv in self.convs:
             x = conv(x, graph, weight)
+            if noise > 0:
+                x = x + torch.sign(x) * F.normalize(torch.rand_like(x), dim=-1) * noise
             layers.append(x)
-        return torch.stack(layers).mean(dim=0)
+        return layers
 
     def embeddings(self) -> tuple[Tensor, Tensor]:
         nodes = self.propagate()
@@ -120,12 +128,29 @@ class KGRec(RankingModel):
         return self.kge.loss(head, rel, tail, neg_head, neg_tail)
 
     def loss(self, users: Tensor, positives: Tensor, negatives: Tensor) -> tuple[Tensor, dict[str, float]]:
-        total, parts = super().loss(users, positives, negatives)
+        config = self.config
+        if config.cl_weight > 0 and self.training:
+            layers = self._layer_outputs(self.edge_index, self.edge_weight(), noise=config.cl_noise)
+            nodes, view = torch.stack(layers).mean(dim=0), layers[config.cl_layer]
+            total, parts = self.ranking_loss(nodes[: self.n_users], nodes[self.n_users : self.n_users + self.n_items], users, positives, negatives)
+            users, items = torch.unique(users), torch.unique(positives) + self.n_users
+            contrast = info_nce(nodes[users], view[users], config.cl_temperature) + info_nce(nodes[items], view[items], config.cl_temperature)
+            total = total + config.cl_weight * contrast
+            parts["cl"] = float(contrast.detach())
+        else:
+            total, parts = super().loss(users, positives, negatives)
         if self.config.lambda_kg > 0 and self.config.use_kg and self.kg_triples.size(1):
             kg = self.kg_loss(self.config.kg_batch_size)
             total = total + self.config.lambda_kg * kg
             parts["kg"] = float(kg.detach())
         return total, parts
+
+
+def info_nce(anchor: Tensor, positive: Tensor, temperature: float) -> Tensor:
+    """InfoNCE: row r of ``anchor`` should be closest (cosine / ``temperature``) to row r of ``positive``
+    among all rows of ``positive``; the mean of −log softmax of the matching pairs."""
+    logits = F.normalize(anchor, dim=-1) @ F.normalize(positive, dim=-1).T / temperature
+    return F.cross_entropy(logits, torch.arange(len(anchor), device=anchor.device))
 
 
 def relation_usage(model: KGRec) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 import torch
@@ -71,3 +72,45 @@ def test_item_popularity_counts_training_interactions(planted) -> None:
     popularity = item_popularity(graph)
     assert popularity.sum() == len(parts.train)
     assert popularity[int(parts.train.item[0])] == int((parts.train.item == parts.train.item[0]).sum())
+
+
+def test_info_nce_matches_a_hand_computation() -> None:
+    from kgrec.models.kgrec import info_nce
+
+    # cosines: (a0, b0) = 1, (a0, b1) = 0.6, (a1, b0) = 0, (a1, b1) = 0.8; the matching pair is the diagonal
+    anchor = torch.tensor([[2.0, 0.0], [0.0, 3.0]])
+    positive = torch.tensor([[1.0, 0.0], [0.6, 0.8]])
+    t = 0.5
+    row0 = -math.log(math.exp(1 / t) / (math.exp(1 / t) + math.exp(0.6 / t)))
+    row1 = -math.log(math.exp(0.8 / t) / (math.exp(0 / t) + math.exp(0.8 / t)))
+    assert info_nce(anchor, positive, t).item() == pytest.approx((row0 + row1) / 2, rel=1e-6)
+
+
+def test_contrastive_option_perturbs_training_only(planted) -> None:
+    _, _, graph = planted
+    config = ModelConfig(dim=8, layers=2, attention=False, cl_weight=0.2, cl_noise=0.1, cl_layer=1)
+    model = KGRec(graph, config)
+    plain = KGRec(graph, dataclasses.replace(config, cl_weight=0.0))
+    plain.load_state_dict(model.state_dict())
+    torch.manual_seed(0)
+    clean = model._layer_outputs(model.edge_index, model.edge_weight())
+    noisy = model._layer_outputs(model.edge_index, model.edge_weight(), noise=0.1)
+    change = noisy[1] - clean[1]  # layer 1: exactly one perturbation of norm 0.1 in the sign orthant of the output
+    assert torch.allclose(change.norm(dim=-1), torch.full((graph.num_nodes,), 0.1), atol=1e-6)
+    assert bool(((change * clean[1]) >= 0).all())
+    users, items = torch.tensor([0, 1, 1]), torch.tensor([0, 1, 2])
+    model.train()
+    total, parts = model.loss(users, items, items.flip(0))
+    assert parts["cl"] > 0 and total.requires_grad
+    model.eval(), plain.eval()
+    for mine, theirs in zip(model.embeddings(), plain.embeddings()):  # no noise outside training
+        assert torch.equal(mine, theirs)
+
+
+def test_contrastive_settings_are_checked() -> None:
+    from kgrec.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="cl_temperature"):
+        ModelConfig(cl_temperature=0.0)
+    with pytest.raises(ConfigError, match="cl_layer"):
+        ModelConfig(layers=2, cl_weight=0.1, cl_layer=3)
