@@ -103,9 +103,13 @@ class ModelConfig:
             raise ConfigError(f"cl_layer: expected a layer of the {self.layers}-layer model, got {self.cl_layer}")
 
 
+NEGATIVE_CHOICES = ("all", "hardest")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    """The training loop: epochs, batches (``negatives`` sampled items per positive), optimiser, early
+    """The training loop: epochs, batches (``negatives`` sampled items per positive; ``negative_choice``
+    ``all`` averages BPR over them, ``hardest`` keeps the highest-scoring one: dynamic negative sampling), optimiser, early
     stopping, threads and device. ``lr_decay`` < 1 multiplies the learning rate by that factor whenever
     the validation metric has not improved for ``lr_decay_patience`` evaluations (1 = constant rate).
     ``deterministic`` makes GPU kernels repeatable (see docs/RELIABILITY.md); CPU runs are repeatable anyway."""
@@ -113,6 +117,7 @@ class TrainConfig:
     epochs: int = 300
     batch_size: int = 2048
     negatives: int = 1
+    negative_choice: str = "all"
     lr: float = 0.005
     lr_decay: float = 1.0
     lr_decay_patience: int = 10
@@ -126,6 +131,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         require_at_least(self, 1, "batch_size", "negatives", "lr_decay_patience", "eval_every", "num_threads")
+        if self.negative_choice not in NEGATIVE_CHOICES:
+            raise ConfigError(f"negative_choice: expected one of {', '.join(NEGATIVE_CHOICES)}, got {brief_repr(self.negative_choice)}")
         require_at_least(self, 0, "epochs", "patience")
 
 

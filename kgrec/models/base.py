@@ -67,18 +67,23 @@ class RankingModel(nn.Module):
         user_emb, item_emb = self._final()
         return (user_emb[users] * item_emb[items]).sum(dim=-1)
 
-    def loss(self, users: Tensor, positives: Tensor, negatives: Tensor) -> tuple[Tensor, dict[str, float]]:
-        """BPR (−log σ(s⁺ − s⁻), mean over pairs; ``negatives`` [B] or [B, m]) + l2 · ½‖ego embeddings of the batch‖² / batch size."""
-        return self.ranking_loss(*self.embeddings(), users, positives, negatives)
+    def loss(self, users: Tensor, positives: Tensor, negatives: Tensor, hardest: bool = False) -> tuple[Tensor, dict[str, float]]:
+        """BPR (−log σ(s⁺ − s⁻), mean over pairs; ``negatives`` [B] or [B, m]) + l2 · ½‖ego embeddings of the batch‖² / batch size.
 
-    def ranking_loss(self, user_emb: Tensor, item_emb: Tensor, users: Tensor, positives: Tensor, negatives: Tensor) -> tuple[Tensor, dict[str, float]]:
+        With [B, m] negatives the BPR is the mean over the m pairs of each positive, or with ``hardest`` only the
+        pair of the highest-scoring negative (dynamic negative sampling, Zhang et al. 2013)."""
+        return self.ranking_loss(*self.embeddings(), users, positives, negatives, hardest)
+
+    def ranking_loss(self, user_emb: Tensor, item_emb: Tensor, users: Tensor, positives: Tensor, negatives: Tensor,
+                     hardest: bool = False) -> tuple[Tensor, dict[str, float]]:
         """:meth:`loss` on given final embeddings (a subclass may compute them differently in training)."""
         u = user_emb[users]
         positive = (u * item_emb[positives]).sum(-1)
         if negatives.dim() == 1:
             margin = positive - (u * item_emb[negatives]).sum(-1)
-        else:  # [B, m] negatives: the mean BPR over the m pairs of each positive
-            margin = positive.unsqueeze(1) - (u.unsqueeze(1) * item_emb[negatives]).sum(-1)
+        else:
+            negative = (u.unsqueeze(1) * item_emb[negatives]).sum(-1)  # [B, m]
+            margin = positive - negative.max(dim=1).values if hardest else positive.unsqueeze(1) - negative
         bpr = -F.logsigmoid(margin).mean()
         egos = self.ego_embeddings(users, torch.cat([positives, negatives.reshape(-1)]))
         reg = sum((e * e).sum() for e in egos) / (2 * len(users)) if egos else torch.zeros((), device=u.device)

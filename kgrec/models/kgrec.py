@@ -127,18 +127,18 @@ class KGRec(RankingModel):
         neg_head, neg_tail = bern_corrupt(head, rel, tail, self.num_nodes, self.bern, generator)
         return self.kge.loss(head, rel, tail, neg_head, neg_tail)
 
-    def loss(self, users: Tensor, positives: Tensor, negatives: Tensor) -> tuple[Tensor, dict[str, float]]:
+    def loss(self, users: Tensor, positives: Tensor, negatives: Tensor, hardest: bool = False) -> tuple[Tensor, dict[str, float]]:
         config = self.config
         if config.cl_weight > 0 and self.training:
             layers = self._layer_outputs(self.edge_index, self.edge_weight(), noise=config.cl_noise)
             nodes, view = torch.stack(layers).mean(dim=0), layers[config.cl_layer]
-            total, parts = self.ranking_loss(nodes[: self.n_users], nodes[self.n_users : self.n_users + self.n_items], users, positives, negatives)
+            total, parts = self.ranking_loss(nodes[: self.n_users], nodes[self.n_users : self.n_users + self.n_items], users, positives, negatives, hardest)
             users, items = torch.unique(users), torch.unique(positives) + self.n_users
             contrast = info_nce(nodes[users], view[users], config.cl_temperature) + info_nce(nodes[items], view[items], config.cl_temperature)
             total = total + config.cl_weight * contrast
             parts["cl"] = float(contrast.detach())
         else:
-            total, parts = super().loss(users, positives, negatives)
+            total, parts = super().loss(users, positives, negatives, hardest)
         if self.config.lambda_kg > 0 and self.config.use_kg and self.kg_triples.size(1):
             kg = self.kg_loss(self.config.kg_batch_size)
             total = total + self.config.lambda_kg * kg

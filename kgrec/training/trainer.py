@@ -125,7 +125,7 @@ class Trainer:
         batches = self.sampler.epoch(self.split.train, self.config.batch_size, self.config.negatives)
         for users, positives, negatives in batches:
             as_tensor = lambda a: torch.as_tensor(a, device=self.device)  # noqa: E731
-            loss, parts = self.model.loss(as_tensor(users), as_tensor(positives), as_tensor(negatives))
+            loss, parts = self.model.loss(as_tensor(users), as_tensor(positives), as_tensor(negatives), self.config.negative_choice == "hardest")
             self.optimizer.zero_grad()
             loss.backward()
             self.optimizer.step()

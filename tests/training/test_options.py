@@ -47,6 +47,30 @@ def test_bpr_with_m_negatives_is_the_mean_of_the_single_negative_losses(parts_an
     assert loss.item() == pytest.approx(by_hand.item(), rel=1e-6)
 
 
+
+def test_hardest_negative_keeps_only_the_highest_scoring_of_the_m(parts_and_graph) -> None:
+    _, _, graph = parts_and_graph
+    torch.manual_seed(0)
+    model = BPRMF(graph, ModelConfig(dim=4, l2=0.0))
+    users, positives = torch.tensor([0, 1]), torch.tensor([2, 3])
+    negatives = torch.tensor([[5, 6, 7], [8, 9, 10]])
+    loss, _ = model.loss(users, positives, negatives, hardest=True)
+    u, i = model.user_emb.weight.detach(), model.item_emb.weight.detach()
+    by_hand = []
+    for b in range(2):
+        scores = [float(u[users[b]] @ i[n]) for n in negatives[b]]
+        hardest = negatives[b, int(np.argmax(scores))]
+        by_hand.append(-F.logsigmoid(u[users[b]] @ i[positives[b]] - u[users[b]] @ i[hardest]))
+    assert loss.item() == pytest.approx(torch.stack(by_hand).mean().item(), rel=1e-6)
+    assert loss.item() > model.loss(users, positives, negatives)[0].item()  # the hardest pair costs more than the mean
+
+
+def test_negative_choice_is_checked() -> None:
+    from kgrec.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="negative_choice: expected one of all, hardest"):
+        TrainConfig(negative_choice="hard")
+
 def test_learning_rate_halves_after_the_plateau_patience(parts_and_graph, tmp_path) -> None:
     dataset, parts, graph = parts_and_graph
     torch.manual_seed(0)
