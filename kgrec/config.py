@@ -71,7 +71,8 @@ class ModelConfig:
     Ablation switches of kgrec: ``use_kg`` (False = pure CF over interact edges), ``attention`` (False =
     uniform weights), ``kge`` (``transh`` or ``transe``) and ``lambda_kg`` (0 = no KG embedding loss).
     ``aggregator``: ``bi`` (KGAT's bi-interaction), ``sum`` (GCN-style) or ``mean`` (parameter-free).
-    ``cl_weight`` > 0 adds XSimGCL's contrastive loss (Yu et al. 2023): in training every layer's output gets
+    ``normalize`` unit-normalises kgrec's final representations (score = cosine; pair it with
+    ``train.loss=softmax`` and a temperature). ``cl_weight`` > 0 adds XSimGCL's contrastive loss (Yu et al. 2023): in training every layer's output gets
     random noise of norm ``cl_noise``, and InfoNCE (temperature ``cl_temperature``) pulls each batch user's
     and item's final representation towards its layer-``cl_layer`` output.
     """
@@ -89,6 +90,7 @@ class ModelConfig:
     margin: float = 1.0
     kg_batch_size: int = 4096
     kg_weight: float = 1.0
+    normalize: bool = False
     cl_weight: float = 0.0
     cl_noise: float = 0.1
     cl_temperature: float = 0.2
@@ -104,12 +106,14 @@ class ModelConfig:
 
 
 NEGATIVE_CHOICES = ("all", "hardest")
+LOSSES = ("bpr", "softmax")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """The training loop: epochs, batches (``negatives`` sampled items per positive; ``negative_choice``
-    ``all`` averages BPR over them, ``hardest`` keeps the highest-scoring one: dynamic negative sampling), optimiser, early
+    """The training loop: epochs, batches (``negatives`` sampled items per positive), the ranking ``loss``
+    (``bpr`` or ``softmax``, the sampled softmax with logits divided by ``temperature``; ``negative_choice``
+    ``all`` uses every negative, ``hardest`` only the highest-scoring one: dynamic negative sampling), optimiser, early
     stopping, threads and device. ``lr_decay`` < 1 multiplies the learning rate by that factor whenever
     the validation metric has not improved for ``lr_decay_patience`` evaluations (1 = constant rate).
     ``deterministic`` makes GPU kernels repeatable (see docs/RELIABILITY.md); CPU runs are repeatable anyway."""
@@ -118,6 +122,8 @@ class TrainConfig:
     batch_size: int = 2048
     negatives: int = 1
     negative_choice: str = "all"
+    loss: str = "bpr"
+    temperature: float = 1.0
     lr: float = 0.005
     lr_decay: float = 1.0
     lr_decay_patience: int = 10
@@ -131,8 +137,11 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         require_at_least(self, 1, "batch_size", "negatives", "lr_decay_patience", "eval_every", "num_threads")
-        if self.negative_choice not in NEGATIVE_CHOICES:
-            raise ConfigError(f"negative_choice: expected one of {', '.join(NEGATIVE_CHOICES)}, got {brief_repr(self.negative_choice)}")
+        for name, choices in (("negative_choice", NEGATIVE_CHOICES), ("loss", LOSSES)):
+            if getattr(self, name) not in choices:
+                raise ConfigError(f"{name}: expected one of {', '.join(choices)}, got {brief_repr(getattr(self, name))}")
+        if not self.temperature > 0:
+            raise ConfigError(f"temperature: expected a value above 0, got {brief_repr(self.temperature)}")
         require_at_least(self, 0, "epochs", "patience")
 
 

@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+
+@dataclass(frozen=True)
+class Objective:
+    """How a batch's sampled negatives enter the ranking loss.
+
+    ``loss``: ``bpr`` (−log σ(s⁺ − s⁻), the mean over the m negatives of each positive) or ``softmax``
+    (sampled softmax: cross-entropy of the positive against its m negatives, logits divided by
+    ``temperature``); ``hardest`` keeps only the highest-scoring negative of the m (dynamic negative
+    sampling, Zhang et al. 2013)."""
+
+    loss: str = "bpr"
+    hardest: bool = False
+    temperature: float = 1.0
+
+
+BPR = Objective()
 
 
 class RankingModel(nn.Module):
@@ -67,25 +86,24 @@ class RankingModel(nn.Module):
         user_emb, item_emb = self._final()
         return (user_emb[users] * item_emb[items]).sum(dim=-1)
 
-    def loss(self, users: Tensor, positives: Tensor, negatives: Tensor, hardest: bool = False) -> tuple[Tensor, dict[str, float]]:
-        """BPR (−log σ(s⁺ − s⁻), mean over pairs; ``negatives`` [B] or [B, m]) + l2 · ½‖ego embeddings of the batch‖² / batch size.
-
-        With [B, m] negatives the BPR is the mean over the m pairs of each positive, or with ``hardest`` only the
-        pair of the highest-scoring negative (dynamic negative sampling, Zhang et al. 2013)."""
-        return self.ranking_loss(*self.embeddings(), users, positives, negatives, hardest)
+    def loss(self, users: Tensor, positives: Tensor, negatives: Tensor, objective: Objective = BPR) -> tuple[Tensor, dict[str, float]]:
+        """The ranking loss of ``objective`` (``negatives`` [B] or [B, m]) + l2 · ½‖ego embeddings of the batch‖² / batch size."""
+        return self.ranking_loss(*self.embeddings(), users, positives, negatives, objective)
 
     def ranking_loss(self, user_emb: Tensor, item_emb: Tensor, users: Tensor, positives: Tensor, negatives: Tensor,
-                     hardest: bool = False) -> tuple[Tensor, dict[str, float]]:
+                     objective: Objective = BPR) -> tuple[Tensor, dict[str, float]]:
         """:meth:`loss` on given final embeddings (a subclass may compute them differently in training)."""
         u = user_emb[users]
-        positive = (u * item_emb[positives]).sum(-1)
-        if negatives.dim() == 1:
-            margin = positive - (u * item_emb[negatives]).sum(-1)
+        positive = (u * item_emb[positives]).sum(-1, keepdim=True)  # [B, 1]
+        negative = (u.unsqueeze(1) * item_emb[negatives.reshape(len(users), -1)]).sum(-1)  # [B, m]
+        if objective.hardest:
+            negative = negative.max(dim=1, keepdim=True).values
+        if objective.loss == "softmax":
+            logits = torch.cat([positive, negative], dim=1) / objective.temperature
+            ranking = F.cross_entropy(logits, torch.zeros(len(users), dtype=torch.long, device=u.device))
         else:
-            negative = (u.unsqueeze(1) * item_emb[negatives]).sum(-1)  # [B, m]
-            margin = positive - negative.max(dim=1).values if hardest else positive.unsqueeze(1) - negative
-        bpr = -F.logsigmoid(margin).mean()
+            ranking = -F.logsigmoid(positive - negative).mean()
         egos = self.ego_embeddings(users, torch.cat([positives, negatives.reshape(-1)]))
         reg = sum((e * e).sum() for e in egos) / (2 * len(users)) if egos else torch.zeros((), device=u.device)
-        total = bpr + self.l2 * reg
-        return total, {"bpr": float(bpr.detach()), "l2": float(reg.detach()) if torch.is_tensor(reg) else float(reg)}
+        total = ranking + self.l2 * reg
+        return total, {objective.loss: float(ranking.detach()), "l2": float(reg.detach()) if torch.is_tensor(reg) else float(reg)}

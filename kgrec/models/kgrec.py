@@ -13,13 +13,14 @@ from torch import Tensor, nn
 
 from kgrec.config import ModelConfig
 from kgrec.data.graph import CollaborativeKG
-from kgrec.models.base import RankingModel
+from kgrec.models.base import BPR, Objective, RankingModel
 from kgrec.models.layers import KnowledgeAttentionConv, edge_weights, transh_attention_logits, weighted_adjacency
 from kgrec.models.transh import TransH, bern_corrupt, bern_probabilities
 
 
 class KGRec(RankingModel):
-    """score(u, i) = ⟨ū, ī⟩ with ū, ī the mean of the L propagation layers over the CKG.
+    """score(u, i) = ⟨ū, ī⟩ with ū, ī the mean of the L propagation layers over the CKG (unit-normalised
+    with ``config.normalize``, so the score is a cosine).
 
     Loss = BPR + λ₂·L2 + λ_kg · TransH margin loss on a batch of KG triples (with "bern" negatives).
     ``config.use_kg = False`` keeps only interact edges (pure CF), ``attention = False`` uses uniform
@@ -86,7 +87,12 @@ class KGRec(RankingModel):
             edge_weight = self.edge_weight(keep)
         if edge_mask is not None:
             edge_weight = edge_weight * edge_mask
-        return torch.stack(self._layer_outputs(edge_index, edge_weight, edge_mask is not None)).mean(dim=0)
+        return self._readout(self._layer_outputs(edge_index, edge_weight, edge_mask is not None))
+
+    def _readout(self, layers: list[Tensor]) -> Tensor:
+        """The mean of the layer outputs, unit-normalised with ``config.normalize`` (scores are then cosines)."""
+        nodes = torch.stack(layers).mean(dim=0)
+        return F.normalize(nodes, dim=-1) if self.config.normalize else nodes
 
     def _layer_outputs(self, edge_index: Tensor, edge_weight: Tensor, per_edge: bool = False, noise: float = 0.0) -> list[Tensor]:
         """Layer 0 (the embeddings) and every layer's output; ``noise`` > 0 adds XSimGCL's perturbation
@@ -127,18 +133,18 @@ class KGRec(RankingModel):
         neg_head, neg_tail = bern_corrupt(head, rel, tail, self.num_nodes, self.bern, generator)
         return self.kge.loss(head, rel, tail, neg_head, neg_tail)
 
-    def loss(self, users: Tensor, positives: Tensor, negatives: Tensor, hardest: bool = False) -> tuple[Tensor, dict[str, float]]:
+    def loss(self, users: Tensor, positives: Tensor, negatives: Tensor, objective: Objective = BPR) -> tuple[Tensor, dict[str, float]]:
         config = self.config
         if config.cl_weight > 0 and self.training:
             layers = self._layer_outputs(self.edge_index, self.edge_weight(), noise=config.cl_noise)
-            nodes, view = torch.stack(layers).mean(dim=0), layers[config.cl_layer]
-            total, parts = self.ranking_loss(nodes[: self.n_users], nodes[self.n_users : self.n_users + self.n_items], users, positives, negatives, hardest)
+            nodes, view = self._readout(layers), layers[config.cl_layer]
+            total, parts = self.ranking_loss(nodes[: self.n_users], nodes[self.n_users : self.n_users + self.n_items], users, positives, negatives, objective)
             users, items = torch.unique(users), torch.unique(positives) + self.n_users
             contrast = info_nce(nodes[users], view[users], config.cl_temperature) + info_nce(nodes[items], view[items], config.cl_temperature)
             total = total + config.cl_weight * contrast
             parts["cl"] = float(contrast.detach())
         else:
-            total, parts = super().loss(users, positives, negatives, hardest)
+            total, parts = super().loss(users, positives, negatives, objective)
         if self.config.lambda_kg > 0 and self.config.use_kg and self.kg_triples.size(1):
             kg = self.kg_loss(self.config.kg_batch_size)
             total = total + self.config.lambda_kg * kg

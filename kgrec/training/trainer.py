@@ -25,7 +25,7 @@ from kgrec.data.sampling import NegativeSampler
 from kgrec.data.split import Split
 from kgrec.errors import ConfigError, RunError
 from kgrec.evaluation.ranking import evaluate_ranking
-from kgrec.models.base import RankingModel
+from kgrec.models.base import Objective, RankingModel
 from kgrec.training.checkpoint import checkpoint_entry, first_sentence, load_weights, read_checkpoint
 
 log = logging.getLogger(__name__)
@@ -105,6 +105,7 @@ class Trainer:
             if self.optimizer is not None and config.lr_decay < 1.0
             else None
         )
+        self.objective = Objective(config.loss, config.negative_choice == "hardest", config.temperature)
         self.result = TrainResult()
         self.start_epoch = 1
 
@@ -125,7 +126,7 @@ class Trainer:
         batches = self.sampler.epoch(self.split.train, self.config.batch_size, self.config.negatives)
         for users, positives, negatives in batches:
             as_tensor = lambda a: torch.as_tensor(a, device=self.device)  # noqa: E731
-            loss, parts = self.model.loss(as_tensor(users), as_tensor(positives), as_tensor(negatives), self.config.negative_choice == "hardest")
+            loss, parts = self.model.loss(as_tensor(users), as_tensor(positives), as_tensor(negatives), self.objective)
             self.optimizer.zero_grad()
             loss.backward()
             self.optimizer.step()

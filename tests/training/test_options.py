@@ -1,4 +1,5 @@
-"""Training options: several negatives per positive, learning-rate decay on plateau, KG edge weight."""
+"""Training options: several negatives per positive, hardest negatives, sampled softmax, normalised scores,
+learning-rate decay on plateau, KG edge weight."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import torch.nn.functional as F
 
 from kgrec.config import EvalConfig, ModelConfig, TrainConfig
 from kgrec.data.sampling import NegativeSampler
+from kgrec.models.base import Objective
 from kgrec.models.baselines import BPRMF, build_model
 from kgrec.models.kgrec import KGRec
 from kgrec.training.trainer import Trainer
@@ -54,7 +56,7 @@ def test_hardest_negative_keeps_only_the_highest_scoring_of_the_m(parts_and_grap
     model = BPRMF(graph, ModelConfig(dim=4, l2=0.0))
     users, positives = torch.tensor([0, 1]), torch.tensor([2, 3])
     negatives = torch.tensor([[5, 6, 7], [8, 9, 10]])
-    loss, _ = model.loss(users, positives, negatives, hardest=True)
+    loss, _ = model.loss(users, positives, negatives, Objective(hardest=True))
     u, i = model.user_emb.weight.detach(), model.item_emb.weight.detach()
     by_hand = []
     for b in range(2):
@@ -65,11 +67,43 @@ def test_hardest_negative_keeps_only_the_highest_scoring_of_the_m(parts_and_grap
     assert loss.item() > model.loss(users, positives, negatives)[0].item()  # the hardest pair costs more than the mean
 
 
+
+def test_sampled_softmax_is_the_cross_entropy_of_the_positive_against_its_negatives(parts_and_graph) -> None:
+    _, _, graph = parts_and_graph
+    torch.manual_seed(0)
+    model = BPRMF(graph, ModelConfig(dim=4, l2=0.0))
+    users, positives = torch.tensor([0, 1]), torch.tensor([2, 3])
+    negatives = torch.tensor([[5, 6, 7], [8, 9, 10]])
+    loss, parts = model.loss(users, positives, negatives, Objective(loss="softmax", temperature=0.5))
+    u, i = model.user_emb.weight.detach().double(), model.item_emb.weight.detach().double()
+    by_hand = 0.0
+    for b in range(2):
+        logits = [float(u[users[b]] @ i[j]) / 0.5 for j in [positives[b], *negatives[b]]]
+        by_hand += -(logits[0] - np.log(np.sum(np.exp(logits)))) / 2
+    assert loss.item() == pytest.approx(by_hand, rel=1e-5) and parts["softmax"] == pytest.approx(by_hand, rel=1e-5)
+
+
+def test_normalised_kgrec_scores_are_cosines(parts_and_graph) -> None:
+    _, _, graph = parts_and_graph
+    torch.manual_seed(0)
+    config = ModelConfig(dim=8, layers=2, normalize=True)
+    model, plain = KGRec(graph, config), KGRec(graph, ModelConfig(dim=8, layers=2))
+    plain.load_state_dict(model.state_dict())
+    model.eval(), plain.eval()
+    (users, items), (raw_users, raw_items) = model.embeddings(), plain.embeddings()
+    assert torch.allclose(users.norm(dim=-1), torch.ones(len(users)), atol=1e-6)
+    cosine = F.cosine_similarity(raw_users[:, None], raw_items[None], dim=-1)
+    assert torch.allclose(model.score_users(torch.arange(len(users))), cosine, atol=1e-5)
+
 def test_negative_choice_is_checked() -> None:
     from kgrec.errors import ConfigError
 
     with pytest.raises(ConfigError, match="negative_choice: expected one of all, hardest"):
         TrainConfig(negative_choice="hard")
+    with pytest.raises(ConfigError, match="loss: expected one of bpr, softmax"):
+        TrainConfig(loss="ce")
+    with pytest.raises(ConfigError, match="temperature"):
+        TrainConfig(temperature=0)
 
 def test_learning_rate_halves_after_the_plateau_patience(parts_and_graph, tmp_path) -> None:
     dataset, parts, graph = parts_and_graph
