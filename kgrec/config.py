@@ -189,13 +189,16 @@ class PipelineConfig:
     ``compare``: models and ablations trained on the same split for the comparison table (names in
     :data:`kgrec.pipeline.VARIANTS`: pop, bprmf, lightgcn, no_kg, attention, no_attention, transe,
     no_kg_loss); ``explain_users``: users sampled by the explanation evaluation; ``gallery_users`` ×
-    ``gallery_k``: explained recommendations shown in the report; ``report``: write report.html / .md.
+    ``gallery_k``: explained recommendations shown in the report; ``inspect``: the relation and entity
+    analysis of ``kgrec inspect`` on the same users (``RUN/inspect/``, a report section); ``report``: write
+    report.html / .md.
     """
 
     compare: tuple[str, ...] = ("pop", "bprmf")
     explain_users: int = 100
     gallery_users: int = 3
     gallery_k: int = 5
+    inspect: bool = True
     report: bool = True
 
 

@@ -127,6 +127,11 @@ def run_pipeline(
     atomic_write_json(run_dir / COMPARISON, {"rows": rows})
 
     report_eval = explain_step(rec, config, run_dir, progress)
+    if config.pipeline.inspect and report_eval is not None:
+        from kgrec.explain.association import INSPECT_DIR, KINDS, analyse, write_association
+
+        log.info("relation and entity analysis")
+        write_association(analyse(rec, KINDS, config.pipeline.explain_users, config.explain.eval_k, progress=progress), run_dir / INSPECT_DIR)
     report = None
     if config.pipeline.report:
         from kgrec.report import build_report

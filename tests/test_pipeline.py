@@ -51,7 +51,8 @@ def finished(data_dir: Path, tmp_path_factory) -> Path:
 
 def test_pipeline_writes_every_artefact(finished: Path) -> None:
     for name in ("config.yaml", "metrics.json", "rules.json", "comparison.json", "explain_eval.json", "gallery.json",
-                 "dataset_stats.json", "compare/pop/metrics.json", "compare/bprmf/metrics.json", "report.html", "report.md"):
+                 "dataset_stats.json", "compare/pop/metrics.json", "compare/bprmf/metrics.json", "report.html", "report.md",
+                 "inspect/relations.json", "inspect/relations.png", "inspect/entities.json", "inspect/entities.png"):
         assert (finished / name).exists(), name
     rows = json.loads((finished / "comparison.json").read_text())["rows"]
     assert [r["name"] for r in rows] == ["kgrec", "Pop", "BPR-MF"]
@@ -60,6 +61,9 @@ def test_pipeline_writes_every_artefact(finished: Path) -> None:
     gallery = json.loads((finished / "gallery.json").read_text())
     assert len(gallery["users"]) == 2 and all(len(u["recommendations"]) == 3 for u in gallery["users"])
     assert list((finished / "gallery").glob("*.png"))
+    relations = json.loads((finished / "inspect" / "relations.json").read_text())
+    assert relations["users"] == 10 and relations["k"] == 5  # the pipeline's explain_users and eval_k
+    assert "What the model leans on" in (finished / "report.html").read_text(encoding="utf-8")
     saved = yaml.safe_load((finished / "config.yaml").read_text())
     assert saved["pipeline"]["compare"] == ["pop", "bprmf"]
 

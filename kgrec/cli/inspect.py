@@ -40,16 +40,11 @@ def run_inspect(args: argparse.Namespace) -> None:
     for name, value in (("--users", args.users), ("-k", args.k), ("--top", args.top)):
         _check_positive(name, value)
     rec = _load(args.run)
-    from kgrec.atomic import atomic_open, atomic_write_json
-    from kgrec.explain.association import INSPECT_DIR, analyse, association_png
+    from kgrec.explain.association import INSPECT_DIR, analyse, write_association
 
     out_dir = args.out_dir or args.run / INSPECT_DIR
-    results, written = analyse(rec, kinds, args.users, args.k, args.top), []
-    for kind, result in results.items():
-        atomic_write_json(out_dir / f"{kind}.json", result.to_dict())
-        with atomic_open(out_dir / f"{kind}.png", "wb") as handle:
-            handle.write(association_png(result))
-        written += [out_dir / f"{kind}.json", out_dir / f"{kind}.png"]
+    results = analyse(rec, kinds, args.users, args.k, args.top)
+    written = write_association(results, out_dir)
     if out_dir.resolve() == (args.run / INSPECT_DIR).resolve() and (args.run / "report.html").exists():
         from kgrec.report import build_report
 

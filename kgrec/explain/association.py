@@ -25,6 +25,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path as FilePath
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -337,6 +338,19 @@ def analyse(
         else entity_analysis(rec, n_users, k, top, seed, progress, explanations)
         for kind in kinds
     }
+
+
+def write_association(results: dict[str, Association], out_dir: FilePath) -> list[FilePath]:
+    """``<kind>.json`` and ``<kind>.png`` of each analysis in ``out_dir`` (atomically); the paths written."""
+    from kgrec.atomic import atomic_open, atomic_write_json
+
+    written = []
+    for kind, result in results.items():
+        atomic_write_json(out_dir / f"{kind}.json", result.to_dict())
+        with atomic_open(out_dir / f"{kind}.png", "wb") as handle:
+            handle.write(association_png(result))
+        written += [out_dir / f"{kind}.json", out_dir / f"{kind}.png"]
+    return written
 
 
 # ---- the chart -------------------------------------------------------------------------------------------
