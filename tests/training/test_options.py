@@ -24,6 +24,15 @@ def parts_and_graph():
     return planted_split_graph()
 
 
+@pytest.fixture
+def a_batch(parts_and_graph):
+    """An untrained dim-4 BPR-MF without L2, two users, their positives and three negatives each."""
+    _, _, graph = parts_and_graph
+    torch.manual_seed(0)
+    model = BPRMF(graph, ModelConfig(dim=4, l2=0.0))
+    return model, torch.tensor([0, 1]), torch.tensor([2, 3]), torch.tensor([[5, 6, 7], [8, 9, 10]])
+
+
 def test_sampler_gives_m_negatives_outside_the_training_items(parts_and_graph) -> None:
     dataset, parts, _ = parts_and_graph
     sampler = NegativeSampler(parts.train, dataset.n_items, seed=0)
@@ -34,12 +43,8 @@ def test_sampler_gives_m_negatives_outside_the_training_items(parts_and_graph) -
         assert not any((u, n) in known for u, row in zip(users.tolist(), negatives.tolist()) for n in row)
 
 
-def test_bpr_with_m_negatives_is_the_mean_of_the_single_negative_losses(parts_and_graph) -> None:
-    _, _, graph = parts_and_graph
-    torch.manual_seed(0)
-    model = BPRMF(graph, ModelConfig(dim=4, l2=0.0))
-    users, positives = torch.tensor([0, 1]), torch.tensor([2, 3])
-    negatives = torch.tensor([[5, 6, 7], [8, 9, 10]])
+def test_bpr_with_m_negatives_is_the_mean_of_the_single_negative_losses(a_batch) -> None:
+    model, users, positives, negatives = a_batch
     loss, _ = model.loss(users, positives, negatives)
     u, i = model.user_emb.weight, model.item_emb.weight
     by_hand = torch.stack([
@@ -49,13 +54,8 @@ def test_bpr_with_m_negatives_is_the_mean_of_the_single_negative_losses(parts_an
     assert loss.item() == pytest.approx(by_hand.item(), rel=1e-6)
 
 
-
-def test_hardest_negative_keeps_only_the_highest_scoring_of_the_m(parts_and_graph) -> None:
-    _, _, graph = parts_and_graph
-    torch.manual_seed(0)
-    model = BPRMF(graph, ModelConfig(dim=4, l2=0.0))
-    users, positives = torch.tensor([0, 1]), torch.tensor([2, 3])
-    negatives = torch.tensor([[5, 6, 7], [8, 9, 10]])
+def test_hardest_negative_keeps_only_the_highest_scoring_of_the_m(a_batch) -> None:
+    model, users, positives, negatives = a_batch
     loss, _ = model.loss(users, positives, negatives, Objective(hardest=True))
     u, i = model.user_emb.weight.detach(), model.item_emb.weight.detach()
     by_hand = []
@@ -67,13 +67,8 @@ def test_hardest_negative_keeps_only_the_highest_scoring_of_the_m(parts_and_grap
     assert loss.item() > model.loss(users, positives, negatives)[0].item()  # the hardest pair costs more than the mean
 
 
-
-def test_sampled_softmax_is_the_cross_entropy_of_the_positive_against_its_negatives(parts_and_graph) -> None:
-    _, _, graph = parts_and_graph
-    torch.manual_seed(0)
-    model = BPRMF(graph, ModelConfig(dim=4, l2=0.0))
-    users, positives = torch.tensor([0, 1]), torch.tensor([2, 3])
-    negatives = torch.tensor([[5, 6, 7], [8, 9, 10]])
+def test_sampled_softmax_is_the_cross_entropy_of_the_positive_against_its_negatives(a_batch) -> None:
+    model, users, positives, negatives = a_batch
     loss, parts = model.loss(users, positives, negatives, Objective(loss="softmax", temperature=0.5))
     u, i = model.user_emb.weight.detach().double(), model.item_emb.weight.detach().double()
     by_hand = 0.0
