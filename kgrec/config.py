@@ -72,9 +72,10 @@ class ModelConfig:
     uniform weights), ``kge`` (``transh`` or ``transe``) and ``lambda_kg`` (0 = no KG embedding loss).
     ``aggregator``: ``bi`` (KGAT's bi-interaction), ``sum`` (GCN-style) or ``mean`` (parameter-free).
     ``normalize`` unit-normalises kgrec's final representations (score = cosine; pair it with
-    ``train.loss=softmax`` and a temperature). ``cl_weight`` > 0 adds XSimGCL's contrastive loss (Yu et al. 2023): in training every layer's output gets
-    random noise of norm ``cl_noise``, and InfoNCE (temperature ``cl_temperature``) pulls each batch user's
-    and item's final representation towards its layer-``cl_layer`` output.
+    ``train.loss=softmax`` and a temperature). ``cl_weight`` > 0 adds XSimGCL's contrastive loss (Yu et
+    al. 2023): in training every layer's output gets random noise of norm ``cl_noise``, and InfoNCE
+    (temperature ``cl_temperature``) pulls each batch user's and item's final representation towards its
+    layer-``cl_layer`` output.
     """
 
     model: str = "kgrec"
@@ -113,9 +114,10 @@ LOSSES = ("bpr", "softmax")
 class TrainConfig:
     """The training loop: epochs, batches (``negatives`` sampled items per positive), the ranking ``loss``
     (``bpr`` or ``softmax``, the sampled softmax with logits divided by ``temperature``; ``negative_choice``
-    ``all`` uses every negative, ``hardest`` only the highest-scoring one: dynamic negative sampling), optimiser, early
-    stopping, threads and device. ``lr_decay`` < 1 multiplies the learning rate by that factor whenever
-    the validation metric has not improved for ``lr_decay_patience`` evaluations (1 = constant rate).
+    ``all`` uses every negative, ``hardest`` only the highest-scoring one: dynamic negative sampling),
+    optimiser, early stopping, threads and device. ``lr_decay`` < 1 multiplies the learning rate by that
+    factor whenever the validation metric has not improved for ``lr_decay_patience`` evaluations (1 =
+    constant rate).
     ``deterministic`` makes GPU kernels repeatable (see docs/RELIABILITY.md); CPU runs are repeatable anyway."""
 
     epochs: int = 300

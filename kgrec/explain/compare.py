@@ -111,6 +111,8 @@ class _Row:
 
 @dataclass(frozen=True)
 class _Settings:
+    """What every user's measurement needs besides the run (sent once to each worker process)."""
+
     methods: tuple[str, ...]
     k: int
     seed: int
