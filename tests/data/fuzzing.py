@@ -13,10 +13,11 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -379,3 +380,23 @@ def check_error(
         assert data is not None, f"line {error.line} of a missing file"
         assert 1 <= error.line <= data.count(b"\n") + 1, f"line {error.line} is not a line of {path.name}"
         assert str(error).startswith(f"{error.path}:{error.line}: ")
+
+
+Loaded = TypeVar("Loaded")
+
+
+def load_files(label: str, contents: Contents, load: Callable[[Path], Loaded], by_path: bool = False) -> Loaded | DatasetError:
+    """Write ``contents`` into a fresh directory and ``load`` it under the time limit, counting the input under
+    ``label``; a DatasetError is checked (:func:`check_error`) and returned, anything else is the caller's to check."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        write_files(root, contents)
+        try:
+            with time_limit(20):
+                loaded = load(root)
+        except DatasetError as error:
+            record(label, "DatasetError")
+            check_error(error, root, contents, by_path)
+            return error
+    record(label, "loaded")
+    return loaded

@@ -48,10 +48,9 @@ from tests.data.fuzzing import (
     corruptions,
     disagreements,
     fuzz_settings,
-    record,
+    load_files,
     replace_line,
     report_generated_inputs,  # noqa: F401 - autouse: prints the counts at the end of the module
-    time_limit,
     write_files,
 )
 
@@ -387,18 +386,9 @@ def run_parser(
 ) -> RecDataset | DatasetError:
     """Load the corrupted files; check the dataset or the DatasetError, count the input under ``label``."""
     contents = corrupt(PARSERS[parser].files, changes)
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        write_files(root, contents)
-        try:
-            with time_limit(20):
-                dataset = call(parser, root, config)
-        except DatasetError as error:
-            record(label or parser, "DatasetError")
-            check_error(error, root, contents, PARSERS[parser].by_path)
-            return error
-    record(label or parser, "loaded")
-    check_dataset(dataset)
+    dataset = load_files(label or parser, contents, lambda root: call(parser, root, config), PARSERS[parser].by_path)
+    if not isinstance(dataset, DatasetError):
+        check_dataset(dataset)
     return dataset
 
 
@@ -487,19 +477,9 @@ SPLIT_DATASET = split_dataset()
 @fuzz_settings()
 @given(changes=st.lists(corruptions(list(SPLIT_FILES)), min_size=1, max_size=3))
 def test_fuzz_load_split(changes: list[Corruption]) -> None:
-    contents = corrupt(SPLIT_FILES, changes)
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        write_files(root, contents)
-        try:
-            with time_limit(20):
-                parts = load_split(root / "split", SPLIT_DATASET)
-        except DatasetError as error:
-            record("load_split", "DatasetError")
-            check_error(error, root, contents)
-        else:
-            record("load_split", "loaded")
-            check_split(parts, SPLIT_DATASET)
+    parts = load_files("load_split", corrupt(SPLIT_FILES, changes), lambda root: load_split(root / "split", SPLIT_DATASET))
+    if not isinstance(parts, DatasetError):
+        check_split(parts, SPLIT_DATASET)
 
 
 # ---- property: items files that disagree with the interactions -----------------------------------------------
