@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 from kgrec.data.graph import ENTITY, INTERACT, CollaborativeKG
 from kgrec.errors import KgrecError
 from kgrec.evaluation.ranking import evaluate_ranking
+from kgrec.explain.evaluate import eval_defaults, sample_users
 from kgrec.explain.explainer import edge_keys, model_edge_weights
 from kgrec.explain.types import Explanation, Path
 from kgrec.models.base import RankingModel
@@ -211,18 +212,10 @@ def valid_ndcg(rec: Recommender, dropped: Tensor) -> float:
 # ---- the analyses ----------------------------------------------------------------------------------------
 def sampled_explanations(rec: Recommender, n_users: int, k: int, seed: int, progress: bool) -> list[Explanation]:
     """The explained top-``k`` lists of ``n_users`` users with history, sampled with ``seed``."""
-    from kgrec.explain.evaluate import sample_users
-
     users = sample_users(rec, n_users, seed)
     lists = rec.recommend_all(k, explain=True, users=[int(u) for u in users])
     ranked = tqdm(lists, total=len(users), desc="explaining", unit="user", disable=not progress)
     return [e for _, explanations in ranked for e in explanations]
-
-
-def _defaults(rec: Recommender, n_users: int | None, k: int | None, seed: int | None) -> tuple[int, int, int]:
-    explain = rec.config.explain
-    return (explain.eval_users if n_users is None else n_users, explain.eval_k if k is None else k,
-            rec.config.train.seed if seed is None else seed)
 
 
 def _analyse(
@@ -240,7 +233,7 @@ def _analyse(
 ) -> Association:
     """The shared skeleton: explain, count uses, pick candidates, remove each one's edges and rank again."""
     started = time.perf_counter()
-    n_users, k, seed = _defaults(rec, n_users, k, seed)
+    n_users, k, seed = eval_defaults(rec, n_users, k, seed)
     propagation = propagation_graph(rec.model, rec.graph)
     if len(rec.split.valid) == 0:
         raise AssociationError("the run's split has no validation interactions, so no NDCG drop can be measured")
@@ -331,7 +324,7 @@ def analyse(
     if unknown:
         raise ValueError(f"kinds must be among {KINDS}, got {unknown[0]!r}")
     propagation_graph(rec.model, rec.graph)  # a model without a graph fails before the explaining
-    n_users, k, seed = _defaults(rec, n_users, k, seed)
+    n_users, k, seed = eval_defaults(rec, n_users, k, seed)
     explanations = sampled_explanations(rec, n_users, k, seed, progress)
     return {
         kind: relation_analysis(rec, n_users, k, seed, progress, explanations) if kind == "relations"

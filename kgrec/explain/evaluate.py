@@ -26,6 +26,14 @@ def sample_users(rec: Recommender, n_users: int, seed: int) -> np.ndarray:
     return np.sort(rng.choice(eligible, size=min(n_users, len(eligible)), replace=False))
 
 
+def eval_defaults(rec: Recommender, n_users: int | None, k: int | None, seed: int | None) -> tuple[int, int, int]:
+    """``n_users``, ``k`` and ``seed``, each taken from the run's config (``explain.eval_users``,
+    ``explain.eval_k``, ``train.seed``) when None."""
+    explain = rec.config.explain
+    return (explain.eval_users if n_users is None else n_users, explain.eval_k if k is None else k,
+            rec.config.train.seed if seed is None else seed)
+
+
 def explain_eval(
     rec: Recommender, n_users: int | None = None, k: int | None = None, seed: int | None = None, progress: bool = True,
     methods: Sequence[str] | None = None, slow_users: int = 50, steps: int = 32, epochs: int = 100, workers: int = 1,
@@ -37,9 +45,7 @@ def explain_eval(
     integrated gradients with ``steps`` nodes, GNNExplainer for ``epochs`` epochs, over ``workers`` processes).
     """
     config = rec.config.explain
-    n_users = config.eval_users if n_users is None else n_users
-    k = config.eval_k if k is None else k
-    seed = rec.config.train.seed if seed is None else seed
+    n_users, k, seed = eval_defaults(rec, n_users, k, seed)
     started = time.perf_counter()
     users = sample_users(rec, n_users, seed)
     rng = np.random.default_rng(seed)
