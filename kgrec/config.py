@@ -75,7 +75,11 @@ class ModelConfig:
     ``train.loss=softmax`` and a temperature). ``cl_weight`` > 0 adds XSimGCL's contrastive loss (Yu et
     al. 2023): in training every layer's output gets random noise of norm ``cl_noise``, and InfoNCE
     (temperature ``cl_temperature``) pulls each batch user's and item's final representation towards its
-    layer-``cl_layer`` output.
+    layer-``cl_layer`` output. The propagation options of LightGCN++ (Lee et al., RecSys 2024):
+    an edge j → i weighs deg(i)^−``norm_target`` · deg(j)^−``norm_source`` (½, ½ is LightGCN's symmetric
+    normalisation); ``normalize_layers`` unit-normalises every layer's input; the final representation is
+    ``ego_weight`` · layer 0 + (1 − ``ego_weight``) · the mean of the propagated layers (None: the mean of
+    all layers, layer 0 included, as in LightGCN).
     """
 
     model: str = "kgrec"
@@ -96,10 +100,16 @@ class ModelConfig:
     cl_noise: float = 0.1
     cl_temperature: float = 0.2
     cl_layer: int = 1
+    norm_target: float = 0.5
+    norm_source: float = 0.5
+    normalize_layers: bool = False
+    ego_weight: float | None = None
 
     def __post_init__(self) -> None:
         require_at_least(self, 1, "dim", "kg_batch_size", "cl_layer")
-        require_at_least(self, 0, "layers", "cl_weight", "cl_noise")
+        require_at_least(self, 0, "layers", "cl_weight", "cl_noise", "norm_target", "norm_source")
+        if self.ego_weight is not None and not 0 <= self.ego_weight <= 1:
+            raise ConfigError(f"ego_weight: expected a value in [0, 1], got {brief_repr(self.ego_weight)}")
         if not self.cl_temperature > 0:
             raise ConfigError(f"cl_temperature: expected a value above 0, got {brief_repr(self.cl_temperature)}")
         if self.cl_weight > 0 and self.cl_layer > self.layers:
@@ -117,7 +127,8 @@ class TrainConfig:
     ``all`` uses every negative, ``hardest`` only the highest-scoring one: dynamic negative sampling),
     optimiser, early stopping, threads and device. ``lr_decay`` < 1 multiplies the learning rate by that
     factor whenever the validation metric has not improved for ``lr_decay_patience`` evaluations (1 =
-    constant rate).
+    constant rate). ``ema`` > 0 evaluates, early-stops on and saves an exponential moving average of the
+    weights (updated after every step with that decay; Polyak averaging), not the raw weights.
     ``deterministic`` makes GPU kernels repeatable (see docs/RELIABILITY.md); CPU runs are repeatable anyway."""
 
     epochs: int = 300
@@ -129,6 +140,7 @@ class TrainConfig:
     lr: float = 0.005
     lr_decay: float = 1.0
     lr_decay_patience: int = 10
+    ema: float = 0.0
     eval_every: int = 1
     patience: int = 30
     metric: str = "ndcg@20"
@@ -145,6 +157,8 @@ class TrainConfig:
         if not self.temperature > 0:
             raise ConfigError(f"temperature: expected a value above 0, got {brief_repr(self.temperature)}")
         require_at_least(self, 0, "epochs", "patience")
+        if not 0 <= self.ema < 1:
+            raise ConfigError(f"ema: expected a decay in [0, 1), got {brief_repr(self.ema)}")
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,8 @@ class KGRec(RankingModel):
         edge_index, edge_type, scale = self.edge_index, self.edge_type, self.edge_scale
         if keep is not None:
             edge_index, edge_type, scale = edge_index[:, keep], edge_type[keep], scale[keep]
-        return edge_weights(self.attention_logits(edge_index, edge_type), edge_index, self.num_nodes) * scale
+        logits, config = self.attention_logits(edge_index, edge_type), self.config
+        return edge_weights(logits, edge_index, self.num_nodes, config.norm_target, config.norm_source) * scale
 
     def propagate(self, edge_weight: Tensor | None = None, keep: Tensor | None = None, edge_mask: Tensor | None = None) -> Tensor:
         """All node representations: the mean of the layer outputs (layer 0 included), over the edges
@@ -90,8 +91,13 @@ class KGRec(RankingModel):
         return self._readout(self._layer_outputs(edge_index, edge_weight, edge_mask is not None))
 
     def _readout(self, layers: list[Tensor]) -> Tensor:
-        """The mean of the layer outputs, unit-normalised with ``config.normalize`` (scores are then cosines)."""
-        nodes = torch.stack(layers).mean(dim=0)
+        """The mean of the layer outputs (or ``ego_weight`` · layer 0 + the rest · the mean of the others),
+        unit-normalised with ``config.normalize`` (scores are then cosines)."""
+        ego_weight = self.config.ego_weight
+        if ego_weight is None or len(layers) == 1:
+            nodes = torch.stack(layers).mean(dim=0)
+        else:
+            nodes = ego_weight * layers[0] + (1 - ego_weight) * torch.stack(layers[1:]).mean(dim=0)
         return F.normalize(nodes, dim=-1) if self.config.normalize else nodes
 
     def _layer_outputs(self, edge_index: Tensor, edge_weight: Tensor, per_edge: bool = False, noise: float = 0.0) -> list[Tensor]:
@@ -105,6 +111,8 @@ class KGRec(RankingModel):
         x = self.node_emb.weight
         layers = [x]
         for conv in self.convs:
+            if self.config.normalize_layers:
+                x = F.normalize(x, dim=-1)
             x = conv(x, graph, weight)
             if noise > 0:
                 x = x + torch.sign(x) * F.normalize(torch.rand_like(x), dim=-1) * noise

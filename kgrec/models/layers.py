@@ -29,11 +29,14 @@ def transh_attention_logits(x: Tensor, edge_index: Tensor, normal: Tensor, trans
     return (transh_project(target, normal) * torch.tanh(transh_project(source, normal) + translation)).sum(-1)
 
 
-def edge_weights(logits: Tensor | None, edge_index: Tensor, num_nodes: int) -> Tensor:
+def edge_weights(logits: Tensor | None, edge_index: Tensor, num_nodes: int, target_exponent: float = 0.5,
+                 source_exponent: float = 0.5) -> Tensor:
     r"""Softmax of the logits over each target's incoming edges, rescaled to LightGCN's normalisation.
 
-    :math:`w_{ji} = \alpha_{ji} \sqrt{\deg(i) / \deg(j)}`: with uniform logits (no attention) this is
-    exactly :math:`1/\sqrt{\deg(i)\deg(j)}`, so the attention only re-weights a well-tested propagation.
+    :math:`w_{ji} = \alpha_{ji} \deg(i)^{1-a} \deg(j)^{-b}` with :math:`a, b` the target and source
+    exponents: with uniform logits (no attention) this is exactly :math:`\deg(i)^{-a}\deg(j)^{-b}` —
+    :math:`1/\sqrt{\deg(i)\deg(j)}` at the default ½, ½ — so the attention only re-weights a
+    well-tested propagation.
     """
     source, target = edge_index
     deg = degree(target, num_nodes).clamp_min(1.0)
@@ -41,7 +44,7 @@ def edge_weights(logits: Tensor | None, edge_index: Tensor, num_nodes: int) -> T
         alpha = 1.0 / deg[target]
     else:
         alpha = softmax(logits, target, num_nodes=num_nodes)
-    return alpha * (deg[target] / deg[source]).sqrt()
+    return alpha * deg[target].pow(1.0 - target_exponent) * deg[source].pow(-source_exponent)
 
 
 class KnowledgeAttentionConv(MessagePassing):

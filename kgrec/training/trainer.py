@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from kgrec.atomic import atomic_open, atomic_path, remove_stale_temporaries
@@ -106,15 +107,23 @@ class Trainer:
             else None
         )
         self.objective = Objective(config.loss, config.negative_choice == "hardest", config.temperature)
+        self.averaged = (
+            AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema)) if config.ema > 0 and model.trainable else None
+        )
         self.result = TrainResult()
         self.start_epoch = 1
 
     # ---- evaluation --------------------------------------------------------------------------------------
+    @property
+    def evaluated(self) -> RankingModel:
+        """The weights that are validated and saved: the model, or its moving average with ``train.ema``."""
+        return self.model if self.averaged is None else self.averaged.module
+
     def validate(self) -> dict[str, float]:
         """Full-ranking metrics on the validation part, training items masked."""
-        self.model.eval()
+        self.evaluated.eval()
         return evaluate_ranking(
-            self.model.score_users, self.split.valid, [self.split.train], self.n_items, self.eval_config.ks,
+            self.evaluated.score_users, self.split.valid, [self.split.train], self.n_items, self.eval_config.ks,
             self.eval_config.batch_size, self.item_popularity, self.device,
         )
 
@@ -130,6 +139,8 @@ class Trainer:
             self.optimizer.zero_grad()
             loss.backward()
             self.optimizer.step()
+            if self.averaged is not None:
+                self.averaged.update_parameters(self.model)
             for key, value in {"loss": float(loss.detach()), **parts}.items():
                 totals[key] = totals.get(key, 0.0) + value / len(batches)
         return totals
@@ -177,9 +188,9 @@ class Trainer:
     def save_weights(self) -> None:
         if self.run_dir is not None:
             with atomic_path(self.run_dir / BEST) as tmp:
-                torch.save({"state_dict": self.model.state_dict(), "epoch": self.result.best_epoch}, tmp)
+                torch.save({"state_dict": self.evaluated.state_dict(), "epoch": self.result.best_epoch}, tmp)
         else:
-            self._best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            self._best_state = {k: v.detach().clone() for k, v in self.evaluated.state_dict().items()}
 
     def restore_best(self) -> None:
         """Load the weights of the best validation epoch into the model."""
@@ -198,6 +209,7 @@ class Trainer:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "ema": None if self.averaged is None else self.averaged.state_dict(),
             "sampler_rng": self.sampler.rng.bit_generator.state,
             "torch_rng": torch.get_rng_state(),
             "result": self.result.__dict__,
@@ -216,6 +228,8 @@ class Trainer:
             self.optimizer.load_state_dict(checkpoint_entry(state, "optimizer", dict, path))
             if self.scheduler is not None and state.get("scheduler") is not None:
                 self.scheduler.load_state_dict(state["scheduler"])
+            if self.averaged is not None:
+                self.averaged.load_state_dict(checkpoint_entry(state, "ema", dict, path))
             self.sampler.rng.bit_generator.state = checkpoint_entry(state, "sampler_rng", dict, path)
             torch.set_rng_state(checkpoint_entry(state, "torch_rng", torch.Tensor, path))
             self.result = TrainResult(**checkpoint_entry(state, "result", dict, path))

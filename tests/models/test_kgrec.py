@@ -114,3 +114,40 @@ def test_contrastive_settings_are_checked() -> None:
         ModelConfig(cl_temperature=0.0)
     with pytest.raises(ConfigError, match="cl_layer"):
         ModelConfig(layers=2, cl_weight=0.1, cl_layer=3)
+
+
+def test_lightgcn_plus_plus_options_match_a_hand_propagation(planted) -> None:
+    """LightGCN++: unit-normalised layer inputs, deg(i)^-a deg(j)^-b weights, ego_weight · layer 0 +
+    (1 - ego_weight) · mean of the propagated layers — recomputed here with a dense adjacency."""
+    _, _, graph = planted
+    config = ModelConfig(dim=8, layers=2, attention=False, norm_target=0.7, norm_source=0.2,
+                         normalize_layers=True, ego_weight=0.3)
+    model = KGRec(graph, config)
+    n = graph.num_nodes
+    source, target = model.edge_index
+    deg = torch.bincount(target, minlength=n).float().clamp_min(1)
+    adjacency = torch.zeros(n, n)
+    adjacency.index_put_((target, source), deg[target] ** -0.7 * deg[source] ** -0.2, accumulate=True)
+    x0 = model.node_emb.weight.detach()
+    x1 = adjacency @ torch.nn.functional.normalize(x0, dim=-1)
+    x2 = adjacency @ torch.nn.functional.normalize(x1, dim=-1)
+    expected = 0.3 * x0 + 0.7 * (x1 + x2) / 2
+    users, items = model.embeddings()
+    assert torch.allclose(users, expected[: graph.n_users], atol=1e-5)
+    assert torch.allclose(items, expected[graph.n_users : graph.n_users + graph.n_items], atol=1e-5)
+    plain = KGRec(graph, dataclasses.replace(config, norm_target=0.5, norm_source=0.5, normalize_layers=False, ego_weight=None))
+    with torch.no_grad():
+        plain.node_emb.weight.copy_(x0)
+    dense = torch.zeros(n, n)
+    dense.index_put_((target, source), (deg[target] * deg[source]) ** -0.5, accumulate=True)
+    lightgcn = (x0 + dense @ x0 + dense @ dense @ x0) / 3  # the defaults: LightGCN's mean of all layers
+    assert torch.allclose(plain.embeddings()[0], lightgcn[: graph.n_users], atol=1e-5)
+
+
+def test_lightgcn_plus_plus_settings_are_checked() -> None:
+    from kgrec.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="ego_weight"):
+        ModelConfig(ego_weight=1.5)
+    with pytest.raises(ConfigError, match="norm_target"):
+        ModelConfig(norm_target=-0.1)

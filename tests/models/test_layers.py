@@ -40,6 +40,20 @@ def test_uniform_weights_are_lightgcn_normalisation() -> None:
     assert torch.allclose(weights, torch.full((6,), 1 / math.sqrt(3)))
 
 
+def test_degree_exponents_weigh_target_and_source_separately() -> None:
+    # star: node 0 has in-degree 3, nodes 1..3 in-degree 1; edge j -> i weighs deg(i)^-a · deg(j)^-b
+    edge_index = torch.tensor([[1, 2, 3, 0, 0, 0], [0, 0, 0, 1, 2, 3]])
+    weights = edge_weights(None, edge_index, 4, target_exponent=0.6, source_exponent=0.4)
+    assert torch.allclose(weights[:3], torch.full((3,), 3 ** -0.6))  # into the hub
+    assert torch.allclose(weights[3:], torch.full((3,), 3 ** -0.4))  # out of the hub
+    # with attention the softmax replaces 1/deg(i): α · deg(i)^(1-a) · deg(j)^-b
+    logits = torch.tensor([0.3, -1.0, 2.0, 0.5, 0.1, 0.0])
+    attended = edge_weights(logits, edge_index, 4, target_exponent=0.6, source_exponent=0.4)
+    alpha = torch.softmax(logits[:3], 0)
+    assert torch.allclose(attended[:3], alpha * 3 ** 0.4)
+    assert torch.allclose(attended[3:], torch.full((3,), 3 ** -0.4))
+
+
 def test_mean_aggregator_is_weighted_sum_and_bi_interaction_shape() -> None:
     x = torch.tensor([[1.0, 0.0], [0.0, 2.0], [4.0, 4.0]])
     edge_index = torch.tensor([[1, 2], [0, 0]])
