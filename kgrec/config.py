@@ -116,7 +116,7 @@ class ModelConfig:
             raise ConfigError(f"cl_layer: expected a layer of the {self.layers}-layer model, got {self.cl_layer}")
 
 
-NEGATIVE_CHOICES = ("all", "hardest")
+NEGATIVE_CHOICES = ("all", "hardest", "mixgcf")
 LOSSES = ("bpr", "softmax")
 
 
@@ -124,7 +124,8 @@ LOSSES = ("bpr", "softmax")
 class TrainConfig:
     """The training loop: epochs, batches (``negatives`` sampled items per positive), the ranking ``loss``
     (``bpr`` or ``softmax``, the sampled softmax with logits divided by ``temperature``; ``negative_choice``
-    ``all`` uses every negative, ``hardest`` only the highest-scoring one: dynamic negative sampling),
+    ``all`` uses every negative, ``hardest`` only the highest-scoring one: dynamic negative sampling,
+    ``mixgcf`` synthesises one hard negative from them by MixGCF's positive and hop mixing, kgrec only),
     optimiser, early stopping, threads and device. ``lr_decay`` < 1 multiplies the learning rate by that
     factor whenever the validation metric has not improved for ``lr_decay_patience`` evaluations (1 =
     constant rate). ``ema`` > 0 evaluates, early-stops on and saves an exponential moving average of the

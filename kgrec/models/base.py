@@ -15,11 +15,12 @@ class Objective:
 
     ``loss``: ``bpr`` (−log σ(s⁺ − s⁻), the mean over the m negatives of each positive) or ``softmax``
     (sampled softmax: cross-entropy of the positive against its m negatives, logits divided by
-    ``temperature``); ``hardest`` keeps only the highest-scoring negative of the m (dynamic negative
-    sampling, Zhang et al. 2013)."""
+    ``temperature``); ``negative_choice``: ``all`` uses the m negatives, ``hardest`` only the
+    highest-scoring of them (dynamic negative sampling, Zhang et al. 2013), ``mixgcf`` one negative
+    synthesised from them per layer (Huang et al. 2021; models with propagation layers only)."""
 
     loss: str = "bpr"
-    hardest: bool = False
+    negative_choice: str = "all"
     temperature: float = 1.0
 
 
@@ -35,6 +36,7 @@ class RankingModel(nn.Module):
     """
 
     trainable: bool = True
+    synthesises_negatives: bool = False  # supports Objective(negative_choice="mixgcf")
 
     def __init__(self, n_users: int, n_items: int, l2: float = 0.0) -> None:
         super().__init__()
@@ -91,12 +93,16 @@ class RankingModel(nn.Module):
         return self.ranking_loss(*self.embeddings(), users, positives, negatives, objective)
 
     def ranking_loss(self, user_emb: Tensor, item_emb: Tensor, users: Tensor, positives: Tensor, negatives: Tensor,
-                     objective: Objective = BPR) -> tuple[Tensor, dict[str, float]]:
-        """:meth:`loss` on given final embeddings (a subclass may compute them differently in training)."""
+                     objective: Objective = BPR, negative_emb: Tensor | None = None) -> tuple[Tensor, dict[str, float]]:
+        """:meth:`loss` on given final embeddings (a subclass may compute them differently in training);
+        ``negative_emb`` [B, m', d] replaces the sampled negatives' embeddings (synthesised negatives),
+        while the L2 penalty still applies to the sampled ones."""
         u = user_emb[users]
         positive = (u * item_emb[positives]).sum(-1, keepdim=True)  # [B, 1]
-        negative = (u.unsqueeze(1) * item_emb[negatives.reshape(len(users), -1)]).sum(-1)  # [B, m]
-        if objective.hardest:
+        if negative_emb is None:
+            negative_emb = item_emb[negatives.reshape(len(users), -1)]
+        negative = (u.unsqueeze(1) * negative_emb).sum(-1)  # [B, m]
+        if objective.negative_choice == "hardest":
             negative = negative.max(dim=1, keepdim=True).values
         if objective.loss == "softmax":
             logits = torch.cat([positive, negative], dim=1) / objective.temperature

@@ -27,6 +27,8 @@ class KGRec(RankingModel):
     weights, ``kge = "transe"`` drops the hyperplanes, ``lambda_kg = 0`` drops the KG loss.
     """
 
+    synthesises_negatives = True
+
     def __init__(self, graph: CollaborativeKG, config: ModelConfig) -> None:
         super().__init__(graph.n_users, graph.n_items, config.l2)
         self.config = config
@@ -143,14 +145,23 @@ class KGRec(RankingModel):
 
     def loss(self, users: Tensor, positives: Tensor, negatives: Tensor, objective: Objective = BPR) -> tuple[Tensor, dict[str, float]]:
         config = self.config
-        if config.cl_weight > 0 and self.training:
-            layers = self._layer_outputs(self.edge_index, self.edge_weight(), noise=config.cl_noise)
-            nodes, view = self._readout(layers), layers[config.cl_layer]
-            total, parts = self.ranking_loss(nodes[: self.n_users], nodes[self.n_users : self.n_users + self.n_items], users, positives, negatives, objective)
-            users, items = torch.unique(users), torch.unique(positives) + self.n_users
-            contrast = info_nce(nodes[users], view[users], config.cl_temperature) + info_nce(nodes[items], view[items], config.cl_temperature)
-            total = total + config.cl_weight * contrast
-            parts["cl"] = float(contrast.detach())
+        mix = objective.negative_choice == "mixgcf"
+        if (config.cl_weight > 0 or mix) and self.training:
+            layers = self._layer_outputs(self.edge_index, self.edge_weight(), noise=config.cl_noise if config.cl_weight > 0 else 0.0)
+            nodes = self._readout(layers)
+            negative_emb = None
+            if mix:
+                candidates = negatives.reshape(len(users), -1) + self.n_users
+                mixed = mix_negative_layers(torch.stack(layers, dim=1), users, positives + self.n_users, candidates)
+                negative_emb = self._readout(list(mixed.unbind(1))).unsqueeze(1)  # [B, 1, d]
+            total, parts = self.ranking_loss(nodes[: self.n_users], nodes[self.n_users : self.n_users + self.n_items],
+                                             users, positives, negatives, objective, negative_emb)
+            if config.cl_weight > 0:
+                view = layers[config.cl_layer]
+                batch_users, items = torch.unique(users), torch.unique(positives) + self.n_users
+                contrast = info_nce(nodes[batch_users], view[batch_users], config.cl_temperature) + info_nce(nodes[items], view[items], config.cl_temperature)
+                total = total + config.cl_weight * contrast
+                parts["cl"] = float(contrast.detach())
         else:
             total, parts = super().loss(users, positives, negatives, objective)
         if self.config.lambda_kg > 0 and self.config.use_kg and self.kg_triples.size(1):
@@ -158,6 +169,24 @@ class KGRec(RankingModel):
             total = total + self.config.lambda_kg * kg
             parts["kg"] = float(kg.detach())
         return total, parts
+
+
+def mix_negative_layers(layers: Tensor, users: Tensor, positives: Tensor, candidates: Tensor,
+                        generator: torch.Generator | None = None) -> Tensor:
+    r"""MixGCF's synthesised hard negative (Huang et al., KDD 2021), one per row of the batch: [B, L+1, d].
+
+    ``layers`` [N, L+1, d] are every node's layer outputs; ``users``, ``positives`` [B] and ``candidates``
+    [B, M] are node ids. Positive mixing: at layer l each candidate becomes
+    :math:`eta_l e^l_{i^+} + (1 - eta_l) e^l_c` with :math:`eta_l \sim U(0, 1)` drawn per row and layer;
+    hop mixing: layer l of the negative is the mixed candidate with the highest :math:`\langle e^l_u, \cdot
+angle`.
+    The choice is not differentiated; the mixed embeddings are.
+    """
+    user_layers, positive_layers, candidate_layers = layers[users], layers[positives], layers[candidates]
+    beta = torch.rand(len(users), 1, layers.size(1), 1, device=layers.device, generator=generator)
+    mixed = beta * positive_layers.unsqueeze(1) + (1 - beta) * candidate_layers  # [B, M, L+1, d]
+    best = (user_layers.unsqueeze(1) * mixed).sum(-1).argmax(dim=1).detach()  # [B, L+1]
+    return mixed.gather(1, best[:, None, :, None].expand(-1, 1, -1, mixed.size(-1))).squeeze(1)
 
 
 def info_nce(anchor: Tensor, positive: Tensor, temperature: float) -> Tensor:

@@ -106,7 +106,9 @@ class Trainer:
             if self.optimizer is not None and config.lr_decay < 1.0
             else None
         )
-        self.objective = Objective(config.loss, config.negative_choice == "hardest", config.temperature)
+        if config.negative_choice == "mixgcf" and model.trainable and not model.synthesises_negatives:
+            raise ConfigError(f"train.negative_choice=mixgcf mixes propagation layers: use model kgrec, not {type(model).__name__}")
+        self.objective = Objective(config.loss, config.negative_choice, config.temperature)
         self.averaged = (
             AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema)) if config.ema > 0 and model.trainable else None
         )

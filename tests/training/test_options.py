@@ -1,5 +1,5 @@
-"""Training options: several negatives per positive, hardest negatives, sampled softmax, normalised scores,
-learning-rate decay on plateau, KG edge weight."""
+"""Training options: several negatives per positive, hardest negatives, MixGCF's synthesised negatives,
+sampled softmax, normalised scores, learning-rate decay on plateau, KG edge weight."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from kgrec.config import EvalConfig, ModelConfig, TrainConfig
 from kgrec.data.sampling import NegativeSampler
 from kgrec.models.base import Objective
 from kgrec.models.baselines import BPRMF, build_model
-from kgrec.models.kgrec import KGRec
+from kgrec.models.kgrec import KGRec, mix_negative_layers
 from kgrec.training.trainer import Trainer
 from tests.models.planted import planted_split_graph
 
@@ -56,7 +56,7 @@ def test_bpr_with_m_negatives_is_the_mean_of_the_single_negative_losses(a_batch)
 
 def test_hardest_negative_keeps_only_the_highest_scoring_of_the_m(a_batch) -> None:
     model, users, positives, negatives = a_batch
-    loss, _ = model.loss(users, positives, negatives, Objective(hardest=True))
+    loss, _ = model.loss(users, positives, negatives, Objective(negative_choice="hardest"))
     u, i = model.user_emb.weight.detach(), model.item_emb.weight.detach()
     by_hand = []
     for b in range(2):
@@ -65,6 +65,51 @@ def test_hardest_negative_keeps_only_the_highest_scoring_of_the_m(a_batch) -> No
         by_hand.append(-F.logsigmoid(u[users[b]] @ i[positives[b]] - u[users[b]] @ i[hardest]))
     assert loss.item() == pytest.approx(torch.stack(by_hand).mean().item(), rel=1e-6)
     assert loss.item() > model.loss(users, positives, negatives)[0].item()  # the hardest pair costs more than the mean
+
+
+def test_mixgcf_mixes_each_layer_with_the_positive_and_keeps_the_hardest_per_layer() -> None:
+    # nodes: 0 = user, 1 = positive, 2 and 3 = candidates; two layers (0 and 1) in 2-d
+    layers = torch.tensor([
+        [[1.0, 0.0], [0.0, 1.0]],   # user
+        [[2.0, 0.0], [0.0, 2.0]],   # positive
+        [[-1.0, 0.0], [0.0, 4.0]],  # candidate 2
+        [[1.0, 1.0], [0.0, -4.0]],  # candidate 3
+    ])
+    beta = torch.rand(1, 1, 2, 1, generator=torch.Generator().manual_seed(5)).flatten().tolist()
+    mixed = mix_negative_layers(layers, torch.tensor([0]), torch.tensor([1]), torch.tensor([[2, 3]]),
+                                generator=torch.Generator().manual_seed(5))
+    expected = []
+    for layer, b in enumerate(beta):
+        candidates = [b * layers[1, layer] + (1 - b) * layers[c, layer] for c in (2, 3)]
+        scores = [float(layers[0, layer] @ c) for c in candidates]
+        expected.append(candidates[int(np.argmax(scores))])
+    assert torch.allclose(mixed[0], torch.stack(expected))
+    # layer 0 picks candidate 3 (x = b·2 + (1 − b) > b·2 − (1 − b)), layer 1 candidate 2 (y = 2b + 4(1 − b) > 2b − 4(1 − b))
+    assert torch.allclose(mixed[0, 0], beta[0] * layers[1, 0] + (1 - beta[0]) * layers[3, 0])
+    assert torch.allclose(mixed[0, 1], beta[1] * layers[1, 1] + (1 - beta[1]) * layers[2, 1])
+
+
+def test_mixgcf_loss_is_bpr_against_the_synthesised_negative(parts_and_graph) -> None:
+    _, _, graph = parts_and_graph
+    model = KGRec(graph, ModelConfig(dim=4, layers=2, l2=0.0, lambda_kg=0.0, attention=False))
+    users, positives, negatives = torch.tensor([0, 1]), torch.tensor([2, 3]), torch.tensor([[5, 6, 7], [8, 9, 10]])
+    torch.manual_seed(3)
+    loss, _ = model.loss(users, positives, negatives, Objective(negative_choice="mixgcf"))
+    layers = torch.stack(model._layer_outputs(model.edge_index, model.edge_weight()), dim=1).detach()
+    torch.manual_seed(3)
+    negative = mix_negative_layers(layers, users, positives + graph.n_users, negatives + graph.n_users).mean(1)
+    user, positive = layers[users].mean(1), layers[positives + graph.n_users].mean(1)
+    by_hand = -F.logsigmoid((user * positive).sum(-1) - (user * negative).sum(-1)).mean()
+    assert loss.item() == pytest.approx(by_hand.item(), rel=1e-5)
+
+
+def test_mixgcf_needs_a_model_with_layers(parts_and_graph) -> None:
+    from kgrec.errors import ConfigError
+
+    dataset, parts, graph = parts_and_graph
+    with pytest.raises(ConfigError, match="mixgcf"):
+        Trainer(BPRMF(graph, ModelConfig(dim=4)), parts, dataset.n_items, TrainConfig(negative_choice="mixgcf", num_threads=1),
+                EvalConfig(), progress=False)
 
 
 def test_sampled_softmax_is_the_cross_entropy_of_the_positive_against_its_negatives(a_batch) -> None:
