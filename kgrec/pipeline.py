@@ -23,11 +23,15 @@ from kgrec.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
+#: The baselines train with the literature's BPR (one uniform negative per positive) whatever negative
+#: sampling the main config chose: MixGCF's mixing needs kgrec's layers, and they stand for the peers.
+PLAIN_BPR = ("train.negatives=1", "train.negative_choice=all")
+
 #: Compared models and ablations: name -> (display name, overrides of the main config).
 VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "pop": ("Pop", ("model.model=pop",)),
-    "bprmf": ("BPR-MF", ("model.model=bprmf",)),
-    "lightgcn": ("LightGCN", ("model.model=lightgcn",)),
+    "pop": ("Pop", ("model.model=pop", *PLAIN_BPR)),
+    "bprmf": ("BPR-MF", ("model.model=bprmf", *PLAIN_BPR)),
+    "lightgcn": ("LightGCN", ("model.model=lightgcn", *PLAIN_BPR)),
     "no_kg": ("kgrec (no KG: pure CF)", ("model.use_kg=false",)),
     "attention": ("kgrec (with TransH attention)", ("model.attention=true",)),
     "no_attention": ("kgrec (uniform weights)", ("model.attention=false",)),

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from kgrec.errors import ConfigError
-from kgrec.pipeline import VARIANTS, load_pipeline_config, run_pipeline
+from kgrec.pipeline import VARIANTS, load_pipeline_config, run_pipeline, variant_config
 from tests.models.planted import write_planted_files
 from tests.cli_runner import kgrec
 
@@ -115,3 +115,13 @@ def test_unknown_variant_and_bad_override_are_clear_errors(data_dir: Path, tmp_p
     result = kgrec("run", cwd=tmp_path)
     assert result.returncode == 2 and "pipeline YAML, or --resume RUN" in result.stderr
     assert set(VARIANTS) >= {"pop", "bprmf", "lightgcn", "no_kg", "attention", "transe", "no_kg_loss"}
+
+
+def test_baselines_train_with_plain_bpr_and_ablations_keep_the_main_objective(data_dir: Path, tmp_path: Path) -> None:
+    config = load_pipeline_config(pipeline_yaml(tmp_path, data_dir), ["train.negatives=8", "train.negative_choice=mixgcf"])
+    for name in ("lightgcn", "bprmf", "pop"):
+        train = variant_config(config, name, tmp_path).train
+        assert (train.negatives, train.negative_choice) == (1, "all"), name
+    for name in ("no_kg", "transe", "no_kg_loss"):
+        train = variant_config(config, name, tmp_path).train
+        assert (train.negatives, train.negative_choice) == (8, "mixgcf"), name

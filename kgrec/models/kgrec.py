@@ -19,8 +19,8 @@ from kgrec.models.transh import TransH, bern_corrupt, bern_probabilities
 
 
 class KGRec(RankingModel):
-    """score(u, i) = ⟨ū, ī⟩ with ū, ī the mean of the L propagation layers over the CKG (unit-normalised
-    with ``config.normalize``, so the score is a cosine).
+    """score(u, i) = ⟨ū, ī⟩ with ū, ī the mean of the L propagation layers over the CKG (or LightGCN++'s
+    ``ego_weight`` mix; unit-normalised with ``config.normalize``, so the score is a cosine).
 
     Loss = BPR + λ₂·L2 + λ_kg · TransH margin loss on a batch of KG triples (with "bern" negatives).
     ``config.use_kg = False`` keeps only interact edges (pure CF), ``attention = False`` uses uniform
@@ -78,8 +78,8 @@ class KGRec(RankingModel):
         return edge_weights(logits, edge_index, self.num_nodes, config.norm_target, config.norm_source) * scale
 
     def propagate(self, edge_weight: Tensor | None = None, keep: Tensor | None = None, edge_mask: Tensor | None = None) -> Tensor:
-        """All node representations: the mean of the layer outputs (layer 0 included), over the edges
-        ``keep`` selects (a bool mask or edge indices; all by default).
+        """All node representations: the layer outputs (layer 0 included) read out by :meth:`_readout`,
+        over the edges ``keep`` selects (a bool mask or edge indices; all by default).
 
         ``edge_mask`` (one value per kept edge) multiplies the weights without renormalising them — 1 keeps
         an edge, 0 silences it — and forces per-edge message passing, so gradients reach the mask and
@@ -177,9 +177,8 @@ def mix_negative_layers(layers: Tensor, users: Tensor, positives: Tensor, candid
 
     ``layers`` [N, L+1, d] are every node's layer outputs; ``users``, ``positives`` [B] and ``candidates``
     [B, M] are node ids. Positive mixing: at layer l each candidate becomes
-    :math:`eta_l e^l_{i^+} + (1 - eta_l) e^l_c` with :math:`eta_l \sim U(0, 1)` drawn per row and layer;
-    hop mixing: layer l of the negative is the mixed candidate with the highest :math:`\langle e^l_u, \cdot
-angle`.
+    :math:`\beta_l e^l_{i^+} + (1 - \beta_l) e^l_c` with :math:`\beta_l \sim U(0, 1)` drawn per row and layer;
+    hop mixing: layer l of the negative is the mixed candidate with the highest :math:`\langle e^l_u, \cdot\rangle`.
     The choice is not differentiated; the mixed embeddings are.
     """
     user_layers, positive_layers, candidate_layers = layers[users], layers[positives], layers[candidates]
