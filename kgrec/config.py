@@ -130,7 +130,8 @@ class TrainConfig:
     factor whenever the validation metric has not improved for ``lr_decay_patience`` evaluations (1 =
     constant rate). ``ema`` > 0 evaluates, early-stops on and saves an exponential moving average of the
     weights (updated after every step with that decay; Polyak averaging), not the raw weights.
-    ``deterministic`` makes GPU kernels repeatable (see docs/RELIABILITY.md); CPU runs are repeatable anyway."""
+    ``deterministic`` (default on) uses PyTorch's deterministic kernels, so that a rerun is bit-identical on
+    the CPU at any fixed thread count and on a GPU (see docs/RELIABILITY.md); off allows the atomic-add ones."""
 
     epochs: int = 300
     batch_size: int = 2048
@@ -148,7 +149,7 @@ class TrainConfig:
     seed: int = 2026
     num_threads: int = 2
     device: str = "cpu"
-    deterministic: bool = False
+    deterministic: bool = True
 
     def __post_init__(self) -> None:
         require_at_least(self, 1, "batch_size", "negatives", "lr_decay_patience", "eval_every", "num_threads")

@@ -36,12 +36,14 @@ METRICS = ("recall", "ndcg", "precision", "hit", "mrr")
 
 
 def use_deterministic_algorithms(enabled: bool) -> None:
-    """``train.deterministic``: repeatable CUDA kernels (scatter-add without atomics, fixed cuBLAS workspace).
+    """``train.deterministic``: PyTorch's deterministic kernels on (the default) or off, for this process.
 
-    kgrec's CPU kernels are deterministic already, so on the CPU this changes no result."""
+    On the CPU this matters from 2 threads on: the gradient of an indexing ``x[idx]`` with repeated
+    indices (every batch lookup of the ranking loss) accumulates with atomic adds otherwise, in an order
+    that changes from run to run. On CUDA it also fixes scatter-add and the cuBLAS workspace."""
     if enabled:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.use_deterministic_algorithms(enabled, warn_only=True)
 
 
 def seed_everything(seed: int) -> None:
