@@ -12,12 +12,10 @@ from collections.abc import Iterator
 import pytest
 import torch
 
-from kgrec.config import EvalConfig, ModelConfig, SplitConfig, TrainConfig
-from kgrec.data.graph import CollaborativeKG
-from kgrec.data.split import split
+from kgrec.config import EvalConfig, ModelConfig, TrainConfig
 from kgrec.models.baselines import build_model
 from kgrec.training.trainer import Trainer, use_deterministic_algorithms
-from tests.models.planted import planted_dataset
+from tests.models.planted import planted_split_graph
 
 
 @pytest.fixture(autouse=True)
@@ -44,9 +42,7 @@ def test_deterministic_is_the_default() -> None:
 
 @pytest.mark.parametrize("enabled", [True, False])
 def test_trainer_sets_the_configured_mode(enabled: bool) -> None:
-    dataset = planted_dataset()
-    parts = split(dataset, SplitConfig(seed=1))
-    graph = CollaborativeKG.build(dataset, parts.train)
+    dataset, parts, graph = planted_split_graph()
     model = build_model(graph, ModelConfig(model="kgrec", dim=8, layers=1))
     use_deterministic_algorithms(not enabled)
     Trainer(model, parts, dataset.n_items, TrainConfig(epochs=1, deterministic=enabled, num_threads=1), EvalConfig(),

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from kgrec.config import EvalConfig, ModelConfig, TrainConfig
 from kgrec.data.sampling import NegativeSampler
+from kgrec.errors import ConfigError
 from kgrec.models.base import Objective
 from kgrec.models.baselines import BPRMF, build_model
 from kgrec.models.kgrec import KGRec, mix_negative_layers
@@ -104,8 +105,6 @@ def test_mixgcf_loss_is_bpr_against_the_synthesised_negative(parts_and_graph) ->
 
 
 def test_mixgcf_needs_a_model_with_layers(parts_and_graph) -> None:
-    from kgrec.errors import ConfigError
-
     dataset, parts, graph = parts_and_graph
     with pytest.raises(ConfigError, match="mixgcf"):
         Trainer(BPRMF(graph, ModelConfig(dim=4)), parts, dataset.n_items, TrainConfig(negative_choice="mixgcf", num_threads=1),
