@@ -128,7 +128,8 @@ class TrainConfig:
     ``mixgcf`` synthesises one hard negative from them by MixGCF's positive and hop mixing, kgrec only),
     optimiser, early stopping, threads and device. ``lr_decay`` < 1 multiplies the learning rate by that
     factor whenever the validation metric has not improved for ``lr_decay_patience`` evaluations (1 =
-    constant rate). ``ema`` > 0 evaluates, early-stops on and saves an exponential moving average of the
+    constant rate). ``lr_cosine_epochs`` T > 0 instead anneals it along a half cosine from ``lr`` down to
+    ``lr_cosine_floor`` · ``lr`` over the first T epochs, then keeps it there. ``ema`` > 0 evaluates, early-stops on and saves an exponential moving average of the
     weights (updated after every step with that decay; Polyak averaging), not the raw weights.
     ``deterministic`` (default on) uses PyTorch's deterministic kernels, so that a rerun is bit-identical on
     the CPU at any fixed thread count and on a GPU (see docs/RELIABILITY.md); off allows the atomic-add ones."""
@@ -142,6 +143,8 @@ class TrainConfig:
     lr: float = 0.005
     lr_decay: float = 1.0
     lr_decay_patience: int = 10
+    lr_cosine_epochs: int = 0
+    lr_cosine_floor: float = 0.05
     ema: float = 0.0
     eval_every: int = 1
     patience: int = 30
@@ -158,7 +161,11 @@ class TrainConfig:
                 raise ConfigError(f"{name}: expected one of {', '.join(choices)}, got {brief_repr(getattr(self, name))}")
         if not self.temperature > 0:
             raise ConfigError(f"temperature: expected a value above 0, got {brief_repr(self.temperature)}")
-        require_at_least(self, 0, "epochs", "patience")
+        require_at_least(self, 0, "epochs", "patience", "lr_cosine_epochs")
+        if not 0 <= self.lr_cosine_floor <= 1:
+            raise ConfigError(f"lr_cosine_floor: expected a fraction of lr in [0, 1], got {brief_repr(self.lr_cosine_floor)}")
+        if self.lr_cosine_epochs > 0 and self.lr_decay < 1:
+            raise ConfigError("lr_decay and lr_cosine_epochs: expected one learning-rate schedule, got both")
         if not 0 <= self.ema < 1:
             raise ConfigError(f"ema: expected a decay in [0, 1), got {brief_repr(self.ema)}")
 

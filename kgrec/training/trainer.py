@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import csv
 import logging
+import math
 import os
 import random
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from torch.optim.lr_scheduler import LambdaLR, LRScheduler, ReduceLROnPlateau
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
@@ -44,6 +47,23 @@ def use_deterministic_algorithms(enabled: bool) -> None:
     if enabled:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(enabled, warn_only=True)
+
+
+def learning_rate_schedule(optimizer: torch.optim.Optimizer, config: TrainConfig) -> LRScheduler | ReduceLROnPlateau | None:
+    """``lr_decay`` < 1: multiply the rate by it after ``lr_decay_patience`` evaluations without a better
+    validation metric (stepped with that metric); ``lr_cosine_epochs`` > 0: a half cosine down to
+    ``lr_cosine_floor`` · lr, stepped once per epoch; otherwise None (a constant rate)."""
+    if config.lr_decay < 1.0:
+        return ReduceLROnPlateau(optimizer, "max", config.lr_decay, config.lr_decay_patience)
+    if config.lr_cosine_epochs > 0:
+        return LambdaLR(optimizer, partial(cosine_factor, epochs=config.lr_cosine_epochs, floor=config.lr_cosine_floor))
+    return None
+
+
+def cosine_factor(epoch: int, epochs: int, floor: float) -> float:
+    """The multiplier of the base rate after ``epoch`` epochs: from 1 down to ``floor`` along a half cosine over
+    ``epochs`` epochs, then ``floor``."""
+    return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * min(epoch, epochs) / epochs))
 
 
 def seed_everything(seed: int) -> None:
@@ -103,11 +123,7 @@ class Trainer:
         self.model.to(self.device)
         self.sampler = NegativeSampler(split.train, n_items, config.seed)
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr) if model.trainable else None
-        self.scheduler = (
-            torch.optim.lr_scheduler.ReduceLROnPlateau(self.optimizer, "max", config.lr_decay, config.lr_decay_patience)
-            if self.optimizer is not None and config.lr_decay < 1.0
-            else None
-        )
+        self.scheduler = None if self.optimizer is None else learning_rate_schedule(self.optimizer, config)
         if config.negative_choice == "mixgcf" and model.trainable and not model.synthesises_negatives:
             raise ConfigError(f"train.negative_choice=mixgcf mixes propagation layers: use model kgrec, not {type(model).__name__}")
         self.objective = Objective(config.loss, config.negative_choice, config.temperature)
@@ -176,9 +192,12 @@ class Trainer:
                     self.result.best_metrics, self.result.seconds_to_best = metrics, self.result.train_seconds
                     self.save_weights()
                 bar.set_postfix(loss=f"{row['loss']:.4f}", **{self.config.metric: f"{metrics[self.config.metric]:.4f}"})
-                if self.scheduler is not None:
+                if isinstance(self.scheduler, ReduceLROnPlateau):
                     self.scheduler.step(metrics[self.config.metric])
-                    row["lr"] = self.optimizer.param_groups[0]["lr"]
+            if self.scheduler is not None:
+                if not isinstance(self.scheduler, ReduceLROnPlateau):
+                    self.scheduler.step()
+                row["lr"] = self.optimizer.param_groups[0]["lr"]
             row["seconds"] = time.perf_counter() - started
             self.result.history.append(row)
             self.save_checkpoint(epoch)

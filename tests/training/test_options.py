@@ -1,5 +1,5 @@
 """Training options: several negatives per positive, hardest negatives, MixGCF's synthesised negatives,
-sampled softmax, normalised scores, learning-rate decay on plateau, KG edge weight."""
+sampled softmax, normalised scores, learning-rate decay on plateau, the cosine schedule, KG edge weight."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from kgrec.errors import ConfigError
 from kgrec.models.base import Objective
 from kgrec.models.baselines import BPRMF, build_model
 from kgrec.models.kgrec import KGRec, mix_negative_layers
-from kgrec.training.trainer import Trainer
+from kgrec.training.trainer import Trainer, cosine_factor
 from tests.models.planted import planted_split_graph
 
 
@@ -167,6 +167,19 @@ def test_learning_rate_halves_after_the_plateau_patience(parts_and_graph, tmp_pa
         expected.append(lr)
     assert rates == pytest.approx(expected)
     assert min(rates) < 0.01
+
+
+def test_cosine_schedule_anneals_to_the_floor_and_stays() -> None:
+    assert cosine_factor(0, epochs=10, floor=0.1) == 1.0
+    assert cosine_factor(5, epochs=10, floor=0.1) == pytest.approx(0.55)  # halfway: (1 + floor) / 2
+    assert cosine_factor(10, epochs=10, floor=0.1) == pytest.approx(0.1)
+    assert cosine_factor(25, epochs=10, floor=0.1) == pytest.approx(0.1)  # not back up: a half cosine, then flat
+    with pytest.raises(ConfigError, match="lr_cosine_floor"):
+        TrainConfig(lr_cosine_epochs=10, lr_cosine_floor=1.5)
+    with pytest.raises(ConfigError, match="expected one learning-rate schedule"):
+        TrainConfig(lr_cosine_epochs=10, lr_decay=0.5)
+    with pytest.raises(ConfigError, match="lr_cosine_epochs"):
+        TrainConfig(lr_cosine_epochs=-1)
 
 
 def test_kg_weight_scales_only_the_kg_edges(parts_and_graph) -> None:

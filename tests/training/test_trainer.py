@@ -18,12 +18,13 @@ from tests.models.planted import planted_dataset
 MODEL = ModelConfig(dim=8, layers=2, message_dropout=0.1)
 
 
-def make_trainer(run_dir, epochs: int, patience: int = 100, ema: float = 0.0) -> Trainer:
+def make_trainer(run_dir, epochs: int, patience: int = 100, **options) -> Trainer:
+    """A dim-8 kgrec on the planted dataset; ``options`` are further TrainConfig fields."""
     dataset = planted_dataset()
     parts = split(dataset, SplitConfig(seed=1))
     graph = CollaborativeKG.build(dataset, parts.train)
     torch.manual_seed(0)
-    config = TrainConfig(epochs=epochs, batch_size=32, lr=0.01, patience=patience, num_threads=1, metric="ndcg@5", ema=ema)
+    config = TrainConfig(epochs=epochs, batch_size=32, lr=0.01, patience=patience, num_threads=1, metric="ndcg@5", **options)
     return Trainer(build_model(graph, MODEL), parts, dataset.n_items, config, EvalConfig(ks=(5,)), run_dir, progress=False)
 
 
@@ -31,18 +32,22 @@ def last_weights(run_dir) -> dict[str, torch.Tensor]:
     return torch.load(run_dir / LAST, weights_only=False)["model"]
 
 
-@pytest.mark.parametrize("ema", [0.0, 0.9])
-def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, ema: float) -> None:
-    make_trainer(tmp_path / "straight", epochs=6, ema=ema).fit()
-    make_trainer(tmp_path / "interrupted", epochs=3, ema=ema).fit()
-    resumed = make_trainer(tmp_path / "interrupted", epochs=6, ema=ema)
+@pytest.mark.parametrize("options", [{}, {"ema": 0.9}, {"lr_cosine_epochs": 4}], ids=["plain", "ema", "cosine"])
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, options: dict) -> None:
+    make_trainer(tmp_path / "straight", epochs=6, **options).fit()
+    make_trainer(tmp_path / "interrupted", epochs=3, **options).fit()
+    resumed = make_trainer(tmp_path / "interrupted", epochs=6, **options)
     resumed.fit(resume=tmp_path / "interrupted" / LAST)
     straight, again = last_weights(tmp_path / "straight"), last_weights(tmp_path / "interrupted")
     assert straight.keys() == again.keys()
     for key in straight:
         assert torch.equal(straight[key], again[key]), key
     assert [row["epoch"] for row in resumed.result.history] == [1, 2, 3, 4, 5, 6]
-    if ema:  # the moving average resumes too, and the best weights saved are the averaged ones
+    if "lr_cosine_epochs" in options:  # the schedule resumes where it was: 0.01 · f(e) after epoch e, by hand
+        # f(e) = 0.05 + 0.95 · (1 + cos(π · min(e, 4) / 4)) / 2
+        expected = [0.00860876, 0.00525, 0.00189124, 0.0005, 0.0005, 0.0005]
+        assert [row["lr"] for row in resumed.result.history] == pytest.approx(expected, abs=1e-8)
+    if options.get("ema"):  # the moving average resumes too, and the best weights saved are the averaged ones
         averaged = torch.load(tmp_path / "straight" / LAST, weights_only=False)["ema"]
         for key, value in torch.load(tmp_path / "interrupted" / LAST, weights_only=False)["ema"].items():
             assert torch.equal(averaged[key], value), key
