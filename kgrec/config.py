@@ -129,8 +129,9 @@ class TrainConfig:
     optimiser, early stopping, threads and device. ``lr_decay`` < 1 multiplies the learning rate by that
     factor whenever the validation metric has not improved for ``lr_decay_patience`` evaluations (1 =
     constant rate). ``lr_cosine_epochs`` T > 0 instead anneals it along a half cosine from ``lr`` down to
-    ``lr_cosine_floor`` · ``lr`` over the first T epochs, then keeps it there. ``ema`` > 0 evaluates, early-stops on and saves an exponential moving average of the
-    weights (updated after every step with that decay; Polyak averaging), not the raw weights.
+    ``lr_cosine_floor`` · ``lr`` over the first T epochs, then keeps it there. ``ema`` > 0 evaluates,
+    early-stops on and saves an exponential moving average of the weights (updated after every step with that
+    decay; Polyak averaging), not the raw weights.
     ``deterministic`` (default on) uses PyTorch's deterministic kernels, so that a rerun is bit-identical on
     the CPU at any fixed thread count and on a GPU (see docs/RELIABILITY.md); off allows the atomic-add ones."""
 

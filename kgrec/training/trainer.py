@@ -49,7 +49,9 @@ def use_deterministic_algorithms(enabled: bool) -> None:
     torch.use_deterministic_algorithms(enabled, warn_only=True)
 
 
-def learning_rate_schedule(optimizer: torch.optim.Optimizer, config: TrainConfig) -> LRScheduler | ReduceLROnPlateau | None:
+def learning_rate_schedule(
+    optimizer: torch.optim.Optimizer, config: TrainConfig
+) -> LRScheduler | ReduceLROnPlateau | None:
     """``lr_decay`` < 1: multiply the rate by it after ``lr_decay_patience`` evaluations without a better
     validation metric (stepped with that metric); ``lr_cosine_epochs`` > 0: a half cosine down to
     ``lr_cosine_floor`` · lr, stepped once per epoch; otherwise None (a constant rate)."""
