@@ -24,7 +24,8 @@ def make_trainer(run_dir, epochs: int, patience: int = 100, **options) -> Traine
     parts = split(dataset, SplitConfig(seed=1))
     graph = CollaborativeKG.build(dataset, parts.train)
     torch.manual_seed(0)
-    config = TrainConfig(epochs=epochs, batch_size=32, lr=0.01, patience=patience, num_threads=1, metric="ndcg@5", **options)
+    config = TrainConfig(epochs=epochs, batch_size=32, lr=0.01, patience=patience, num_threads=1, metric="ndcg@5",
+                         **options)
     return Trainer(build_model(graph, MODEL), parts, dataset.n_items, config, EvalConfig(ks=(5,)), run_dir, progress=False)
 
 
