@@ -164,7 +164,8 @@ class TrainConfig:
             raise ConfigError(f"temperature: expected a value above 0, got {brief_repr(self.temperature)}")
         require_at_least(self, 0, "epochs", "patience", "lr_cosine_epochs")
         if not 0 <= self.lr_cosine_floor <= 1:
-            raise ConfigError(f"lr_cosine_floor: expected a fraction of lr in [0, 1], got {brief_repr(self.lr_cosine_floor)}")
+            floor = brief_repr(self.lr_cosine_floor)
+            raise ConfigError(f"lr_cosine_floor: expected a fraction of lr in [0, 1], got {floor}")
         if self.lr_cosine_epochs > 0 and self.lr_decay < 1:
             raise ConfigError("lr_decay and lr_cosine_epochs: expected one learning-rate schedule, got both")
         if not 0 <= self.ema < 1:
