@@ -196,9 +196,9 @@ class Trainer:
                 bar.set_postfix(loss=f"{row['loss']:.4f}", **{self.config.metric: f"{metrics[self.config.metric]:.4f}"})
                 if isinstance(self.scheduler, ReduceLROnPlateau):
                     self.scheduler.step(metrics[self.config.metric])
+            if isinstance(self.scheduler, LambdaLR):  # the cosine schedule steps per epoch, the plateau one above
+                self.scheduler.step()
             if self.scheduler is not None:
-                if not isinstance(self.scheduler, ReduceLROnPlateau):
-                    self.scheduler.step()
                 row["lr"] = self.optimizer.param_groups[0]["lr"]
             row["seconds"] = time.perf_counter() - started
             self.result.history.append(row)
