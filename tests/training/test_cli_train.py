@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import functools
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -49,3 +51,24 @@ def test_evaluate_ctr_protocol(trained_run: Path) -> None:
     assert result.returncode == 0, result.stderr
     printed = {line.split()[0]: float(line.split()[1]) for line in result.stdout.splitlines()[2:]}
     assert 0.5 < printed["auc"] <= 1.0 and 0.0 <= printed["f1"] <= 1.0
+
+
+def test_recall_by_popularity_pipeline_agrees_with_the_evaluator(trained_run: Path, tmp_path: Path) -> None:
+    """pipelines/recall_by_popularity.py: its hits add up to the evaluator's Precision@5 × 5 × users on test."""
+    script = Path(__file__).resolve().parents[2] / "pipelines" / "recall_by_popularity.py"
+    out = tmp_path / "breakdown.json"
+    run = functools.partial(subprocess.run, capture_output=True, text=True, cwd=trained_run.parent, timeout=300)
+    result = run([sys.executable, str(script), str(trained_run), "--part", "test", "--k", "5", "--out", str(out)])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == str(out)
+    report = json.loads(out.read_text())
+    stored = json.loads((trained_run / "metrics.json").read_text())["test"]
+    buckets = report["buckets"]
+    assert report["users"] == stored["users"]
+    hits = sum(b["hit_rate"] * b["interactions"] for b in buckets if b["interactions"])
+    assert hits == pytest.approx(stored["precision@5"] * 5 * stored["users"], abs=1e-6)
+    assert sum(b["slot_share"] for b in buckets) == pytest.approx(1.0)
+    assert [b["train_count"] for b in buckets][:2] == ["[0, 1)", "[1, 2)"]
+
+    missing = run([sys.executable, str(script), str(tmp_path / "no-such-run")])
+    assert missing.returncode == 2 and missing.stderr.strip().startswith("error: ") and "no such run" in missing.stderr
