@@ -36,6 +36,9 @@ def main() -> None:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     split, n_items = prepared.split, prepared.dataset.n_items
+    if not 1 <= args.k <= n_items:
+        print(f"error: --k {args.k}: expected a list length between 1 and the {n_items:,} items", file=sys.stderr)
+        raise SystemExit(2)
     target = split.valid if args.part == "valid" else split.test
     masked = [split.train] if args.part == "valid" else [split.train, split.valid]
     users = np.unique(target.user)

@@ -40,7 +40,8 @@ def popularity_breakdown(
     [n_items] is each item's number of training interactions. Columns: ``items`` in the bucket,
     ``interactions`` of ``target`` on them, ``per_item`` (interactions / items), ``hit_rate`` (share of those
     interactions in their user's list) and ``slot_share`` (share of all filled slots that hold the bucket's
-    items). Raises ValueError when a target user has no list or the edges do not start at 0 and increase.
+    items). Raises ValueError when a user has two lists or a target user none, or when the edges do not
+    start at 0 and increase.
     """
     edges = [int(e) for e in edges]
     if not edges or edges[0] != 0 or any(b <= a for a, b in pairwise(edges)):
@@ -49,6 +50,8 @@ def popularity_breakdown(
     top_items, filled = np.asarray(top_items, dtype=np.int64), np.asarray(filled, dtype=bool)
     if top_items.shape != filled.shape or top_items.shape[0] != len(list_users):
         raise ValueError(f"top_items {top_items.shape}, filled {filled.shape} and {len(list_users)} users disagree")
+    if len(np.unique(list_users)) != len(list_users):
+        raise ValueError("list_users must not repeat a user")
     row_of = pd.Series(np.arange(len(list_users)), index=list_users)
     missing = ~np.isin(target.user, list_users)
     if missing.any():
@@ -63,12 +66,11 @@ def popularity_breakdown(
     interactions = np.bincount(target_bucket, minlength=n_buckets)
     hits = np.bincount(target_bucket, weights=hit.astype(float), minlength=n_buckets)
     slots = np.bincount(bucket_of_item[top_items[filled]], minlength=n_buckets)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return pd.DataFrame({
-            "train_count": _bucket_labels(edges),
-            "items": items,
-            "interactions": interactions,
-            "per_item": np.where(items > 0, interactions / np.maximum(items, 1), np.nan),
-            "hit_rate": np.where(interactions > 0, hits / np.maximum(interactions, 1), np.nan),
-            "slot_share": slots / max(int(filled.sum()), 1),
-        })
+    return pd.DataFrame({
+        "train_count": _bucket_labels(edges),
+        "items": items,
+        "interactions": interactions,
+        "per_item": np.where(items > 0, interactions / np.maximum(items, 1), np.nan),
+        "hit_rate": np.where(interactions > 0, hits / np.maximum(interactions, 1), np.nan),
+        "slot_share": slots / max(int(filled.sum()), 1),
+    })

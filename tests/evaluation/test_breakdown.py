@@ -48,3 +48,8 @@ def test_a_target_user_without_a_list_is_named() -> None:
 def test_bad_edges_are_refused(edges: tuple[int, ...]) -> None:
     with pytest.raises(ValueError, match="edges must start at 0 and increase strictly"):
         popularity_breakdown(LIST_USERS, TOP_ITEMS, FILLED, TARGET, TRAIN_COUNTS, edges)
+
+
+def test_a_user_with_two_lists_is_refused() -> None:
+    with pytest.raises(ValueError, match="must not repeat a user"):
+        popularity_breakdown(np.array([0, 0]), TOP_ITEMS, FILLED, TARGET, TRAIN_COUNTS, EDGES)

@@ -72,3 +72,6 @@ def test_recall_by_popularity_pipeline_agrees_with_the_evaluator(trained_run: Pa
 
     missing = run([sys.executable, str(script), str(tmp_path / "no-such-run")])
     assert missing.returncode == 2 and missing.stderr.strip().startswith("error: ") and "no such run" in missing.stderr
+    bad_k = run([sys.executable, str(script), str(trained_run), "--k", "0", "--out", str(tmp_path / "never.json")])
+    assert bad_k.returncode == 2 and bad_k.stderr.strip().startswith("error: --k 0: expected a list length")
+    assert not (tmp_path / "never.json").exists()
