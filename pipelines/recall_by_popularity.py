@@ -28,6 +28,7 @@ def main() -> None:
     from kgrec.errors import KgrecError
     from kgrec.evaluation.breakdown import popularity_breakdown
     from kgrec.evaluation.ranking import evaluate_top_k
+    from kgrec.models.baselines import item_popularity
     from kgrec.training.run import load_run
 
     try:
@@ -45,8 +46,7 @@ def main() -> None:
     top_items, top_scores = evaluate_top_k(model.score_users, users, masked, n_items, args.k,
                                            config.eval.batch_size, config.train.device, progress=True)
     filled = torch.isfinite(top_scores).cpu().numpy()
-    train_counts = np.bincount(split.train.item, minlength=n_items)
-    table = popularity_breakdown(users, top_items.cpu().numpy(), filled, target, train_counts)
+    table = popularity_breakdown(users, top_items.cpu().numpy(), filled, target, item_popularity(prepared.graph))
 
     print(f"{args.run_dir} ({config.model.model}), {args.part}, top {args.k}, {len(users):,} users\n")
     print("| training interactions | items | held-out interactions | per item | hit rate | top-k slots |")
@@ -55,8 +55,7 @@ def main() -> None:
         print(f"| {row.train_count} | {row.items:,} | {row.interactions:,} | {row.per_item:.2f} | {row.hit_rate:.3f} "
               f"| {row.slot_share:.3f} |")
     out = args.out or args.run_dir / f"recall_by_popularity_{args.part}.json"
-    rows = [{key: (None if isinstance(value, float) and np.isnan(value) else value) for key, value in row.items()}
-            for row in table.astype(object).to_dict(orient="records")]
+    rows = table.astype(object).to_dict(orient="records")  # Python numbers; atomic_write_json writes NaN as null
     atomic_write_json(out, {"run": str(args.run_dir), "part": args.part, "k": args.k, "users": len(users),
                             "buckets": rows})
     print(f"\n{out}")
