@@ -22,8 +22,8 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SPLIT = REPO.parent / "shared" / "benchmarks" / "lastfm-kgcn-split-2026"
 
 # display name -> extra --set overrides on top of the config file: the pipeline's variants (the config's kgrec
-# uses uniform weights, best on validation, so the attention ablation switches the TransH attention on)
-ORDER = ("no_kg", "attention", "transe", "no_kg_loss", "lightgcn", "bprmf", "pop")
+# uses the TransH attention, best on validation, so the attention ablation switches to uniform weights)
+ORDER = ("no_kg", "no_attention", "transe", "no_kg_loss", "lightgcn", "bprmf", "pop")
 VARIANTS: dict[str, list[str]] = {"kgrec": [], **{PIPELINE_VARIANTS[n][0]: list(PIPELINE_VARIANTS[n][1]) for n in ORDER}}
 COLUMNS = ("ndcg@20", "recall@20", "precision@20", "hit@20", "mrr@20")
 
