@@ -24,22 +24,29 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="JSON file (default: RUN_DIR/recall_by_popularity_<part>.json)")
     args = parser.parse_args()
 
-    from kgrec.atomic import atomic_write_json
+    from kgrec.cli import EXIT_USAGE, error_line
     from kgrec.errors import KgrecError
+
+    try:
+        report(args)
+    except KgrecError as error:  # one line, exit code 2, as the kgrec CLI
+        print(f"error: {error_line(error)}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
+
+
+def report(args: argparse.Namespace) -> None:
+    """Rank the run's held-out users, print the table and write the JSON (a ConfigError for a bad --k)."""
+    from kgrec.atomic import atomic_write_json
+    from kgrec.errors import ConfigError
     from kgrec.evaluation.breakdown import popularity_breakdown
     from kgrec.evaluation.ranking import evaluate_top_k
     from kgrec.models.baselines import item_popularity
     from kgrec.training.run import load_run
 
-    try:
-        config, prepared, model = load_run(args.run_dir)
-    except KgrecError as error:  # one line, exit code 2, as the kgrec CLI
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
+    config, prepared, model = load_run(args.run_dir)
     split, n_items = prepared.split, prepared.dataset.n_items
     if not 1 <= args.k <= n_items:
-        print(f"error: --k {args.k}: expected a list length between 1 and the {n_items:,} items", file=sys.stderr)
-        raise SystemExit(2)
+        raise ConfigError(f"--k {args.k}: expected a list length between 1 and the {n_items:,} items")
     target = split.valid if args.part == "valid" else split.test
     masked = [split.train] if args.part == "valid" else [split.train, split.valid]
     users = np.unique(target.user)
