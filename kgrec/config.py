@@ -70,6 +70,8 @@ class ModelConfig:
     ``model``: ``kgrec`` (the joint TransH + knowledge-aware GNN), ``lightgcn``, ``bprmf`` or ``pop``.
     Ablation switches of kgrec: ``use_kg`` (False = pure CF over interact edges), ``attention`` (False =
     uniform weights), ``kge`` (``transh`` or ``transe``) and ``lambda_kg`` (0 = no KG embedding loss).
+    ``attention_temperature`` τ divides the attention logits before the softmax (below 1 sharpens the
+    weights, above 1 flattens them towards uniform).
     ``aggregator``: ``bi`` (KGAT's bi-interaction), ``sum`` (GCN-style) or ``mean`` (parameter-free).
     ``normalize`` unit-normalises kgrec's final representations (score = cosine; pair it with
     ``train.loss=softmax`` and a temperature). ``cl_weight`` > 0 adds XSimGCL's contrastive loss (Yu et
@@ -87,6 +89,7 @@ class ModelConfig:
     layers: int = 3
     aggregator: str = "mean"
     attention: bool = True
+    attention_temperature: float = 1.0
     use_kg: bool = True
     kge: str = "transh"
     lambda_kg: float = 0.1
@@ -110,8 +113,9 @@ class ModelConfig:
         require_at_least(self, 0, "layers", "cl_weight", "cl_noise", "norm_target", "norm_source")
         if self.ego_weight is not None and not 0 <= self.ego_weight <= 1:
             raise ConfigError(f"ego_weight: expected a value in [0, 1], got {brief_repr(self.ego_weight)}")
-        if not self.cl_temperature > 0:
-            raise ConfigError(f"cl_temperature: expected a value above 0, got {brief_repr(self.cl_temperature)}")
+        for name in ("cl_temperature", "attention_temperature"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name}: expected a value above 0, got {brief_repr(getattr(self, name))}")
         if self.cl_weight > 0 and self.cl_layer > self.layers:
             raise ConfigError(f"cl_layer: expected a layer of the {self.layers}-layer model, got {self.cl_layer}")
 

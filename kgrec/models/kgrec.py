@@ -55,7 +55,8 @@ class KGRec(RankingModel):
         )
 
     def attention_logits(self, edge_index: Tensor | None = None, edge_type: Tensor | None = None) -> Tensor | None:
-        """Per-edge attention logits from the layer-0 embeddings, or None without attention.
+        """Per-edge attention logits from the layer-0 embeddings over ``config.attention_temperature``, or
+        None without attention.
 
         As in KGAT, the attention is a function of the KG embedding and receives no gradient from the
         ranking loss: back-propagating BPR through the softmax lets it collapse onto a few edges.
@@ -65,9 +66,10 @@ class KGRec(RankingModel):
         edge_index = self.edge_index if edge_index is None else edge_index
         edge_type = self.edge_type if edge_type is None else edge_type
         with torch.no_grad():
-            return transh_attention_logits(
+            logits = transh_attention_logits(
                 self.node_emb.weight, edge_index, self.kge.normals(edge_type), self.kge.rel_emb(edge_type)
             )
+        return logits / self.config.attention_temperature
 
     def edge_weight(self, keep: Tensor | None = None) -> Tensor:
         """Propagation weight of each edge (of the ``keep`` subgraph, renormalised over what is kept)."""

@@ -114,6 +114,23 @@ def test_contrastive_settings_are_checked() -> None:
         ModelConfig(cl_temperature=0.0)
     with pytest.raises(ConfigError, match="cl_layer"):
         ModelConfig(layers=2, cl_weight=0.1, cl_layer=3)
+    with pytest.raises(ConfigError, match="attention_temperature: expected a value above 0, got 0"):
+        ModelConfig(attention_temperature=0.0)
+
+
+def test_attention_temperature_divides_the_logits_and_flattens_towards_uniform(planted) -> None:
+    """τ = 2 gives exactly half the logits; a huge τ gives the uniform weights (softmax of ~0 logits)."""
+    _, _, graph = planted
+    base = KGRec(graph, ModelConfig(dim=8))
+    warm = KGRec(graph, ModelConfig(dim=8, attention_temperature=2.0))
+    flat = KGRec(graph, ModelConfig(dim=8, attention_temperature=1e9))
+    uniform = KGRec(graph, ModelConfig(dim=8, attention=False))
+    for other in (warm, flat, uniform):
+        other.load_state_dict(base.state_dict())
+    assert torch.allclose(warm.attention_logits(), base.attention_logits() / 2)
+    assert not torch.allclose(warm.edge_weight(), base.edge_weight())
+    assert torch.allclose(flat.edge_weight(), uniform.edge_weight(), atol=1e-6)
+    assert not torch.allclose(base.edge_weight(), uniform.edge_weight(), atol=1e-3)
 
 
 def test_lightgcn_plus_plus_options_match_a_hand_propagation(planted) -> None:
