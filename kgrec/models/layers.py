@@ -2,31 +2,61 @@
 
 from __future__ import annotations
 
-import warnings
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
-from torch_geometric.utils import degree, softmax, spmm, to_torch_csr_tensor
+from torch_geometric.utils import degree, softmax
 
-from kgrec.models.transh import transh_project
+from kgrec.models.sparse import WeightedAdjacency, csr_matrix, sparse_propagate
 
 AGGREGATORS = ("bi", "sum", "mean")
 
 
-def transh_attention_logits(x: Tensor, edge_index: Tensor, normal: Tensor, translation: Tensor) -> Tensor:
-    r"""Attention logit of each edge (j, r, i): :math:`\pi = (x_{i\perp})^\top \tanh(x_{j\perp} + d_r)`.
+class TransHAttention:
+    r"""Attention logit of each edge (j, r, i) of a fixed edge list:
+    :math:`\pi = (x_{i\perp})^\top \tanh(x_{j\perp} + d_r)`.
 
-    ``normal`` and ``translation`` are the per-edge TransH hyperplane normal :math:`w_r` (unit, or zero
-    for TransE) and translation :math:`d_r`; :math:`x_\perp` is the projection on the hyperplane, so the
-    logit is high where the source, translated by the relation, lands near the target — the same geometry
+    :math:`x_\perp = x - (w_r^\top x) w_r` is the projection on relation r's TransH hyperplane, so the
+    logit is high where the source, translated by the relation, lands near the target: the same geometry
     the TransH loss trains. Embeddings are unit-normalised first, so the logits stay within [-1, 1]
     whatever the embedding norms grow to and the softmax re-weights neighbours without collapsing onto one.
+
+    Training recomputes the logits at every step, so the work is arranged once per edge list: with
+    :math:`z = \tanh(x_{j\perp} + d_r)`, :math:`\pi = x_i^\top z - (w_r^\top x_i)(w_r^\top z)`; ``z``
+    depends on the (source, relation) pair only (22,757 pairs for lastfm-kgcn's 60,280 edges),
+    :math:`x_i^\top z` of every edge is one sampled dense-dense matmul over the edges' pattern, and
+    :math:`w_r^\top x` of every node and relation one [N, d] × [d, R] matmul.
     """
-    x = F.normalize(x, dim=-1)
-    source, target = x[edge_index[0]], x[edge_index[1]]
-    return (transh_project(target, normal) * torch.tanh(transh_project(source, normal) + translation)).sum(-1)
+
+    def __init__(self, edge_index: Tensor, edge_type: Tensor, num_nodes: int) -> None:
+        source, target = edge_index
+        num_relations = int(edge_type.max()) + 1 if edge_type.numel() else 1
+        pairs, self.pair_of_edge = torch.unique(source * num_relations + edge_type, return_inverse=True)
+        self.pair_source, self.pair_relation = pairs // num_relations, pairs % num_relations
+        self.target_relation = target * num_relations + edge_type  # the edge's entry in the [N, R] table wᵣᵀx
+        order = torch.argsort(target * pairs.numel() + self.pair_of_edge)  # the edges in CSR order (target rows)
+        self.edge_at = torch.empty_like(order)
+        self.edge_at[order] = torch.arange(order.numel(), device=order.device)
+        counts = torch.bincount(target, minlength=num_nodes)
+        self.crow = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
+        self.col = self.pair_of_edge[order]
+        self.num_nodes, self.num_relations = num_nodes, num_relations
+
+    def __call__(self, x: Tensor, normals: Tensor, translations: Tensor) -> Tensor:
+        """The logits [E] for node embeddings ``x`` [N, d] and per-relation unit normals ``normals`` [R, d]
+        (zeros for TransE) and translations ``translations`` [R, d]."""
+        x = F.normalize(x, dim=-1)
+        normals, translations = normals[: self.num_relations], translations[: self.num_relations]
+        normal_dot = (x @ normals.T).reshape(-1)  # wᵣᵀx for every node and relation
+        w = normals.index_select(0, self.pair_relation)
+        source = x.index_select(0, self.pair_source) + translations.index_select(0, self.pair_relation)
+        source_dot = normal_dot.index_select(0, self.pair_source * self.num_relations + self.pair_relation)
+        z = torch.tanh(torch.addcmul(source, source_dot.unsqueeze(-1), w, value=-1.0))  # [pairs, d]
+        pattern = csr_matrix(self.crow, self.col, x.new_zeros(self.col.numel()), (self.num_nodes, z.size(0)))
+        target_z = torch.sparse.sampled_addmm(pattern, x, z.T, beta=0.0).values().index_select(0, self.edge_at)
+        w_z = (w * z).sum(-1).index_select(0, self.pair_of_edge)
+        return target_z - normal_dot.index_select(0, self.target_relation) * w_z
 
 
 def edge_weights(logits: Tensor | None, edge_index: Tensor, num_nodes: int, target_exponent: float = 0.5,
@@ -65,12 +95,16 @@ class KnowledgeAttentionConv(MessagePassing):
         self.linear = nn.Linear(dim, dim) if aggregator in ("bi", "sum") else None
         self.linear_product = nn.Linear(dim, dim) if aggregator == "bi" else None
 
-    def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
-        """``edge_index`` [2, E] with ``edge_weight`` [E], or a weighted sparse adjacency ``adj_t`` [N, N]
-        (target rows) built by :func:`weighted_adjacency`, which takes PyG's fused sparse-matmul path."""
-        if edge_weight is not None and self.training and self.message_dropout > 0:
-            edge_weight = F.dropout(edge_weight, self.message_dropout) * (1 - self.message_dropout)
-        message = self.propagate(edge_index, x=x, edge_weight=edge_weight)
+    def forward(self, x: Tensor, edge_index: Tensor | WeightedAdjacency, edge_weight: Tensor | None = None) -> Tensor:
+        """``edge_index`` [2, E] with ``edge_weight`` [E] (PyG's per-edge messages: gradients reach the
+        weights, explain hooks see every edge), or a :class:`~kgrec.models.sparse.WeightedAdjacency`: one
+        sparse matmul, about 3× faster on CPU, for propagation with fixed weights."""
+        if isinstance(edge_index, WeightedAdjacency):
+            message = sparse_propagate(edge_index, x)
+        else:
+            if self.training and self.message_dropout > 0:
+                edge_weight = F.dropout(edge_weight, self.message_dropout) * (1 - self.message_dropout)
+            message = self.propagate(edge_index, x=x, edge_weight=edge_weight)
         if self.aggregator == "mean":
             return message
         combined = F.leaky_relu(self.linear(x + message))
@@ -80,14 +114,3 @@ class KnowledgeAttentionConv(MessagePassing):
 
     def message(self, x_j: Tensor, edge_weight: Tensor) -> Tensor:
         return edge_weight.unsqueeze(-1) * x_j
-
-    def message_and_aggregate(self, adj_t: Tensor, x: Tensor) -> Tensor:
-        return spmm(adj_t, x, reduce="sum")
-
-
-def weighted_adjacency(edge_index: Tensor, edge_weight: Tensor, num_nodes: int) -> Tensor:
-    """The transposed weighted adjacency (row = target) as a CSR tensor, for one fused sparse matmul per
-    layer instead of a gather, a multiply and a scatter over the edges (about 3× faster on CPU)."""
-    with warnings.catch_warnings():  # "sparse CSR support is in beta": the ops used here are stable
-        warnings.simplefilter("ignore", UserWarning)
-        return to_torch_csr_tensor(edge_index.flip(0), edge_weight, size=(num_nodes, num_nodes))

@@ -7,7 +7,8 @@ import math
 import torch
 from torch_geometric.utils import scatter
 
-from kgrec.models.layers import KnowledgeAttentionConv, edge_weights, transh_attention_logits
+from kgrec.models.layers import KnowledgeAttentionConv, TransHAttention, edge_weights
+from kgrec.models.transh import transh_project
 
 
 def test_logit_matches_hand_computation() -> None:
@@ -15,12 +16,27 @@ def test_logit_matches_hand_computation() -> None:
     # x0 = (0.6, 0.8, 0) (unit) -> x0⊥ = (0.6, 0.8, 0); tanh(x0⊥ + d) = (tanh 1.1, tanh 0.8, 0)
     # x1 = (0, 2, 2) -> (0, 1/√2, 1/√2) -> x1⊥ = (0, 1/√2, 0); logit = tanh(0.8) / √2
     x = torch.tensor([[0.6, 0.8, 0.0], [0.0, 2.0, 2.0]])
-    logit = transh_attention_logits(
-        x, torch.tensor([[0], [1]]), torch.tensor([[0.0, 0.0, 1.0]]), torch.tensor([[0.5, 0.0, 0.0]])
-    )
+    attention = TransHAttention(torch.tensor([[0], [1]]), torch.tensor([0]), num_nodes=2)
+    normal, translation = torch.tensor([[0.0, 0.0, 1.0]]), torch.tensor([[0.5, 0.0, 0.0]])
+    logit = attention(x, normal, translation)
     assert torch.allclose(logit, torch.tensor([math.tanh(0.8) / math.sqrt(2)]))
-    assert torch.allclose(transh_attention_logits(3 * x, torch.tensor([[0], [1]]), torch.tensor([[0.0, 0.0, 1.0]]),
-                                                  torch.tensor([[0.5, 0.0, 0.0]])), logit)
+    assert torch.allclose(attention(3 * x, normal, translation), logit)
+
+
+def test_logits_match_the_per_edge_formula_with_shared_sources_and_parallel_edges() -> None:
+    # edges in no particular order; 0 -> 3 twice under different relations, 1 -> 3 and 1 -> 2 share (1, r0)
+    edge_index = torch.tensor([[0, 1, 0, 1, 2, 3, 3], [3, 3, 3, 2, 0, 1, 0]])
+    edge_type = torch.tensor([1, 0, 2, 0, 2, 1, 0])
+    x = torch.randn(4, 5, generator=torch.Generator().manual_seed(0))
+    normals = torch.nn.functional.normalize(torch.randn(3, 5, generator=torch.Generator().manual_seed(1)), dim=-1)
+    translations = torch.randn(3, 5, generator=torch.Generator().manual_seed(2))
+    unit = torch.nn.functional.normalize(x, dim=-1)
+    source, target, w = unit[edge_index[0]], unit[edge_index[1]], normals[edge_type]
+    expected = (transh_project(target, w) * torch.tanh(transh_project(source, w) + translations[edge_type])).sum(-1)
+    assert torch.allclose(TransHAttention(edge_index, edge_type, 4)(x, normals, translations), expected, atol=1e-6)
+    # TransE (zero normals): no projection
+    expected_transe = (target * torch.tanh(source + translations[edge_type])).sum(-1)
+    assert torch.allclose(TransHAttention(edge_index, edge_type, 4)(x, torch.zeros(3, 5), translations), expected_transe, atol=1e-6)
 
 
 def test_attention_sums_to_one_per_node_before_normalisation() -> None:
