@@ -97,10 +97,10 @@ class RankingModel(nn.Module):
         """:meth:`loss` on given final embeddings (a subclass may compute them differently in training);
         ``negative_emb`` [B, m', d] replaces the sampled negatives' embeddings (synthesised negatives),
         while the L2 penalty still applies to the sampled ones."""
-        u = user_emb[users]
-        positive = (u * item_emb[positives]).sum(-1, keepdim=True)  # [B, 1]
+        u = user_emb.index_select(0, users)  # index_select: its gradient needs no sort in deterministic mode
+        positive = (u * item_emb.index_select(0, positives)).sum(-1, keepdim=True)  # [B, 1]
         if negative_emb is None:
-            negative_emb = item_emb[negatives.reshape(len(users), -1)]
+            negative_emb = item_emb.index_select(0, negatives.reshape(-1)).view(len(users), -1, u.size(-1))
         negative = (u.unsqueeze(1) * negative_emb).sum(-1)  # [B, m]
         if objective.negative_choice == "hardest":
             negative = negative.max(dim=1, keepdim=True).values

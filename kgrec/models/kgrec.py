@@ -218,7 +218,7 @@ def mix_negative_layers(layers: Tensor, users: Tensor, positives: Tensor, candid
         candidate_rows = rows.index_select(0, candidates.reshape(-1)).view(len(users), -1, dim)  # [B, M·(L+1), d]
         user_layers = rows.index_select(0, users).view(len(users), num_layers, dim)
         scores = torch.bmm(candidate_rows, user_layers.transpose(1, 2))  # [B, M·(L+1), L+1]
-        best = scores.view(len(users), -1, num_layers, num_layers).diagonal(dim1=2, dim2=3).argmax(dim=1)  # [B, L+1]
+        best = scores.view(len(users), -1, num_layers, num_layers).diagonal(dim1=2, dim2=3).contiguous().argmax(dim=1)  # [B, L+1]
     chosen = candidates.gather(1, best) * num_layers + torch.arange(num_layers, device=layers.device)
     chosen_layers = layers.reshape(-1, dim).index_select(0, chosen.reshape(-1)).view(len(users), num_layers, dim)
     positive_layers = rows.index_select(0, positives).view(len(users), num_layers, dim)
