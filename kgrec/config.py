@@ -63,6 +63,9 @@ class SplitConfig:
     split_dir: str | None = None
 
 
+ATTENTION_REFRESHES = ("step", "epoch")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Which recommender and its architecture.
@@ -71,7 +74,10 @@ class ModelConfig:
     Ablation switches of kgrec: ``use_kg`` (False = pure CF over interact edges), ``attention`` (False =
     uniform weights), ``kge`` (``transh`` or ``transe``) and ``lambda_kg`` (0 = no KG embedding loss).
     ``attention_temperature`` τ divides the attention logits before the softmax (below 1 sharpens the
-    weights, above 1 flattens them towards uniform).
+    weights, above 1 flattens them towards uniform). ``attention_refresh``: ``step`` recomputes the
+    attention from the current embeddings at every training step; ``epoch`` computes it once per
+    training epoch (when the model enters training mode, as KGAT refreshes its attentive adjacency once
+    an epoch), which saves most of the attention's cost in training.
     ``aggregator``: ``bi`` (KGAT's bi-interaction), ``sum`` (GCN-style) or ``mean`` (parameter-free).
     ``normalize`` unit-normalises kgrec's final representations (score = cosine; pair it with
     ``train.loss=softmax`` and a temperature). ``cl_weight`` > 0 adds XSimGCL's contrastive loss (Yu et
@@ -90,6 +96,7 @@ class ModelConfig:
     aggregator: str = "mean"
     attention: bool = True
     attention_temperature: float = 1.0
+    attention_refresh: str = "step"
     use_kg: bool = True
     kge: str = "transh"
     lambda_kg: float = 0.1
@@ -116,6 +123,8 @@ class ModelConfig:
         for name in ("cl_temperature", "attention_temperature"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name}: expected a value above 0, got {brief_repr(getattr(self, name))}")
+        if self.attention_refresh not in ATTENTION_REFRESHES:
+            raise ConfigError(f"attention_refresh: expected one of {', '.join(ATTENTION_REFRESHES)}, got {brief_repr(self.attention_refresh)}")
         if self.cl_weight > 0 and self.cl_layer > self.layers:
             raise ConfigError(f"cl_layer: expected a layer of the {self.layers}-layer model, got {self.cl_layer}")
 

@@ -135,13 +135,29 @@ class UserItems:
 def top_k_lowest_id(scores: Tensor, k: int) -> tuple[Tensor, Tensor]:
     """Top-k item ids and scores per row, ties broken toward the lower item id (deterministic).
 
-    ``torch.topk`` finds the k-th score; every item above it is kept, and the items equal to it are
-    taken in id order until k are chosen; the k are then stably sorted by score from an id-ascending
-    order, so equal scores stay id-ascending. Only the tied entries are listed (no int64 ``[B, n_items]``
-    buffer). NaN scores are rejected: they have no place in a ranking.
+    One ``torch.topk`` of k + 1 settles every row whose k-th score is above its (k+1)-th: its top k are
+    then known, and only their order among equal scores is fixed (id-ascending). Rows with a tie across
+    the cut, rare with real-valued scores, go through :func:`_top_k_across_ties`. NaN scores are
+    rejected: they have no place in a ranking.
     """
     if torch.isnan(scores).any():
         raise ValueError("scores contain NaN; the model produced an invalid score")
+    n_items = scores.shape[1]
+    values, ids = torch.topk(scores, min(k + 1, n_items), dim=1)
+    ids = ids[:, :k].sort(dim=1).values  # id-ascending, so that the stable sort keeps ties in id order
+    if k < n_items:
+        tied = (values[:, k - 1] == values[:, k]).nonzero().flatten()
+        if len(tied):
+            ids[tied] = _top_k_across_ties(scores[tied], k)
+    order_values = scores.gather(1, ids)
+    order = torch.sort(order_values, dim=1, descending=True, stable=True).indices
+    return ids.gather(1, order), order_values.gather(1, order)
+
+
+def _top_k_across_ties(scores: Tensor, k: int) -> Tensor:
+    """The top-k ids per row, id-ascending, where the k-th score may be tied beyond k: every item above
+    the k-th score is kept, and the items equal to it are taken in id order until k are chosen. Only the
+    tied entries are listed (no int64 ``[B, n_items]`` buffer)."""
     n_rows, n_items = scores.shape
     kth = torch.topk(scores, k, dim=1).values[:, -1:]
     above = scores > kth
@@ -151,10 +167,7 @@ def top_k_lowest_id(scores: Tensor, k: int) -> tuple[Tensor, Tensor]:
     rank_in_row = torch.arange(len(tied_rows), device=scores.device) - torch.searchsorted(tied_rows, tied_rows)
     keep = rank_in_row < needed[tied_rows]
     keys = torch.cat([above_rows * n_items + above_ids, tied_rows[keep] * n_items + tied_ids[keep]])
-    ids = (keys.sort().values % n_items).view(n_rows, k)
-    values = scores.gather(1, ids)
-    order = torch.sort(values, dim=1, descending=True, stable=True).indices
-    return ids.gather(1, order), values.gather(1, order)
+    return (keys.sort().values % n_items).view(n_rows, k)
 
 
 def _masked_scores(

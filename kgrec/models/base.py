@@ -98,18 +98,28 @@ class RankingModel(nn.Module):
         ``negative_emb`` [B, m', d] replaces the sampled negatives' embeddings (synthesised negatives),
         while the L2 penalty still applies to the sampled ones."""
         u = user_emb.index_select(0, users)  # index_select: its gradient needs no sort in deterministic mode
-        positive = (u * item_emb.index_select(0, positives)).sum(-1, keepdim=True)  # [B, 1]
         if negative_emb is None:
             negative_emb = item_emb.index_select(0, negatives.reshape(-1)).view(len(users), -1, u.size(-1))
-        negative = (u.unsqueeze(1) * negative_emb).sum(-1)  # [B, m]
+        return self.batch_loss(u, item_emb.index_select(0, positives), negative_emb, users, positives, negatives, objective)
+
+    def batch_loss(self, user_rows: Tensor, positive_rows: Tensor, negative_rows: Tensor, users: Tensor,
+                   positives: Tensor, negatives: Tensor, objective: Objective = BPR) -> tuple[Tensor, dict[str, float]]:
+        """:meth:`ranking_loss` on the batch's final representations: users and positives [B, d], negatives
+        [B, m', d]; the ids name the rows the L2 penalty applies to (all sampled negatives included)."""
+        positive = (user_rows * positive_rows).sum(-1, keepdim=True)  # [B, 1]
+        negative = (user_rows.unsqueeze(1) * negative_rows).sum(-1)  # [B, m']
         if objective.negative_choice == "hardest":
             negative = negative.max(dim=1, keepdim=True).values
         if objective.loss == "softmax":
             logits = torch.cat([positive, negative], dim=1) / objective.temperature
-            ranking = F.cross_entropy(logits, torch.zeros(len(users), dtype=torch.long, device=u.device))
+            ranking = F.cross_entropy(logits, torch.zeros(len(users), dtype=torch.long, device=user_rows.device))
         else:
             ranking = -F.logsigmoid(positive - negative).mean()
-        egos = self.ego_embeddings(users, torch.cat([positives, negatives.reshape(-1)]))
-        reg = sum((e * e).sum() for e in egos) / (2 * len(users)) if egos else torch.zeros((), device=u.device)
+        reg = self.squared_ego_norm(users, torch.cat([positives, negatives.reshape(-1)])) / (2 * len(users))
         total = ranking + self.l2 * reg
-        return total, {objective.loss: float(ranking.detach()), "l2": float(reg.detach()) if torch.is_tensor(reg) else float(reg)}
+        return total, {objective.loss: float(ranking.detach()), "l2": float(reg.detach())}
+
+    def squared_ego_norm(self, users: Tensor, items: Tensor) -> Tensor:
+        """The sum of squared L2 norms of :meth:`ego_embeddings` (a row counts once per occurrence)."""
+        egos = self.ego_embeddings(users, items)
+        return sum((e * e).sum() for e in egos) if egos else torch.zeros((), device=users.device)

@@ -6,6 +6,7 @@ user–item and KG edges with attention from TransH's hyperplane geometry, and B
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,10 +79,24 @@ class KGRec(RankingModel):
             attention = self._own_graph().attention
         else:
             attention = TransHAttention(edge_index, self.edge_type if edge_type is None else edge_type, self.num_nodes)
-        relations = torch.arange(self.kge.rel_emb.num_embeddings, device=self.edge_index.device)
         with torch.no_grad():
-            logits = attention(self.node_emb.weight, self.kge.normals(relations), self.kge.rel_emb.weight)
+            logits = attention(self.node_emb.weight, self.kge.normal_table(), self.kge.rel_emb.weight)
         return logits / self.config.attention_temperature
+
+    def train(self, mode: bool = True) -> KGRec:
+        """Switch mode; entering training mode also drops the epoch's attention (``attention_refresh``)."""
+        self._epoch_edge_weight: Tensor | None = None
+        return super().train(mode)
+
+    def training_edge_weight(self) -> Tensor:
+        """The edge weights of a training step: fresh with ``attention_refresh = "step"``; with ``"epoch"``
+        those computed at the first step since the model last entered training mode (the trainer does so
+        once per epoch), as the attention receives no gradient anyway."""
+        if self.config.attention_refresh == "step" or not self.training:
+            return self.edge_weight()
+        if getattr(self, "_epoch_edge_weight", None) is None:
+            self._epoch_edge_weight = self.edge_weight()
+        return self._epoch_edge_weight
 
     def edge_weight(self, keep: Tensor | None = None) -> Tensor:
         """Propagation weight of each edge (of the ``keep`` subgraph, renormalised over what is kept)."""
@@ -101,19 +116,22 @@ class KGRec(RankingModel):
         """
         edge_index = self.edge_index if keep is None else self.edge_index[:, keep]
         if edge_weight is None:
-            edge_weight = self.edge_weight(keep)
+            edge_weight = self.training_edge_weight() if keep is None else self.edge_weight(keep)
         if edge_mask is not None:
             edge_weight = edge_weight * edge_mask
-        return self._readout(torch.stack(self._layer_outputs(edge_index, edge_weight, edge_mask is not None), dim=1))
+        return self._readout(self._layer_outputs(edge_index, edge_weight, edge_mask is not None))
 
-    def _readout(self, layers: Tensor) -> Tensor:
-        """The mean of the layer outputs ``layers`` [..., L+1, d] (or ``ego_weight`` · layer 0 + the rest ·
-        the mean of the others), unit-normalised with ``config.normalize`` (scores are then cosines)."""
+    def _readout(self, layers: Sequence[Tensor]) -> Tensor:
+        """The mean of the layer outputs ``layers`` (L+1 tensors [..., d]; or ``ego_weight`` · layer 0 + the
+        rest · the mean of the others), unit-normalised with ``config.normalize`` (scores are then cosines).
+
+        A running sum, not a mean over a stacked tensor: the backward pass then hands every layer the same
+        gradient instead of materialising an [N, L+1, d] one."""
         ego_weight = self.config.ego_weight
-        if ego_weight is None or layers.size(-2) == 1:
-            nodes = layers.mean(dim=-2)
+        if ego_weight is None or len(layers) == 1:
+            nodes = _mean(layers)
         else:
-            nodes = ego_weight * layers[..., 0, :] + (1 - ego_weight) * layers[..., 1:, :].mean(dim=-2)
+            nodes = ego_weight * layers[0] + (1 - ego_weight) * _mean(layers[1:])
         return F.normalize(nodes, dim=-1) if self.config.normalize else nodes
 
     def _layer_outputs(self, edge_index: Tensor, edge_weight: Tensor, per_edge: bool = False, noise: float = 0.0) -> list[Tensor]:
@@ -160,6 +178,13 @@ class KGRec(RankingModel):
     def ego_embeddings(self, users: Tensor, items: Tensor) -> list[Tensor]:
         return [self.node_emb(users), self.node_emb(items + self.n_users)]
 
+    def squared_ego_norm(self, users: Tensor, items: Tensor) -> Tensor:
+        """Σ over the batch's rows of ‖e‖², as Σ over nodes of (occurrences) · ‖e‖²: no gather of the
+        20,480 rows of a MixGCF batch and no scatter of their gradient back into the table."""
+        weight = self.node_emb.weight
+        counts = torch.bincount(torch.cat([users, items + self.n_users]), minlength=weight.size(0)).to(weight.dtype)
+        return counts @ (weight * weight).sum(dim=-1)
+
     def kg_loss(self, batch_size: int, generator: torch.Generator | None = None) -> Tensor:
         """TransH margin loss on ``batch_size`` random KG triples of the graph, with "bern" negatives."""
         n = self.kg_triples.size(1)
@@ -171,23 +196,27 @@ class KGRec(RankingModel):
     def loss(self, users: Tensor, positives: Tensor, negatives: Tensor, objective: Objective = BPR) -> tuple[Tensor, dict[str, float]]:
         config = self.config
         mix = objective.negative_choice == "mixgcf"
-        if (config.cl_weight > 0 or mix) and self.training:
-            layers = self._layer_outputs(self.edge_index, self.edge_weight(), noise=config.cl_noise if config.cl_weight > 0 else 0.0)
-            stacked = torch.stack(layers, dim=1)  # [N, L+1, d]
-            nodes = self._readout(stacked)
+        if mix and config.cl_weight == 0 and self.training:  # only the batch's rows are read out
+            layers = self._layer_outputs(self.edge_index, self.training_edge_weight())
+            candidates = negatives.reshape(len(users), -1) + self.n_users
+            user_rows, positive_rows, negative_rows = mixgcf_batch_layers(layers, users, positives + self.n_users, candidates)
+            total, parts = self.batch_loss(self._readout(user_rows), self._readout(positive_rows),
+                                           self._readout(negative_rows).unsqueeze(1), users, positives, negatives, objective)
+        elif config.cl_weight > 0 and self.training:
+            layers = self._layer_outputs(self.edge_index, self.training_edge_weight(), noise=config.cl_noise)
+            nodes = self._readout(layers)
             negative_emb = None
             if mix:
                 candidates = negatives.reshape(len(users), -1) + self.n_users
-                mixed = mix_negative_layers(stacked, users, positives + self.n_users, candidates)
-                negative_emb = self._readout(mixed).unsqueeze(1)  # [B, 1, d]
+                negative_rows = mixgcf_batch_layers(layers, users, positives + self.n_users, candidates)[2]
+                negative_emb = self._readout(negative_rows).unsqueeze(1)  # [B, 1, d]
             total, parts = self.ranking_loss(nodes[: self.n_users], nodes[self.n_users : self.n_users + self.n_items],
                                              users, positives, negatives, objective, negative_emb)
-            if config.cl_weight > 0:
-                view = layers[config.cl_layer]
-                batch_users, items = torch.unique(users), torch.unique(positives) + self.n_users
-                contrast = info_nce(nodes[batch_users], view[batch_users], config.cl_temperature) + info_nce(nodes[items], view[items], config.cl_temperature)
-                total = total + config.cl_weight * contrast
-                parts["cl"] = float(contrast.detach())
+            view = layers[config.cl_layer]
+            batch_users, items = torch.unique(users), torch.unique(positives) + self.n_users
+            contrast = info_nce(nodes[batch_users], view[batch_users], config.cl_temperature) + info_nce(nodes[items], view[items], config.cl_temperature)
+            total = total + config.cl_weight * contrast
+            parts["cl"] = float(contrast.detach())
         else:
             total, parts = super().loss(users, positives, negatives, objective)
         if self.config.lambda_kg > 0 and self.config.use_kg and self.kg_triples.size(1):
@@ -197,32 +226,42 @@ class KGRec(RankingModel):
         return total, parts
 
 
-def mix_negative_layers(layers: Tensor, users: Tensor, positives: Tensor, candidates: Tensor,
-                        generator: torch.Generator | None = None) -> Tensor:
-    r"""MixGCF's synthesised hard negative (Huang et al., KDD 2021), one per row of the batch: [B, L+1, d].
+def mixgcf_batch_layers(layers: Sequence[Tensor], users: Tensor, positives: Tensor, candidates: Tensor,
+                        generator: torch.Generator | None = None) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
+    r"""Each layer's rows [B, d] of the batch's users, of its positives and of MixGCF's synthesised hard
+    negative (Huang et al., KDD 2021), one per row of the batch: three lists of L+1 tensors.
 
-    ``layers`` [N, L+1, d] are every node's layer outputs; ``users``, ``positives`` [B] and ``candidates``
-    [B, M] are node ids. Positive mixing: at layer l each candidate becomes
+    ``layers`` are every node's layer outputs (L+1 tensors [N, d]); ``users``, ``positives`` [B] and
+    ``candidates`` [B, M] are node ids. Positive mixing: at layer l each candidate becomes
     :math:`\beta_l e^l_{i^+} + (1 - \beta_l) e^l_c` with :math:`\beta_l \sim U(0, 1)` drawn per row and layer;
     hop mixing: layer l of the negative is the mixed candidate with the highest :math:`\langle e^l_u, \cdot\rangle`.
     The choice is not differentiated; the mixed embeddings are. Since
     :math:`\langle e^l_u, \beta_l e^l_{i^+} + (1 - \beta_l) e^l_c\rangle` is the same for every candidate
     but for :math:`(1 - \beta_l) \langle e^l_u, e^l_c\rangle` and :math:`1 - \beta_l > 0`, the chosen
     candidate is the one with the highest :math:`\langle e^l_u, e^l_c\rangle`: only it is mixed, so no
-    [B, M, L+1, d] tensor of mixes is ever built.
+    [B, M, L+1, d] tensor of mixes is ever built. Each layer is read by one differentiable gather (users,
+    positives and chosen candidates together) into rows that stay separate tensors, so the backward pass
+    builds one contiguous gradient per layer (index_add is about 3× slower on strided rows).
     """
-    num_layers, dim = layers.size(1), layers.size(2)
-    rows = layers.reshape(len(layers), -1)  # [N, (L+1)·d]: row gathers are about twice as fast in 2-d
-    beta = torch.rand(len(users), num_layers, 1, device=layers.device, generator=generator)
-    with torch.no_grad():  # one batched matmul scores every (candidate, layer) row against every user layer
-        candidate_rows = rows.index_select(0, candidates.reshape(-1)).view(len(users), -1, dim)  # [B, M·(L+1), d]
-        user_layers = rows.index_select(0, users).view(len(users), num_layers, dim)
-        scores = torch.bmm(candidate_rows, user_layers.transpose(1, 2))  # [B, M·(L+1), L+1]
-        best = scores.view(len(users), -1, num_layers, num_layers).diagonal(dim1=2, dim2=3).contiguous().argmax(dim=1)  # [B, L+1]
-    chosen = candidates.gather(1, best) * num_layers + torch.arange(num_layers, device=layers.device)
-    chosen_layers = layers.reshape(-1, dim).index_select(0, chosen.reshape(-1)).view(len(users), num_layers, dim)
-    positive_layers = rows.index_select(0, positives).view(len(users), num_layers, dim)
-    return beta * positive_layers + (1 - beta) * chosen_layers
+    batch = len(users)
+    beta = torch.rand(batch, len(layers), 1, device=users.device, generator=generator)
+    flat_candidates = candidates.reshape(-1)
+    user_rows, positive_rows, negative_rows = [], [], []
+    for layer_beta, layer in zip(beta.unbind(dim=1), layers):
+        with torch.no_grad():  # one batched matmul scores the M candidates against the user
+            scores = torch.bmm(layer.index_select(0, flat_candidates).view(batch, -1, layer.size(-1)),
+                               layer.index_select(0, users).unsqueeze(-1)).squeeze(-1)
+            chosen = candidates.gather(1, scores.argmax(dim=1, keepdim=True)).squeeze(1)
+        user, positive, chosen_row = layer.index_select(0, torch.cat([users, positives, chosen])).view(3, batch, -1)
+        user_rows.append(user)
+        positive_rows.append(positive)
+        negative_rows.append(layer_beta * positive + (1 - layer_beta) * chosen_row)
+    return user_rows, positive_rows, negative_rows
+
+
+def _mean(tensors: Sequence[Tensor]) -> Tensor:
+    """The element-wise mean of equally shaped tensors, without stacking them."""
+    return sum(tensors[1:], tensors[0]) / len(tensors)
 
 
 def info_nce(anchor: Tensor, positive: Tensor, temperature: float) -> Tensor:

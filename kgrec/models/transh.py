@@ -38,6 +38,49 @@ def transh_distance(
     return dist * dist if squared else dist
 
 
+def squared_transh_distance(delta: Tensor, w: Tensor, d: Tensor) -> Tensor:
+    r""":math:`\| \Delta_\perp + d_r \|_2^2` for :math:`\Delta = h - t`: the paper's score, as the projection is
+    linear (:math:`h_\perp - t_\perp = \Delta_\perp`), with a hand-written gradient.
+
+    Equal to ``transh_distance(h, t, w, d)`` up to rounding, in about half the time with gradients: one
+    projection instead of two, and a backward pass of a few fused steps instead of autograd's chain.
+    ``w`` and ``d`` may broadcast against ``delta`` over leading dims (e.g. positives and negatives
+    stacked in front of one batch of relations).
+    """
+    return _SquaredTransHDistance.apply(delta, w, d)
+
+
+class _SquaredTransHDistance(torch.autograd.Function):
+    """Forward and backward of :func:`squared_transh_distance`."""
+
+    @staticmethod
+    def forward(ctx, delta: Tensor, w: Tensor, d: Tensor) -> Tensor:
+        along = (delta * w).sum(dim=-1, keepdim=True)  # wᵀΔ
+        residual = torch.addcmul(delta + d, along, w, value=-1.0)  # Δ⊥ + d
+        ctx.save_for_backward(delta, w, along, residual)
+        ctx.translation_shape = d.shape
+        return (residual * residual).sum(dim=-1)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        delta, w, along, residual = ctx.saved_tensors
+        g = residual * (2.0 * grad).unsqueeze(-1)  # ∂/∂(Δ⊥ + d), which is also ∂/∂d
+        g_along = (g * w).sum(dim=-1, keepdim=True)
+        grad_delta = torch.addcmul(g, g_along, w, value=-1.0)  # the projection is symmetric: g⊥
+        grad_w = torch.addcmul(along * g, g_along, delta).neg_()  # −(wᵀΔ) g − (wᵀg) Δ
+        return _sum_to(grad_delta, delta.shape), _sum_to(grad_w, w.shape), _sum_to(g, ctx.translation_shape)
+
+
+def _sum_to(grad: Tensor, shape: torch.Size) -> Tensor:
+    """Sum a broadcast gradient back to ``shape`` (leading dims that were added or of size 1)."""
+    if grad.shape == shape:
+        return grad
+    extra = grad.dim() - len(shape)
+    grad = grad.sum(dim=tuple(range(extra))) if extra else grad
+    ones = tuple(i for i, n in enumerate(shape) if n == 1 and grad.size(i) != 1)
+    return grad.sum(dim=ones, keepdim=True) if ones else grad
+
+
 class TransH(KGEModel):
     r"""The TransH model from the `"Knowledge Graph Embedding by Translating on Hyperplanes"
     <https://ojs.aaai.org/index.php/AAAI/article/view/8870>`_ paper (Wang et al., AAAI 2014).
@@ -105,6 +148,12 @@ class TransH(KGEModel):
         w = self.rel_normal(rel_type)
         return F.normalize(w, p=2.0, dim=-1) if self.hyperplanes else torch.zeros_like(w)
 
+    def normal_table(self) -> Tensor:
+        """Every relation's unit normal [R, d] (the same rows as :meth:`normals`), for batches that need
+        many: the table is small, so indexing it is cheaper than an embedding lookup per batch."""
+        w = self.rel_normal.weight
+        return F.normalize(w, p=2.0, dim=-1) if self.hyperplanes else torch.zeros_like(w)
+
     def forward(self, head_index: Tensor, rel_type: Tensor, tail_index: Tensor) -> Tensor:
         w = self.normals(rel_type)
         head, tail, d = self.node_emb(head_index), self.node_emb(tail_index), self.rel_emb(rel_type)
@@ -113,14 +162,15 @@ class TransH(KGEModel):
     def soft_constraint(self, node_index: Tensor, rel_type: Tensor) -> Tensor:
         r"""Mean :math:`[\|e\|^2 - 1]_+` over the unique ``node_index`` plus mean
         :math:`[(w_r^\top d_r)^2 / \|d_r\|^2 - \epsilon^2]_+` over the unique ``rel_type`` (unweighted)."""
-        e = self.node_emb(node_index.unique())
-        entity = F.relu((e * e).sum(dim=-1) - 1.0).mean()
+        rels = rel_type.unique()
+        return self._constraint_penalty(self.node_emb(node_index.unique()), self.normals(rels), self.rel_emb(rels))
+
+    def _constraint_penalty(self, entities: Tensor, normals: Tensor, translations: Tensor) -> Tensor:
+        """The soft constraints on given rows of the tables (each entity and relation once)."""
+        entity = F.relu((entities * entities).sum(dim=-1) - 1.0).mean()
         if not self.hyperplanes:
             return entity
-        rels = rel_type.unique()
-        w = self.normals(rels)
-        d = self.rel_emb(rels)
-        cos2 = (w * d).sum(dim=-1).pow(2) / (d * d).sum(dim=-1).clamp_min(1e-12)
+        cos2 = (normals * translations).sum(dim=-1).pow(2) / (translations * translations).sum(dim=-1).clamp_min(1e-12)
         return entity + F.relu(cos2 - self.epsilon**2).mean()
 
     def loss(
@@ -135,16 +185,28 @@ class TransH(KGEModel):
 
         Negatives pair row-wise with the positives. Without both, PyG's uniform :meth:`random_sample` is
         used; with one, the other side keeps the positive index (e.g. from :func:`bern_corrupt`).
+        The value is that of :meth:`forward` and :meth:`soft_constraint` on the batch, computed from one
+        lookup of the batch's unique entities, so the entity table's gradient is built once per call,
+        not once per lookup (the joint recommender calls this at every training step).
         """
         if neg_head_index is None and neg_tail_index is None:
             neg_head_index, _, neg_tail_index = self.random_sample(head_index, rel_type, tail_index)
         neg_head_index = head_index if neg_head_index is None else neg_head_index
         neg_tail_index = tail_index if neg_tail_index is None else neg_tail_index
-        pos = self(head_index, rel_type, tail_index)
-        neg = self(neg_head_index, rel_type, neg_tail_index)
+        nodes = torch.cat([head_index, neg_head_index, tail_index, neg_tail_index])
+        unique_nodes, row_of_node = nodes.unique(return_inverse=True)
+        entities = self.node_emb(unique_nodes)
+        heads, tails = entities.index_select(0, row_of_node).view(2, 2, len(head_index), -1)  # [pos/neg, B, d] each
+        normals, translations = self.normal_table(), self.rel_emb.weight
+        w, d = normals.index_select(0, rel_type), translations.index_select(0, rel_type)
+        if self.p_norm == 2 and self.squared:
+            pos, neg = -squared_transh_distance(heads - tails, w, d)
+        else:
+            pos, neg = -transh_distance(heads, tails, w, d, self.p_norm, self.squared)
         ranking = F.margin_ranking_loss(pos, neg, target=torch.ones_like(pos), margin=self.margin)
-        nodes = torch.cat([head_index, tail_index, neg_head_index, neg_tail_index])
-        return ranking + self.soft_constraint_weight * self.soft_constraint(nodes, rel_type)
+        rels = rel_type.unique()
+        penalty = self._constraint_penalty(entities, normals.index_select(0, rels), translations.index_select(0, rels))
+        return ranking + self.soft_constraint_weight * penalty
 
 
 def bern_probabilities(head: Tensor, rel: Tensor, tail: Tensor, num_relations: int) -> Tensor:

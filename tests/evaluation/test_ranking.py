@@ -110,6 +110,25 @@ def test_ties_match_a_stable_reference_sort() -> None:
     np.testing.assert_array_equal(ids.numpy(), reference)
 
 
+def test_rows_with_and_without_ties_across_the_cut_match_a_stable_reference_sort() -> None:
+    """Real-valued rows (one topk settles them) beside rows tied inside the top k, across the k-th
+    place, or short of unmasked items (the tie-aware path), in one matrix."""
+    generator = torch.Generator().manual_seed(1)
+    scores = torch.randn(40, 30, generator=generator)
+    order = scores.argsort(dim=1, descending=True)
+    rows = torch.arange(40)
+    scores[rows[:10], order[:10, 3]] = scores[rows[:10], order[:10, 1]]  # a tie inside the top 5
+    scores[rows[10:20], order[10:20, 5]] = scores[rows[10:20], order[10:20, 4]]  # the 5th and 6th tie
+    scores[rows[10:20], order[10:20, 6]] = scores[rows[10:20], order[10:20, 4]]  # ... and the 7th
+    scores[20:25, 3:] = float("-inf")  # three unmasked items: two empty slots
+    ids, values = top_k_lowest_id(scores, 5)
+    reference = np.lexsort((np.arange(30)[None, :].repeat(40, 0), -scores.numpy()), axis=1)[:, :5]
+    np.testing.assert_array_equal(ids.numpy(), reference)
+    assert torch.equal(values, scores.gather(1, ids))
+    assert (ids[10:20, 4] == order[10:20, 4:7].min(dim=1).values).all()  # the lowest id of the three wins
+    assert torch.equal(top_k_lowest_id(scores[:3], 30)[0].sort(dim=1).values, torch.arange(30).expand(3, 30))
+
+
 def test_nan_scores_are_rejected() -> None:
     with pytest.raises(ValueError, match="NaN"):
         top_k_lowest_id(torch.tensor([[0.0, float("nan")]]), 1)

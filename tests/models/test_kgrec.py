@@ -135,6 +135,44 @@ def test_attention_temperature_divides_the_logits_and_flattens_towards_uniform(p
         ModelConfig(attention_temperature=0.0)
 
 
+def test_epoch_attention_is_computed_once_each_time_the_model_enters_training_mode(planted) -> None:
+    """``attention_refresh="epoch"`` keeps the weights of the first training step until ``train()`` is
+    called again (the trainer's epoch boundary); ``"step"`` follows the embeddings at once."""
+    _, _, graph = planted
+    per_epoch = KGRec(graph, ModelConfig(dim=8, attention_refresh="epoch")).train()
+    per_step = KGRec(graph, ModelConfig(dim=8)).train()
+    per_step.load_state_dict(per_epoch.state_dict())
+    first = per_epoch.training_edge_weight()
+    assert torch.equal(per_step.training_edge_weight(), first)
+    for model in (per_epoch, per_step):
+        with torch.no_grad():
+            model.node_emb.weight.mul_(-2.0).add_(0.3)  # another attention
+    fresh = per_epoch.edge_weight()
+    assert not torch.allclose(fresh, first, atol=1e-4)
+    assert torch.equal(per_epoch.training_edge_weight(), first)  # stale within the epoch
+    assert torch.equal(per_step.training_edge_weight(), fresh)
+    assert torch.equal(per_epoch.eval().training_edge_weight(), fresh)  # evaluation always sees the current one
+    assert torch.equal(per_epoch.train().training_edge_weight(), fresh)  # the next epoch starts afresh
+    from kgrec.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="attention_refresh: expected one of step, epoch, got 'batch'"):
+        ModelConfig(attention_refresh="batch")
+
+
+def test_l2_penalty_counts_every_occurrence_of_a_batch_row(planted) -> None:
+    """The L2 term is ½ Σ ‖e‖² over the batch's users, positives and all sampled negatives (a repeated
+    row counts each time) over the batch size, computed from node counts instead of gathered rows."""
+    _, _, graph = planted
+    model = KGRec(graph, ModelConfig(dim=8, l2=1.0, lambda_kg=0.0))
+    users, positives, negatives = torch.tensor([0, 1, 0]), torch.tensor([2, 3, 2]), torch.tensor([[4, 2], [4, 4], [5, 6]])
+    weight = model.node_emb.weight.detach()
+    rows = torch.cat([users, torch.cat([positives, negatives.flatten()]) + graph.n_users])
+    by_hand = sum(float(weight[r] @ weight[r]) for r in rows.tolist())
+    assert model.squared_ego_norm(users, torch.cat([positives, negatives.flatten()])).item() == pytest.approx(by_hand, rel=1e-6)
+    _, parts = model.loss(users, positives, negatives)
+    assert parts["l2"] == pytest.approx(by_hand / (2 * 3), rel=1e-6)
+
+
 def test_lightgcn_plus_plus_options_match_a_hand_propagation(planted) -> None:
     """LightGCN++: unit-normalised layer inputs, deg(i)^-a deg(j)^-b weights, ego_weight · layer 0 +
     (1 - ego_weight) · mean of the propagated layers — recomputed here with a dense adjacency."""

@@ -7,7 +7,14 @@ import math
 import pytest
 import torch
 
-from kgrec.models.transh import TransH, bern_corrupt, bern_probabilities, transh_distance, transh_project
+from kgrec.models.transh import (
+    TransH,
+    bern_corrupt,
+    bern_probabilities,
+    squared_transh_distance,
+    transh_distance,
+    transh_project,
+)
 
 
 def _set_weights(model: TransH, nodes: list[list[float]], d: list[list[float]], w: list[list[float]]) -> None:
@@ -29,6 +36,22 @@ def test_distance_on_hand_computed_vectors() -> None:
     assert transh_distance(h, t, w, d, squared=False).item() == pytest.approx(1.8028, abs=1e-4)
     # L1, not squared: |1.5| + |1| + |0| = 2.5
     assert transh_distance(h, t, w, d, p_norm=1, squared=False).item() == pytest.approx(2.5)
+
+
+def test_squared_distance_of_the_difference_is_the_formula_with_its_exact_gradient() -> None:
+    # the hand case above through Δ = h − t = (1, 1, −1): Δ⊥ = (1, 1, 0), Δ⊥ + d = (1.5, 1, 0) → 3.25
+    h, t = torch.tensor([1.0, 2.0, 0.0]), torch.tensor([0.0, 1.0, 1.0])
+    w, d = torch.tensor([0.0, 0.0, 1.0]), torch.tensor([0.5, 0.0, 0.0])
+    assert squared_transh_distance(h - t, w, d).item() == 3.25
+    # positives and negatives stacked in front of one batch of relations: w and d broadcast
+    gen = torch.Generator().manual_seed(1)
+    h, t = torch.randn(2, 5, 4, generator=gen, dtype=torch.double), torch.randn(2, 5, 4, generator=gen, dtype=torch.double)
+    w = torch.nn.functional.normalize(torch.randn(5, 4, generator=gen, dtype=torch.double), dim=-1)
+    d = torch.randn(5, 4, generator=gen, dtype=torch.double)
+    assert torch.allclose(squared_transh_distance(h - t, w, d), transh_distance(h, t, w, d))
+    inputs = tuple(x.clone().requires_grad_() for x in (h - t, w, d))
+    assert torch.autograd.gradcheck(squared_transh_distance, inputs)
+    assert torch.autograd.gradcheck(squared_transh_distance, (inputs[0], inputs[1][:1].detach().requires_grad_(), inputs[2]))
 
 
 def test_projection_is_orthogonal_to_w_and_idempotent() -> None:
@@ -152,6 +175,27 @@ def test_soft_constraint_penalises_non_orthogonal_translation() -> None:
     # negative (0, 0, 2): ‖(0.32, 0, -0.24) + d‖² = 1.8 → gap 1.44 > margin
     loss = model.loss(torch.tensor([0]), torch.tensor([0]), torch.tensor([1]), neg_tail_index=torch.tensor([2]))
     assert loss.item() == pytest.approx(0.1 * (0.36 - 1e-10), rel=1e-5)
+
+
+@pytest.mark.parametrize("hyperplanes", [True, False])
+def test_loss_is_the_ranking_loss_of_forward_plus_the_soft_constraints(hyperplanes: bool) -> None:
+    """The loss computes everything from one lookup of the batch's entities: same value and gradients as
+    ``margin_ranking_loss(forward(pos), forward(neg)) + C · soft_constraint(batch)``."""
+    torch.manual_seed(2)
+    model = TransH(num_nodes=12, num_relations=3, hidden_channels=6, hyperplanes=hyperplanes)
+    with torch.no_grad():
+        model.node_emb.weight.mul_(4.0)  # norms above 1: the entity constraint is active
+    head, rel, tail = torch.tensor([0, 1, 2, 0, 5]), torch.tensor([0, 1, 2, 2, 0]), torch.tensor([3, 4, 5, 6, 7])
+    neg_head, neg_tail = torch.tensor([0, 9, 2, 11, 5]), torch.tensor([8, 4, 10, 6, 7])
+    loss = model.loss(head, rel, tail, neg_head, neg_tail)
+    grads = torch.autograd.grad(loss, list(model.parameters()), allow_unused=True)  # TransE: no normals
+    pos, neg = model(head, rel, tail), model(neg_head, rel, neg_tail)
+    reference = torch.nn.functional.margin_ranking_loss(pos, neg, torch.ones_like(pos), margin=1.0)
+    reference = reference + 0.05 * model.soft_constraint(torch.cat([head, tail, neg_head, neg_tail]), rel)
+    assert loss.item() == pytest.approx(reference.item(), rel=1e-6) and loss.item() > 0.05
+    for mine, theirs in zip(grads, torch.autograd.grad(reference, list(model.parameters()), allow_unused=True)):
+        assert (mine is None and theirs is None) or torch.allclose(mine, theirs, atol=1e-6)
+    assert sum(g is not None for g in grads) == (3 if hyperplanes else 2)
 
 
 def test_loss_falls_back_to_uniform_negatives() -> None:

@@ -15,7 +15,7 @@ from kgrec.data.sampling import NegativeSampler
 from kgrec.errors import ConfigError
 from kgrec.models.base import Objective
 from kgrec.models.baselines import BPRMF, build_model
-from kgrec.models.kgrec import KGRec, mix_negative_layers
+from kgrec.models.kgrec import KGRec, mixgcf_batch_layers
 from kgrec.training.trainer import Trainer, cosine_factor
 from tests.models.planted import planted_split_graph
 
@@ -77,8 +77,10 @@ def test_mixgcf_mixes_each_layer_with_the_positive_and_keeps_the_hardest_per_lay
         [[1.0, 1.0], [0.0, -4.0]],  # candidate 3
     ])
     beta = torch.rand(1, 1, 2, 1, generator=torch.Generator().manual_seed(5)).flatten().tolist()
-    mixed = mix_negative_layers(layers, torch.tensor([0]), torch.tensor([1]), torch.tensor([[2, 3]]),
-                                generator=torch.Generator().manual_seed(5))
+    user, positive, mixed = mixgcf_batch_layers(layers.unbind(1), torch.tensor([0]), torch.tensor([1]), torch.tensor([[2, 3]]),
+                                                generator=torch.Generator().manual_seed(5))
+    user, positive, mixed = (torch.stack(rows, dim=1) for rows in (user, positive, mixed))  # [B, L+1, d]
+    assert torch.equal(user[0], layers[0]) and torch.equal(positive[0], layers[1])
     expected = []
     for layer, b in enumerate(beta):
         candidates = [b * layers[1, layer] + (1 - b) * layers[c, layer] for c in (2, 3)]
@@ -98,7 +100,7 @@ def test_mixgcf_loss_is_bpr_against_the_synthesised_negative(parts_and_graph) ->
     loss, _ = model.loss(users, positives, negatives, Objective(negative_choice="mixgcf"))
     layers = torch.stack(model._layer_outputs(model.edge_index, model.edge_weight()), dim=1).detach()
     torch.manual_seed(3)
-    negative = mix_negative_layers(layers, users, positives + graph.n_users, negatives + graph.n_users).mean(1)
+    negative = torch.stack(mixgcf_batch_layers(layers.unbind(1), users, positives + graph.n_users, negatives + graph.n_users)[2], dim=1).mean(1)
     user, positive = layers[users].mean(1), layers[positives + graph.n_users].mean(1)
     by_hand = -F.logsigmoid((user * positive).sum(-1) - (user * negative).sum(-1)).mean()
     assert loss.item() == pytest.approx(by_hand.item(), rel=1e-5)
