@@ -30,6 +30,12 @@ def require_at_least(config: Any, minimum: int, *names: str) -> None:
             raise ConfigError(f"{name}: expected {what} of at least {minimum}, got {brief_repr(value)}")
 
 
+def require_one_of(config: Any, name: str, choices: tuple[str, ...]) -> None:
+    """ConfigError naming the field when its value is not one of ``choices``."""
+    if getattr(config, name) not in choices:
+        raise ConfigError(f"{name}: expected one of {', '.join(choices)}, got {brief_repr(getattr(config, name))}")
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """Which dataset to load and how to turn its raw files into positives.
@@ -123,8 +129,7 @@ class ModelConfig:
         for name in ("cl_temperature", "attention_temperature"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name}: expected a value above 0, got {brief_repr(getattr(self, name))}")
-        if self.attention_refresh not in ATTENTION_REFRESHES:
-            raise ConfigError(f"attention_refresh: expected one of {', '.join(ATTENTION_REFRESHES)}, got {brief_repr(self.attention_refresh)}")
+        require_one_of(self, "attention_refresh", ATTENTION_REFRESHES)
         if self.cl_weight > 0 and self.cl_layer > self.layers:
             raise ConfigError(f"cl_layer: expected a layer of the {self.layers}-layer model, got {self.cl_layer}")
 
@@ -170,9 +175,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         require_at_least(self, 1, "batch_size", "negatives", "lr_decay_patience", "eval_every", "num_threads")
-        for name, choices in (("negative_choice", NEGATIVE_CHOICES), ("loss", LOSSES)):
-            if getattr(self, name) not in choices:
-                raise ConfigError(f"{name}: expected one of {', '.join(choices)}, got {brief_repr(getattr(self, name))}")
+        require_one_of(self, "negative_choice", NEGATIVE_CHOICES)
+        require_one_of(self, "loss", LOSSES)
         if not self.temperature > 0:
             raise ConfigError(f"temperature: expected a value above 0, got {brief_repr(self.temperature)}")
         require_at_least(self, 0, "epochs", "patience", "lr_cosine_epochs")

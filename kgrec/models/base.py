@@ -98,9 +98,10 @@ class RankingModel(nn.Module):
         ``negative_emb`` [B, m', d] replaces the sampled negatives' embeddings (synthesised negatives),
         while the L2 penalty still applies to the sampled ones."""
         u = user_emb.index_select(0, users)  # index_select: its gradient needs no sort in deterministic mode
+        positive = item_emb.index_select(0, positives)  # before the negatives: gradients sum in the usual order
         if negative_emb is None:
             negative_emb = item_emb.index_select(0, negatives.reshape(-1)).view(len(users), -1, u.size(-1))
-        return self.batch_loss(u, item_emb.index_select(0, positives), negative_emb, users, positives, negatives, objective)
+        return self.batch_loss(u, positive, negative_emb, users, positives, negatives, objective)
 
     def batch_loss(self, user_rows: Tensor, positive_rows: Tensor, negative_rows: Tensor, users: Tensor,
                    positives: Tensor, negatives: Tensor, objective: Objective = BPR) -> tuple[Tensor, dict[str, float]]:

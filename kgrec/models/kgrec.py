@@ -199,9 +199,9 @@ class KGRec(RankingModel):
         if mix and config.cl_weight == 0 and self.training:  # only the batch's rows are read out
             layers = self._layer_outputs(self.edge_index, self.training_edge_weight())
             candidates = negatives.reshape(len(users), -1) + self.n_users
-            user_rows, positive_rows, negative_rows = mixgcf_batch_layers(layers, users, positives + self.n_users, candidates)
-            total, parts = self.batch_loss(self._readout(user_rows), self._readout(positive_rows),
-                                           self._readout(negative_rows).unsqueeze(1), users, positives, negatives, objective)
+            rows = mixgcf_batch_layers(layers, users, positives + self.n_users, candidates)
+            user, positive, negative = (self._readout(layer_rows) for layer_rows in rows)
+            total, parts = self.batch_loss(user, positive, negative.unsqueeze(1), users, positives, negatives, objective)
         elif config.cl_weight > 0 and self.training:
             layers = self._layer_outputs(self.edge_index, self.training_edge_weight(), noise=config.cl_noise)
             nodes = self._readout(layers)

@@ -166,9 +166,10 @@ def test_l2_penalty_counts_every_occurrence_of_a_batch_row(planted) -> None:
     model = KGRec(graph, ModelConfig(dim=8, l2=1.0, lambda_kg=0.0))
     users, positives, negatives = torch.tensor([0, 1, 0]), torch.tensor([2, 3, 2]), torch.tensor([[4, 2], [4, 4], [5, 6]])
     weight = model.node_emb.weight.detach()
-    rows = torch.cat([users, torch.cat([positives, negatives.flatten()]) + graph.n_users])
+    rows = torch.cat([users, positives + graph.n_users, negatives.flatten() + graph.n_users])
     by_hand = sum(float(weight[r] @ weight[r]) for r in rows.tolist())
-    assert model.squared_ego_norm(users, torch.cat([positives, negatives.flatten()])).item() == pytest.approx(by_hand, rel=1e-6)
+    items = torch.cat([positives, negatives.flatten()])
+    assert model.squared_ego_norm(users, items).item() == pytest.approx(by_hand, rel=1e-6)
     _, parts = model.loss(users, positives, negatives)
     assert parts["l2"] == pytest.approx(by_hand / (2 * 3), rel=1e-6)
 

@@ -45,13 +45,14 @@ def test_squared_distance_of_the_difference_is_the_formula_with_its_exact_gradie
     assert squared_transh_distance(h - t, w, d).item() == 3.25
     # positives and negatives stacked in front of one batch of relations: w and d broadcast
     gen = torch.Generator().manual_seed(1)
-    h, t = torch.randn(2, 5, 4, generator=gen, dtype=torch.double), torch.randn(2, 5, 4, generator=gen, dtype=torch.double)
+    h, t = (torch.randn(2, 5, 4, generator=gen, dtype=torch.double) for _ in range(2))
     w = torch.nn.functional.normalize(torch.randn(5, 4, generator=gen, dtype=torch.double), dim=-1)
     d = torch.randn(5, 4, generator=gen, dtype=torch.double)
     assert torch.allclose(squared_transh_distance(h - t, w, d), transh_distance(h, t, w, d))
     inputs = tuple(x.clone().requires_grad_() for x in (h - t, w, d))
     assert torch.autograd.gradcheck(squared_transh_distance, inputs)
-    assert torch.autograd.gradcheck(squared_transh_distance, (inputs[0], inputs[1][:1].detach().requires_grad_(), inputs[2]))
+    one_normal = inputs[1][:1].detach().requires_grad_()  # a size-1 dim broadcast over the batch
+    assert torch.autograd.gradcheck(squared_transh_distance, (inputs[0], one_normal, inputs[2]))
 
 
 def test_projection_is_orthogonal_to_w_and_idempotent() -> None:

@@ -100,7 +100,8 @@ def test_mixgcf_loss_is_bpr_against_the_synthesised_negative(parts_and_graph) ->
     loss, _ = model.loss(users, positives, negatives, Objective(negative_choice="mixgcf"))
     layers = torch.stack(model._layer_outputs(model.edge_index, model.edge_weight()), dim=1).detach()
     torch.manual_seed(3)
-    negative = torch.stack(mixgcf_batch_layers(layers.unbind(1), users, positives + graph.n_users, negatives + graph.n_users)[2], dim=1).mean(1)
+    negative_rows = mixgcf_batch_layers(layers.unbind(1), users, positives + graph.n_users, negatives + graph.n_users)[2]
+    negative = torch.stack(negative_rows, dim=1).mean(1)
     user, positive = layers[users].mean(1), layers[positives + graph.n_users].mean(1)
     by_hand = -F.logsigmoid((user * positive).sum(-1) - (user * negative).sum(-1)).mean()
     assert loss.item() == pytest.approx(by_hand.item(), rel=1e-5)
