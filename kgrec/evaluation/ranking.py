@@ -148,18 +148,17 @@ def top_k_lowest_id(scores: Tensor, k: int) -> tuple[Tensor, Tensor]:
     if k < n_items:
         tied = (values[:, k - 1] == values[:, k]).nonzero().flatten()
         if len(tied):
-            ids[tied] = _top_k_across_ties(scores[tied], k)
+            ids[tied] = _top_k_across_ties(scores[tied], values[tied, k - 1 : k], k)
     order_values = scores.gather(1, ids)
     order = torch.sort(order_values, dim=1, descending=True, stable=True).indices
     return ids.gather(1, order), order_values.gather(1, order)
 
 
-def _top_k_across_ties(scores: Tensor, k: int) -> Tensor:
-    """The top-k ids per row, id-ascending, where the k-th score may be tied beyond k: every item above
-    the k-th score is kept, and the items equal to it are taken in id order until k are chosen. Only the
+def _top_k_across_ties(scores: Tensor, kth: Tensor, k: int) -> Tensor:
+    """The top-k ids per row, id-ascending, where the k-th score ``kth`` [B, 1] may be tied beyond k: every
+    item above it is kept, and the items equal to it are taken in id order until k are chosen. Only the
     tied entries are listed (no int64 ``[B, n_items]`` buffer)."""
     n_rows, n_items = scores.shape
-    kth = torch.topk(scores, k, dim=1).values[:, -1:]
     above = scores > kth
     needed = k - above.sum(dim=1)
     above_rows, above_ids = above.nonzero(as_tuple=True)

@@ -48,7 +48,8 @@ class RankingModel(nn.Module):
         raise NotImplementedError
 
     def ego_embeddings(self, users: Tensor, items: Tensor) -> list[Tensor]:
-        """The layer-0 embeddings the L2 penalty applies to."""
+        """The layer-0 embeddings the default :meth:`squared_ego_norm` penalises (a subclass may override
+        that instead)."""
         return []
 
     def propagation_edges(self) -> Tensor | None:

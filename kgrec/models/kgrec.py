@@ -65,6 +65,7 @@ class KGRec(RankingModel):
         self.convs = nn.ModuleList(
             KnowledgeAttentionConv(config.dim, config.aggregator, config.message_dropout) for _ in range(config.layers)
         )
+        self._epoch_edge_weight: Tensor | None = None  # see training_edge_weight
 
     def attention_logits(self, edge_index: Tensor | None = None, edge_type: Tensor | None = None) -> Tensor | None:
         """Per-edge attention logits from the layer-0 embeddings over ``config.attention_temperature``, or
@@ -85,7 +86,7 @@ class KGRec(RankingModel):
 
     def train(self, mode: bool = True) -> KGRec:
         """Switch mode; entering training mode also drops the epoch's attention (``attention_refresh``)."""
-        self._epoch_edge_weight: Tensor | None = None
+        self._epoch_edge_weight = None
         return super().train(mode)
 
     def training_edge_weight(self) -> Tensor:
@@ -94,7 +95,7 @@ class KGRec(RankingModel):
         once per epoch), as the attention receives no gradient anyway."""
         if self.config.attention_refresh == "step" or not self.training:
             return self.edge_weight()
-        if getattr(self, "_epoch_edge_weight", None) is None:
+        if self._epoch_edge_weight is None:
             self._epoch_edge_weight = self.edge_weight()
         return self._epoch_edge_weight
 
@@ -175,9 +176,6 @@ class KGRec(RankingModel):
         nodes = self.propagate(keep=~dropped)
         return nodes[: self.n_users], nodes[self.n_users : self.n_users + self.n_items]
 
-    def ego_embeddings(self, users: Tensor, items: Tensor) -> list[Tensor]:
-        return [self.node_emb(users), self.node_emb(items + self.n_users)]
-
     def squared_ego_norm(self, users: Tensor, items: Tensor) -> Tensor:
         """Σ over the batch's rows of ‖e‖², as Σ over nodes of (occurrences) · ‖e‖²: no gather of the
         20,480 rows of a MixGCF batch and no scatter of their gradient back into the table."""
@@ -193,13 +191,18 @@ class KGRec(RankingModel):
         neg_head, neg_tail = bern_corrupt(head, rel, tail, self.num_nodes, self.bern, generator)
         return self.kge.loss(head, rel, tail, neg_head, neg_tail)
 
+    def _mixgcf_rows(self, layers: Sequence[Tensor], users: Tensor, positives: Tensor,
+                     negatives: Tensor) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
+        """:func:`mixgcf_batch_layers` for a batch of item ids (``negatives`` [B, M]: the candidates)."""
+        candidates = negatives.reshape(len(users), -1) + self.n_users
+        return mixgcf_batch_layers(layers, users, positives + self.n_users, candidates)
+
     def loss(self, users: Tensor, positives: Tensor, negatives: Tensor, objective: Objective = BPR) -> tuple[Tensor, dict[str, float]]:
         config = self.config
         mix = objective.negative_choice == "mixgcf"
         if mix and config.cl_weight == 0 and self.training:  # only the batch's rows are read out
             layers = self._layer_outputs(self.edge_index, self.training_edge_weight())
-            candidates = negatives.reshape(len(users), -1) + self.n_users
-            rows = mixgcf_batch_layers(layers, users, positives + self.n_users, candidates)
+            rows = self._mixgcf_rows(layers, users, positives, negatives)
             user, positive, negative = (self._readout(layer_rows) for layer_rows in rows)
             total, parts = self.batch_loss(user, positive, negative.unsqueeze(1), users, positives, negatives, objective)
         elif config.cl_weight > 0 and self.training:
@@ -207,8 +210,7 @@ class KGRec(RankingModel):
             nodes = self._readout(layers)
             negative_emb = None
             if mix:
-                candidates = negatives.reshape(len(users), -1) + self.n_users
-                negative_rows = mixgcf_batch_layers(layers, users, positives + self.n_users, candidates)[2]
+                negative_rows = self._mixgcf_rows(layers, users, positives, negatives)[2]
                 negative_emb = self._readout(negative_rows).unsqueeze(1)  # [B, 1, d]
             total, parts = self.ranking_loss(nodes[: self.n_users], nodes[self.n_users : self.n_users + self.n_items],
                                              users, positives, negatives, objective, negative_emb)

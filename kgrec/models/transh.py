@@ -145,13 +145,14 @@ class TransH(KGEModel):
 
     def normals(self, rel_type: Tensor) -> Tensor:
         """Unit hyperplane normals w_r; zeros when ``hyperplanes`` is off, which turns TransH into TransE."""
-        w = self.rel_normal(rel_type)
-        return F.normalize(w, p=2.0, dim=-1) if self.hyperplanes else torch.zeros_like(w)
+        return self._unit_normals(self.rel_normal(rel_type))
 
     def normal_table(self) -> Tensor:
         """Every relation's unit normal [R, d] (the same rows as :meth:`normals`), for batches that need
         many: the table is small, so indexing it is cheaper than an embedding lookup per batch."""
-        w = self.rel_normal.weight
+        return self._unit_normals(self.rel_normal.weight)
+
+    def _unit_normals(self, w: Tensor) -> Tensor:
         return F.normalize(w, p=2.0, dim=-1) if self.hyperplanes else torch.zeros_like(w)
 
     def forward(self, head_index: Tensor, rel_type: Tensor, tail_index: Tensor) -> Tensor:
