@@ -30,6 +30,13 @@ def require_at_least(config: Any, minimum: int, *names: str) -> None:
             raise ConfigError(f"{name}: expected {what} of at least {minimum}, got {brief_repr(value)}")
 
 
+def require_above_zero(config: Any, *names: str) -> None:
+    """ConfigError naming the first field of ``names`` that is not above 0 (NaN included)."""
+    for name in names:
+        if not getattr(config, name) > 0:
+            raise ConfigError(f"{name}: expected a value above 0, got {brief_repr(getattr(config, name))}")
+
+
 def require_one_of(config: Any, name: str, choices: tuple[str, ...]) -> None:
     """ConfigError naming the field when its value is not one of ``choices``."""
     if getattr(config, name) not in choices:
@@ -126,9 +133,7 @@ class ModelConfig:
         require_at_least(self, 0, "layers", "cl_weight", "cl_noise", "norm_target", "norm_source")
         if self.ego_weight is not None and not 0 <= self.ego_weight <= 1:
             raise ConfigError(f"ego_weight: expected a value in [0, 1], got {brief_repr(self.ego_weight)}")
-        for name in ("cl_temperature", "attention_temperature"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"{name}: expected a value above 0, got {brief_repr(getattr(self, name))}")
+        require_above_zero(self, "cl_temperature", "attention_temperature")
         require_one_of(self, "attention_refresh", ATTENTION_REFRESHES)
         if self.cl_weight > 0 and self.cl_layer > self.layers:
             raise ConfigError(f"cl_layer: expected a layer of the {self.layers}-layer model, got {self.cl_layer}")
@@ -177,8 +182,7 @@ class TrainConfig:
         require_at_least(self, 1, "batch_size", "negatives", "lr_decay_patience", "eval_every", "num_threads")
         require_one_of(self, "negative_choice", NEGATIVE_CHOICES)
         require_one_of(self, "loss", LOSSES)
-        if not self.temperature > 0:
-            raise ConfigError(f"temperature: expected a value above 0, got {brief_repr(self.temperature)}")
+        require_above_zero(self, "temperature")
         require_at_least(self, 0, "epochs", "patience", "lr_cosine_epochs")
         if not 0 <= self.lr_cosine_floor <= 1:
             floor = brief_repr(self.lr_cosine_floor)
