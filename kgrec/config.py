@@ -239,10 +239,12 @@ class PipelineConfig:
     no_kg_loss); ``explain_users``: users sampled by the explanation evaluation; ``gallery_users`` ×
     ``gallery_k``: explained recommendations shown in the report; ``inspect``: the relation and entity
     analysis of ``kgrec inspect`` on the same users (``RUN/inspect/``, a report section); ``report``: write
-    report.html / .md.
+    report.html / .md; ``baseline_set``: ``section.key=value`` overrides for the baselines only (pop, bprmf,
+    lightgcn), applied after their one-negative BPR.
     """
 
     compare: tuple[str, ...] = ("pop", "bprmf")
+    baseline_set: tuple[str, ...] | None = None
     explain_users: int = 100
     gallery_users: int = 3
     gallery_k: int = 5

@@ -23,9 +23,10 @@ from kgrec.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-#: The baselines train with the literature's BPR (one uniform negative per positive) whatever negative
-#: sampling the main config chose: MixGCF's mixing needs kgrec's layers, and they stand for the peers.
-PLAIN_BPR = ("train.negatives=1", "train.negative_choice=all")
+#: The baselines train with the literature's BPR (one uniform negative per positive) whatever loss and
+#: negative sampling the main config chose: they stand for the peers. ``pipeline.baseline_set`` adds
+#: overrides of their own (say, the λ₂ they were tuned at when the main objective needs another).
+PLAIN_BPR = ("train.loss=bpr", "train.negatives=1", "train.negative_choice=all")
 
 #: Compared models and ablations: name -> (display name, overrides of the main config).
 VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -61,11 +62,27 @@ def load_pipeline_config(path: str | Path, overrides: list[str] | tuple[str, ...
     return with_overrides(run_config_from_dict(document, str(path)), list(overrides))
 
 
-def variant_config(config: RunConfig, name: str, split_dir: Path) -> RunConfig:
-    """The main config with a variant's overrides, on the main run's saved split."""
+def is_baseline(name: str) -> bool:
+    """Whether variant ``name`` is another model (a baseline), not an ablation of kgrec."""
+    return VARIANTS[name][1][0].startswith("model.model=")
+
+
+def variant_overrides(config: RunConfig, name: str) -> list[str]:
+    """The ``section.key=value`` overrides that turn the main config into variant ``name``: the variant's
+    own, then ``pipeline.baseline_set`` for a baseline."""
     if name not in VARIANTS:
         raise ConfigError(f"pipeline.compare: unknown variant {name!r}; variants: {', '.join(VARIANTS)}")
-    config = with_overrides(config, list(VARIANTS[name][1]))
+    return [*VARIANTS[name][1], *((config.pipeline.baseline_set or ()) if is_baseline(name) else ())]
+
+
+def model_label(model: str) -> str:
+    """The comparison table's name of a main run's model: a baseline's display name, or "kgrec"."""
+    return next((label for label, sets in VARIANTS.values() if sets[0] == f"model.model={model}"), "kgrec")
+
+
+def variant_config(config: RunConfig, name: str, split_dir: Path) -> RunConfig:
+    """The main config with a variant's overrides, on the main run's saved split."""
+    config = with_overrides(config, variant_overrides(config, name))
     split = dataclasses.replace(config.split, scheme="predefined", split_dir=str(split_dir))
     return dataclasses.replace(config, split=split)
 
@@ -121,8 +138,7 @@ def run_pipeline(
 
     rec = Recommender.load(run_dir)
     atomic_write_json(run_dir / STATS, {**rec.dataset.stats().to_dict(), "info": dict(rec.dataset.info)})
-    main_name = next((label for label, sets in VARIANTS.values() if sets == (f"model.model={config.model.model}",)), "kgrec")
-    rows = [comparison_row(main_name, config.model.model, metrics)]
+    rows = [comparison_row(model_label(config.model.model), config.model.model, metrics)]
     for name in config.pipeline.compare:
         sub = run_dir / "compare" / name
         variant = variant_config(config, name, run_dir / "split")

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from kgrec.pipeline import VARIANTS as PIPELINE_VARIANTS
-from kgrec.pipeline import load_pipeline_config
+from kgrec.pipeline import is_baseline, load_pipeline_config, variant_overrides
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SPLIT = REPO.parent / "shared" / "benchmarks" / "lastfm-kgcn-split-2026"
@@ -29,10 +29,9 @@ COLUMNS = ("ndcg@20", "recall@20", "precision@20", "hit@20", "mrr@20")
 def bench_variants(config_path: Path) -> dict[str, list[str]]:
     """Display name -> extra ``--set`` overrides: the config's kgrec, then the variants of its
     ``pipeline.compare`` (the list ``kgrec run`` compares), kgrec's ablations before the baselines."""
-    compare = load_pipeline_config(config_path).pipeline.compare
-    is_baseline = {name: any(s.startswith("model.model=") for s in PIPELINE_VARIANTS[name][1]) for name in compare}
-    ordered = sorted(compare, key=is_baseline.__getitem__)  # stable: the config's order within each group
-    return {"kgrec": [], **{PIPELINE_VARIANTS[name][0]: list(PIPELINE_VARIANTS[name][1]) for name in ordered}}
+    config = load_pipeline_config(config_path)
+    ordered = sorted(config.pipeline.compare, key=is_baseline)  # stable: the config's order within each group
+    return {"kgrec": [], **{PIPELINE_VARIANTS[name][0]: variant_overrides(config, name) for name in ordered}}
 
 
 def run_variant(name: str, overrides: list[str], args: argparse.Namespace, root: Path) -> dict:

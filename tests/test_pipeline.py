@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from kgrec.errors import ConfigError
-from kgrec.pipeline import VARIANTS, load_pipeline_config, run_pipeline, variant_config
+from kgrec.pipeline import VARIANTS, load_pipeline_config, model_label, run_pipeline, variant_config
 from tests.models.planted import write_planted_files
 from tests.cli_runner import kgrec
 
@@ -125,3 +125,18 @@ def test_baselines_train_with_plain_bpr_and_ablations_keep_the_main_objective(da
     for name in ("no_kg", "transe", "no_kg_loss"):
         train = variant_config(config, name, tmp_path).train
         assert (train.negatives, train.negative_choice) == (8, "mixgcf"), name
+
+
+def test_a_main_baseline_run_is_labelled_by_its_model() -> None:
+    assert (model_label("lightgcn"), model_label("pop"), model_label("kgrec")) == ("LightGCN", "Pop", "kgrec")
+
+
+def test_baseline_set_applies_to_the_baselines_only(data_dir: Path, tmp_path: Path) -> None:
+    config = load_pipeline_config(pipeline_yaml(tmp_path, data_dir), [
+        "train.loss=softmax", "train.negatives=64", "model.l2=0.015", "pipeline.baseline_set=[model.l2=0.001]"])
+    for name in ("lightgcn", "bprmf", "pop"):
+        variant = variant_config(config, name, tmp_path)
+        assert (variant.train.loss, variant.train.negatives, variant.model.l2) == ("bpr", 1, 0.001), name
+    for name in ("no_kg", "transe", "no_kg_loss"):
+        variant = variant_config(config, name, tmp_path)
+        assert (variant.train.loss, variant.train.negatives, variant.model.l2) == ("softmax", 64, 0.015), name
