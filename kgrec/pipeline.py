@@ -76,8 +76,9 @@ def variant_overrides(config: RunConfig, name: str) -> list[str]:
 
 
 def model_label(model: str) -> str:
-    """The comparison table's name of a main run's model: a baseline's display name, or "kgrec"."""
-    return next((label for label, sets in VARIANTS.values() if sets[0] == f"model.model={model}"), "kgrec")
+    """The comparison table's name of a main run's model: a baseline's display name (its variant is named by
+    the model), or "kgrec"."""
+    return VARIANTS[model][0] if model in VARIANTS and is_baseline(model) else "kgrec"
 
 
 def variant_config(config: RunConfig, name: str, split_dir: Path) -> RunConfig:
