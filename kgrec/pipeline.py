@@ -132,6 +132,11 @@ def run_pipeline(
     unknown = [name for name in config.pipeline.compare if name not in VARIANTS]
     if unknown:  # before hours of training, not after
         raise ConfigError(f"pipeline.compare: unknown variant {unknown[0]!r}; variants: {', '.join(VARIANTS)}")
+    for name in config.pipeline.compare:  # and a variant's overrides (pipeline.baseline_set's) as well
+        try:
+            variant_config(config, name, run_dir / "split")
+        except ConfigError as error:
+            raise ConfigError(f"pipeline.compare: variant {name!r}: {error}") from None
     metrics = train_step(config, run_dir, resume, progress)
 
     from kgrec.recommender import Recommender

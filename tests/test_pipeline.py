@@ -112,6 +112,9 @@ def test_unknown_variant_and_bad_override_are_clear_errors(data_dir: Path, tmp_p
     result = kgrec("run", str(config), "--set", "pipeline.compare=[popular]", "--out", str(tmp_path / "x"), cwd=tmp_path)
     assert result.returncode == 2 and "unknown variant 'popular'" in result.stderr and "bprmf" in result.stderr
     assert not (tmp_path / "x" / "model.pt").exists()  # refused before training
+    result = kgrec("run", str(config), "--set", "pipeline.baseline_set=[model.nope=1]", "--out", str(tmp_path / "x"), cwd=tmp_path)
+    assert result.returncode == 2 and "variant 'pop'" in result.stderr and "unknown key 'model.nope'" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "x" / "model.pt").exists()
     result = kgrec("run", cwd=tmp_path)
     assert result.returncode == 2 and "pipeline YAML, or --resume RUN" in result.stderr
     assert set(VARIANTS) >= {"pop", "bprmf", "lightgcn", "no_kg", "attention", "transe", "no_kg_loss"}

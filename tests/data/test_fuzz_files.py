@@ -22,6 +22,7 @@ import json
 import math
 import re
 import tempfile
+import types
 import typing
 from collections.abc import Callable
 from importlib import resources
@@ -213,6 +214,8 @@ def valid_value(hint: Any) -> st.SearchStrategy[Any]:
 def converted(value: Any, hint: Any) -> Any:
     """What the config holds for a valid written value: floats for ints in float fields, tuples for lists."""
     if isinstance(value, list):
+        if typing.get_origin(hint) is types.UnionType:  # tuple[...] | None: the tuple
+            hint = next(h for h in typing.get_args(hint) if typing.get_origin(h) is tuple)
         args = typing.get_args(hint)
         hints = [args[0]] * len(value) if args[-1] is Ellipsis else list(args)
         return tuple(converted(v, h) for v, h in zip(value, hints))
