@@ -132,9 +132,10 @@ def run_pipeline(
     unknown = [name for name in config.pipeline.compare if name not in VARIANTS]
     if unknown:  # before hours of training, not after
         raise ConfigError(f"pipeline.compare: unknown variant {unknown[0]!r}; variants: {', '.join(VARIANTS)}")
+    variants = []
     for name in config.pipeline.compare:  # and a variant's overrides (pipeline.baseline_set's) as well
         try:
-            variant_config(config, name, run_dir / "split")
+            variants.append((name, variant_config(config, name, run_dir / "split")))
         except ConfigError as error:
             raise ConfigError(f"pipeline.compare: variant {name!r}: {error}") from None
     metrics = train_step(config, run_dir, resume, progress)
@@ -145,11 +146,10 @@ def run_pipeline(
     rec = Recommender.load(run_dir)
     atomic_write_json(run_dir / STATS, {**rec.dataset.stats().to_dict(), "info": dict(rec.dataset.info)})
     rows = [comparison_row(model_label(config.model.model), config.model.model, metrics)]
-    for name in config.pipeline.compare:
-        sub = run_dir / "compare" / name
-        variant = variant_config(config, name, run_dir / "split")
+    for name, variant in variants:
         log.info("training %s", VARIANTS[name][0])
-        rows.append(comparison_row(VARIANTS[name][0], variant.model.model, train_step(variant, sub, resume, progress, rec.dataset)))
+        variant_metrics = train_step(variant, run_dir / "compare" / name, resume, progress, rec.dataset)
+        rows.append(comparison_row(VARIANTS[name][0], variant.model.model, variant_metrics))
     atomic_write_json(run_dir / COMPARISON, {"rows": rows})
 
     report_eval = explain_step(rec, config, run_dir, progress)
