@@ -188,7 +188,10 @@ class TrainConfig:
             floor = brief_repr(self.lr_cosine_floor)
             raise ConfigError(f"lr_cosine_floor: expected a fraction of lr in [0, 1], got {floor}")
         if self.lr_cosine_epochs > 0 and self.lr_decay < 1:
-            raise ConfigError("lr_decay and lr_cosine_epochs: expected one learning-rate schedule, got both")
+            raise ConfigError(
+                f"lr_cosine_epochs: expected 0 while lr_decay is below 1 (one learning-rate schedule at a time), "
+                f"got {self.lr_cosine_epochs}"
+            )
         if not 0 <= self.ema < 1:
             raise ConfigError(f"ema: expected a decay in [0, 1), got {brief_repr(self.ema)}")
 

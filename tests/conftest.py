@@ -1,4 +1,9 @@
-"""Shared fixtures: tiny hand-made datasets and the location of the mirrored public datasets."""
+"""Shared fixtures: tiny hand-made datasets, the location of the mirrored public datasets, Hypothesis profiles.
+
+The property-based tests draw the same inputs on every run (profile ``ci``, the default): a run of the suite
+can only fail where the code changed. ``--hypothesis-profile=hunt`` draws fresh random inputs instead, to look
+for new failures (see the README's development section); a failure it finds becomes an ``@example``.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import settings
+
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("hunt", derandomize=False, print_blob=True)
+settings.load_profile("ci")  # pytest's --hypothesis-profile, read after this file, takes precedence
 
 from kgrec.data.dataset import RecDataset
 

@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from kgrec.config import DataConfig
@@ -39,6 +39,7 @@ from kgrec.errors import DatasetError
 from tests.data.fuzzing import (
     Contents,
     Corruption,
+    Disagreement,
     FileKey,
     FileSet,
     ItemFile,
@@ -448,9 +449,17 @@ def test_fuzz_kgcn(changes: list[Corruption], config: DataConfig) -> None:
     run_parser("lastfm-kgcn", changes, config)
 
 
+def same_new_id_twice(key: FileKey, item: ItemFile) -> list[Corruption]:
+    """Two changes of an items file that each copy another row under the one new id 100000 (found by a hunt)."""
+    return [
+        Corruption(key, "disagreeing_items", 0, 0, 0, Disagreement(item, (), ((row, b"100000"),))) for row in (0, 1)
+    ]
+
+
 @pytest.mark.fuzz
 @fuzz_settings()
 @given(changes=CHANGES["ml100k"], config=CONFIGS)
+@example(changes=same_new_id_twice(("ml-100k", "u.item"), ITEM_FILES["ml100k"][("ml-100k", "u.item")]), config=DataConfig())
 def test_fuzz_ml100k(changes: list[Corruption], config: DataConfig) -> None:
     run_parser("ml100k", changes, config)
 
@@ -650,6 +659,37 @@ def test_empty_or_missing_file_is_named(
     error = load_error(parser, contents, tmp_path)
     assert Path(error.path).name == key[1] and error.line is None
     assert key[1] in str(error)
+
+
+LINK_FILES = [
+    ("lastfm-kgcn", LASTFM_LINKS),
+    ("ml100k", ("ml-100k", "u.item")),
+    ("tsv", ("toy-tsv", "links.tsv")),
+    ("recbole", ("toy", "toy.link")),
+    ("recbole-split", ("toy-bench", "toy.link")),
+]
+
+
+@pytest.mark.parametrize(("parser", "key"), LINK_FILES, ids=[parser for parser, _ in LINK_FILES])
+def test_item_linked_to_two_entities_names_file_and_line(parser: str, key: FileKey, tmp_path: Path) -> None:
+    """One item id on two rows that link to different entities: refused at the second row of that file.
+
+    The last line of the changed file is the copy of row 1 (``disagree`` appends copies after the kept rows).
+    """
+    contents = corrupt(PARSERS[parser].files, same_new_id_twice(key, ITEM_FILES[parser][key]))
+    lines = (contents[key] or b"").rstrip(b"\n").split(b"\n")
+    error = load_error(parser, contents, tmp_path)
+    assert (Path(error.path).name, error.line) == (key[1], len(lines))
+    assert "item '100000' is already linked to entity" in str(error)
+
+
+def test_u_item_duplicate_says_which_titles_linked_it(tmp_path: Path) -> None:
+    contents = corrupt(ML100K_FILES, same_new_id_twice(("ml-100k", "u.item"), ITEM_FILES["ml100k"][("ml-100k", "u.item")]))
+    error = load_error("ml100k", contents, tmp_path)
+    assert str(error).endswith(
+        "u.item:6: item '100000' is already linked to entity '0', cannot also link it to '1' "
+        "(through title 'GoldenEye (1995)'; line 5 has 'Toy Story (1995)')"
+    )
 
 
 def test_header_only_file_is_an_error(tmp_path: Path) -> None:

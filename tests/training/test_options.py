@@ -179,7 +179,7 @@ def test_cosine_schedule_anneals_to_the_floor_and_stays() -> None:
     assert cosine_factor(25, epochs=10, floor=0.1) == pytest.approx(0.1)  # not back up: a half cosine, then flat
     with pytest.raises(ConfigError, match="lr_cosine_floor"):
         TrainConfig(lr_cosine_epochs=10, lr_cosine_floor=1.5)
-    with pytest.raises(ConfigError, match="expected one learning-rate schedule"):
+    with pytest.raises(ConfigError, match="lr_cosine_epochs: expected 0 while lr_decay is below 1"):
         TrainConfig(lr_cosine_epochs=10, lr_decay=0.5)
     with pytest.raises(ConfigError, match="lr_cosine_epochs"):
         TrainConfig(lr_cosine_epochs=-1)

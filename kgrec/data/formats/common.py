@@ -125,15 +125,21 @@ def identity_links(items: Iterable[str], triples: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"item": pd.Series(linked, dtype=object), "entity": pd.Series(linked, dtype=object)})
 
 
-def require_single_entity(links: pd.DataFrame, path: str | PathLike[str]) -> None:
-    """An item may be linked to one entity only; a second, different entity is an error at its line."""
+def require_single_entity(links: pd.DataFrame, path: str | PathLike[str], via: str | None = None) -> None:
+    """An item may be linked to one entity only; a second, different entity is an error at its line.
+
+    ``via`` names a column of ``links`` through which the item was linked (ml100k: its title); the message
+    then gives that column's value on both lines, so the reader sees why the two links differ.
+    """
     distinct = links.drop_duplicates(["item", "entity"])
     again = np.flatnonzero(distinct["item"].duplicated().to_numpy())
     if len(again):
         row = distinct.iloc[int(again[0])]
-        first = distinct.loc[distinct["item"] == row["item"], "entity"].iloc[0]
+        first = distinct.loc[distinct["item"] == row["item"]].iloc[0]
+        how = "" if via is None else f" (through {via} {row[via]!r}; line {int(first[LINE_COLUMN])} has {first[via]!r})"
         raise DatasetError(
-            f"item {row['item']!r} is already linked to entity {first!r}, cannot also link it to {row['entity']!r}",
+            f"item {row['item']!r} is already linked to entity {first['entity']!r}, "
+            f"cannot also link it to {row['entity']!r}{how}",
             path,
             int(row[LINE_COLUMN]),
         )

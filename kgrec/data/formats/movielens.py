@@ -18,7 +18,7 @@ import pandas as pd
 
 from kgrec.config import DataConfig
 from kgrec.data.dataset import RecDataset
-from kgrec.data.formats.common import int_ids, keep_positives
+from kgrec.data.formats.common import int_ids, keep_positives, require_known, require_single_entity
 from kgrec.data.formats.kgcn import read_links, read_triples
 from kgrec.data.readers import parse_floats, parse_ints, read_table
 from kgrec.errors import DatasetError
@@ -77,6 +77,7 @@ def load(dirs: Mapping[str, Path], config: DataConfig) -> RecDataset:
     entity_by_ml1m = dict(zip(links["item"], links["entity"]))
     item_entity = items["title"].map(ml1m_by_title).map(entity_by_ml1m)
     linked = items.assign(entity=item_entity)[item_entity.notna()]
+    require_single_entity(linked, folder / "u.item", via="title")
 
     genre_names = genres["name"].str.strip().to_numpy()
     movie_row, genre_col = np.nonzero(flags[item_entity.notna().to_numpy()])
@@ -104,6 +105,4 @@ def load(dirs: Mapping[str, Path], config: DataConfig) -> RecDataset:
 
 
 def _require_listed(frame: pd.DataFrame, column: str, known: set[str], path: Path, listing: str) -> None:
-    from kgrec.data.formats.common import require_known
-
     require_known(frame, column, known, path, f"listed in {listing}")
