@@ -21,8 +21,8 @@ from kgrec.errors import (
     UnknownItemError,
     UnknownUserError,
 )
-
-__version__ = "0.1.0"
+from kgrec.explain.types import Explanation
+from kgrec.version import __version__ as __version__
 
 __all__ = [
     "CollaborativeKG",
@@ -52,12 +52,12 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    """Names that need torch (``CollaborativeKG``, ``Recommender``, ``Explanation``, ``train``,
-    ``run_pipeline``) are imported lazily."""
+    """Names that need torch (``CollaborativeKG``, ``Recommender``, ``train``, ``run_pipeline``) are imported
+    lazily, so that ``import kgrec`` (and the ``kgrec`` command) stays fast."""
     if name == "CollaborativeKG":
-        from kgrec import data
+        from kgrec.data.graph import CollaborativeKG
 
-        return data.CollaborativeKG
+        return CollaborativeKG
     if name == "Recommender":
         from kgrec.recommender import Recommender
 
@@ -70,8 +70,4 @@ def __getattr__(name: str):
         from kgrec.pipeline import run_pipeline
 
         return run_pipeline
-    if name == "Explanation":
-        from kgrec.explain.types import Explanation
-
-        return Explanation
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,8 +9,10 @@ from pathlib import Path
 
 from kgrec.config import RunConfig, load_run_config, with_overrides
 from kgrec.data.dataset import RecDataset
+from kgrec.data.registry import dataset_reference
 from kgrec.data.split import Split
 from kgrec.recommender import Recommender
+from kgrec.run.fit import fit_run
 
 
 def train(
@@ -30,8 +32,6 @@ def train(
     >>> rec = kgrec.train("moviekg-omdb", overrides=["train.epochs=20"])
     >>> print(rec.recommend("u_91", k=3, explain=True)[0].text)
     """
-    from kgrec.training.run import fit_run
-
     if config is None:
         config = RunConfig()
     elif not isinstance(config, RunConfig):
@@ -42,13 +42,3 @@ def train(
     fitted = fit_run(config, run_dir, progress=progress, dataset=dataset if isinstance(dataset, RecDataset) else None, parts=split)
     prepared = fitted.prepared
     return Recommender(config, prepared.dataset, prepared.split, prepared.graph, fitted.model, run_dir)
-
-
-def dataset_reference(dataset: str | Path) -> str:
-    """A registered name as it is; a folder of files as its absolute path, so the run loads from anywhere."""
-    from kgrec.data.registry import list_specs
-
-    if str(dataset) in {spec.name for spec in list_specs()}:
-        return str(dataset)
-    path = Path(dataset)
-    return str(path.resolve()) if path.exists() else str(dataset)

@@ -1,9 +1,15 @@
-"""Configuration: frozen dataclasses per stage, built from YAML or dicts with every key and type checked."""
+"""Configuration: frozen dataclasses per stage, built from YAML or dicts with every key and type checked.
+
+Every field declares what it accepts next to its default (:func:`kgrec.fields.checked`: a set of choices or a
+numeric range); each dataclass checks the types and those constraints of all its fields when it is
+constructed, whether from YAML, ``--set`` or Python, and refuses a bad value with a :class:`ConfigError`
+naming the key, the value and what is allowed. Nothing is ever silently replaced by another value. The data
+sections (``DataConfig``, ``SplitConfig``) are defined with the data layer that reads them.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import reprlib
 import types
 import typing
 from collections.abc import Collection, Mapping
@@ -13,262 +19,202 @@ from typing import Any, TypeVar
 
 import yaml
 
-from kgrec.errors import ConfigError, IncompatibleRunError, RunError
+# DataConfig, SplitConfig and allowed_values are re-exported: a run's configuration is read from this module.
+from kgrec.data.options import DATA_FORMATS, SPLIT_SCHEMES, DataConfig, SplitConfig  # noqa: F401
+from kgrec.errors import ConfigError
+from kgrec.fields import Allowed, above, allowed_values, at_least, between, brief_repr, check_fields, checked, one_of  # noqa: F401
 
 T = TypeVar("T")
 
 
-def require_at_least(config: Any, minimum: int, *names: str) -> None:
-    """ConfigError naming the field when a count or size in ``names`` (a number, or a tuple of numbers) is below
-    ``minimum``: a batch size of 0 or a negative epoch count would fail late or silently do nothing.
-    (:func:`from_dict` prefixes the file or ``--set`` and the section.)"""
-    for name in names:
-        value = getattr(config, name)
-        values = value if isinstance(value, tuple) else (value,)
-        if any(isinstance(v, (int, float)) and not isinstance(v, bool) and v < minimum for v in values):
-            what = "values" if isinstance(value, tuple) else "a value"
-            raise ConfigError(f"{name}: expected {what} of at least {minimum}, got {brief_repr(value)}")
+# ---- the sections of a run -----------------------------------------------------------------------------------
 
-
-def require_above_zero(config: Any, *names: str) -> None:
-    """ConfigError naming the first field of ``names`` that is not above 0 (NaN included)."""
-    for name in names:
-        if not getattr(config, name) > 0:
-            raise ConfigError(f"{name}: expected a value above 0, got {brief_repr(getattr(config, name))}")
-
-
-def require_one_of(config: Any, name: str, choices: tuple[str, ...]) -> None:
-    """ConfigError naming the field when its value is not one of ``choices``."""
-    if getattr(config, name) not in choices:
-        raise ConfigError(f"{name}: expected one of {', '.join(choices)}, got {brief_repr(getattr(config, name))}")
-
-
-@dataclass(frozen=True)
-class DataConfig:
-    """Which dataset to load and how to turn its raw files into positives.
-
-    ``name`` is a registered dataset (``kgrec data list``) or, with ``format``, a path to a user's files.
-    ``threshold`` = None takes the dataset's default; 0 keeps every rating as a positive.
-    """
-
-    name: str = "lastfm-kgcn"
-    format: str | None = None
-    threshold: float | None = None
-    keep_unlinked_items: bool = False
-    min_user_interactions: int = 0
-    min_item_interactions: int = 0
-    iterative_filter: bool = False
-    download: bool = True
-    verify_checksums: bool = True
-
-
-@dataclass(frozen=True)
-class SplitConfig:
-    """How interactions are divided into train / valid / test.
-
-    ``scheme``: ``ratio`` (per user), ``loo`` (leave-one-out), ``temporal`` (global time cut), ``random``
-    (global random cut, KGCN's CTR protocol) or ``predefined`` (the dataset's own split, or the TSV files in ``split_dir``).
-    """
-
-    scheme: str = "ratio"
-    ratios: tuple[float, float, float] = (0.7, 0.1, 0.2)
-    seed: int = 2026
-    split_dir: str | None = None
-
-
+MODELS = ("kgrec", "lightgcn", "bprmf", "pop")
+AGGREGATORS = ("bi", "sum", "mean")
 ATTENTION_REFRESHES = ("step", "epoch")
+KGES = ("transh", "transe")
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Which recommender and its architecture.
+    """Which recommender and its architecture; the defaults are the configuration chosen on validation.
 
     ``model``: ``kgrec`` (the joint TransH + knowledge-aware GNN), ``lightgcn``, ``bprmf`` or ``pop``.
     Ablation switches of kgrec: ``use_kg`` (False = pure CF over interact edges), ``attention`` (False =
     uniform weights), ``kge`` (``transh`` or ``transe``) and ``lambda_kg`` (0 = no KG embedding loss).
-    ``attention_temperature`` τ divides the attention logits before the softmax (below 1 sharpens the
-    weights, above 1 flattens them towards uniform). ``attention_refresh``: ``step`` recomputes the
-    attention from the current embeddings at every training step; ``epoch`` computes it once per
-    training epoch (when the model enters training mode, as KGAT refreshes its attentive adjacency once
-    an epoch), which saves most of the attention's cost in training.
-    ``aggregator``: ``bi`` (KGAT's bi-interaction), ``sum`` (GCN-style) or ``mean`` (parameter-free).
-    ``normalize`` unit-normalises kgrec's final representations (score = cosine; pair it with
-    ``train.loss=softmax`` and a temperature). ``cl_weight`` > 0 adds XSimGCL's contrastive loss (Yu et
-    al. 2023): in training every layer's output gets random noise of norm ``cl_noise``, and InfoNCE
-    (temperature ``cl_temperature``) pulls each batch user's and item's final representation towards its
-    layer-``cl_layer`` output. The propagation options of LightGCN++ (Lee et al., RecSys 2024):
-    an edge j → i weighs deg(i)^−``norm_target`` · deg(j)^−``norm_source`` (½, ½ is LightGCN's symmetric
-    normalisation); ``normalize_layers`` unit-normalises every layer's input; the final representation is
-    ``ego_weight`` · layer 0 + (1 − ``ego_weight``) · the mean of the propagated layers (None: the mean of
-    all layers, layer 0 included, as in LightGCN).
+    ``attention_refresh``: ``epoch`` computes the TransH attention once per training epoch (when the model
+    enters training mode, as KGAT refreshes its attentive adjacency once an epoch); ``step`` recomputes it
+    at every training step. ``aggregator``: ``mean`` (parameter-free, LightGCN-style), ``sum`` (GCN-style)
+    or ``bi`` (KGAT's bi-interaction). ``margin`` and ``kg_batch_size``: TransH's margin loss and the KG
+    triples it sees per step. Propagation of LightGCN++ (Lee et al., RecSys 2024): an edge j → i weighs
+    deg(i)^−``norm_target`` · deg(j)^−``norm_source`` (½, ½ is LightGCN's symmetric normalisation).
     """
 
-    model: str = "kgrec"
-    dim: int = 64
-    layers: int = 3
-    aggregator: str = "mean"
+    model: str = checked("kgrec", one_of(*MODELS))
+    dim: int = checked(64, at_least(1))
+    layers: int = checked(4, at_least(0))
+    aggregator: str = checked("mean", one_of(*AGGREGATORS))
     attention: bool = True
-    attention_temperature: float = 1.0
-    attention_refresh: str = "step"
+    attention_refresh: str = checked("epoch", one_of(*ATTENTION_REFRESHES))
     use_kg: bool = True
-    kge: str = "transh"
-    lambda_kg: float = 0.1
-    l2: float = 1e-4
-    message_dropout: float = 0.0
-    margin: float = 1.0
-    kg_batch_size: int = 4096
-    kg_weight: float = 1.0
-    normalize: bool = False
-    cl_weight: float = 0.0
-    cl_noise: float = 0.1
-    cl_temperature: float = 0.2
-    cl_layer: int = 1
-    norm_target: float = 0.5
-    norm_source: float = 0.5
-    normalize_layers: bool = False
-    ego_weight: float | None = None
+    kge: str = checked("transh", one_of(*KGES))
+    lambda_kg: float = checked(1.0, at_least(0))
+    l2: float = checked(0.015, at_least(0))
+    margin: float = checked(1.0, above(0))
+    kg_batch_size: int = checked(4096, at_least(1))
+    norm_target: float = checked(0.6, between(0, 1))
+    norm_source: float = checked(0.4, between(0, 1))
 
     def __post_init__(self) -> None:
-        require_at_least(self, 1, "dim", "kg_batch_size", "cl_layer")
-        require_at_least(self, 0, "layers", "cl_weight", "cl_noise", "norm_target", "norm_source")
-        if self.ego_weight is not None and not 0 <= self.ego_weight <= 1:
-            raise ConfigError(f"ego_weight: expected a value in [0, 1], got {brief_repr(self.ego_weight)}")
-        require_above_zero(self, "cl_temperature", "attention_temperature")
-        require_one_of(self, "attention_refresh", ATTENTION_REFRESHES)
-        if self.cl_weight > 0 and self.cl_layer > self.layers:
-            raise ConfigError(f"cl_layer: expected a layer of the {self.layers}-layer model, got {self.cl_layer}")
+        check_fields(self)
 
 
-NEGATIVE_CHOICES = ("all", "hardest", "mixgcf")
 LOSSES = ("bpr", "softmax")
+METRIC_NAMES = ("recall", "ndcg", "precision", "hit", "mrr")
+METRIC = Allowed(pattern=rf"({'|'.join(METRIC_NAMES)})@[1-9][0-9]*", what=f"one of {', '.join(METRIC_NAMES)} at a K, such as ndcg@20")
+DEVICE = Allowed(pattern=r"cpu|mps|(cuda|xpu)(:[0-9]+)?", what="cpu, cuda, cuda:N, mps or xpu")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """The training loop: epochs, batches (``negatives`` sampled items per positive), the ranking ``loss``
-    (``bpr`` or ``softmax``, the sampled softmax with logits divided by ``temperature``; ``negative_choice``
-    ``all`` uses every negative, ``hardest`` only the highest-scoring one: dynamic negative sampling,
-    ``mixgcf`` synthesises one hard negative from them by MixGCF's positive and hop mixing, kgrec only),
-    optimiser, early stopping, threads and device. ``lr_decay`` < 1 multiplies the learning rate by that
-    factor whenever the validation metric has not improved for ``lr_decay_patience`` evaluations (1 =
-    constant rate). ``lr_cosine_epochs`` T > 0 instead anneals it along a half cosine from ``lr`` down to
-    ``lr_cosine_floor`` · ``lr`` over the first T epochs, then keeps it there. ``ema`` > 0 evaluates,
-    early-stops on and saves an exponential moving average of the weights (updated after every step with that
-    decay; Polyak averaging), not the raw weights.
-    ``deterministic`` (default on) uses PyTorch's deterministic kernels, so that a rerun is bit-identical on
-    the CPU at any fixed thread count and on a GPU (see docs/RELIABILITY.md); off allows the atomic-add ones."""
+    """The training loop; the defaults are the configuration chosen on validation.
 
-    epochs: int = 300
-    batch_size: int = 2048
-    negatives: int = 1
-    negative_choice: str = "all"
-    loss: str = "bpr"
-    temperature: float = 1.0
-    lr: float = 0.005
-    lr_decay: float = 1.0
-    lr_decay_patience: int = 10
-    lr_cosine_epochs: int = 0
-    lr_cosine_floor: float = 0.05
-    ema: float = 0.0
-    eval_every: int = 1
-    patience: int = 30
-    metric: str = "ndcg@20"
-    seed: int = 2026
-    num_threads: int = 2
-    device: str = "cpu"
+    Epochs, batches (``negatives`` uniformly sampled items per positive), the ranking ``loss`` (``bpr``,
+    the mean over the negatives of −log σ(s⁺ − s⁻), or ``softmax``, the sampled softmax: cross-entropy of
+    the positive against its negatives), Adam's ``lr`` with ``lr_cosine_epochs`` T > 0 annealing it along a
+    half cosine down to 0.05 · lr over the first T epochs (0: a constant rate), validation every
+    ``eval_every`` epochs and early stopping on ``metric`` after ``patience`` epochs without a better one,
+    threads and device. ``deterministic`` (default on) uses PyTorch's deterministic kernels, so that a rerun
+    is bit-identical on the CPU at any fixed thread count and on a GPU (see docs/RELIABILITY.md); off
+    allows the atomic-add ones."""
+
+    epochs: int = checked(500, at_least(0))
+    batch_size: int = checked(2048, at_least(1))
+    negatives: int = checked(64, at_least(1))
+    loss: str = checked("softmax", one_of(*LOSSES))
+    lr: float = checked(0.005, above(0))
+    lr_cosine_epochs: int = checked(400, at_least(0))
+    eval_every: int = checked(1, at_least(1))
+    patience: int = checked(100, at_least(0))
+    metric: str = checked("ndcg@20", METRIC)
+    seed: int = checked(2026, at_least(0))
+    num_threads: int = checked(2, at_least(1))
+    device: str = checked("cpu", DEVICE)
     deterministic: bool = True
 
     def __post_init__(self) -> None:
-        require_at_least(self, 1, "batch_size", "negatives", "lr_decay_patience", "eval_every", "num_threads")
-        require_one_of(self, "negative_choice", NEGATIVE_CHOICES)
-        require_one_of(self, "loss", LOSSES)
-        require_above_zero(self, "temperature")
-        require_at_least(self, 0, "epochs", "patience", "lr_cosine_epochs")
-        if not 0 <= self.lr_cosine_floor <= 1:
-            floor = brief_repr(self.lr_cosine_floor)
-            raise ConfigError(f"lr_cosine_floor: expected a fraction of lr in [0, 1], got {floor}")
-        if self.lr_cosine_epochs > 0 and self.lr_decay < 1:
-            raise ConfigError(
-                f"lr_cosine_epochs: expected 0 while lr_decay is below 1 (one learning-rate schedule at a time), "
-                f"got {self.lr_cosine_epochs}"
-            )
-        if not 0 <= self.ema < 1:
-            raise ConfigError(f"ema: expected a decay in [0, 1), got {brief_repr(self.ema)}")
+        check_fields(self)
 
 
 @dataclass(frozen=True)
 class EvalConfig:
     """Evaluation: the cut-offs K of the ranking metrics and the user batch size."""
 
-    ks: tuple[int, ...] = (10, 20)
-    batch_size: int = 1024
+    ks: tuple[int, ...] = checked((10, 20), at_least(1))
+    batch_size: int = checked(1024, at_least(1))
 
     def __post_init__(self) -> None:
-        require_at_least(self, 1, "ks", "batch_size")
+        check_fields(self)
 
 
 @dataclass(frozen=True)
 class ExplainConfig:
     """Explanations: path enumeration, rule mining, how a rule and a path score are combined, evaluation.
 
-    ``max_len``: longest user→item path (edges); ``max_paths``: cap on paths kept per (user, item);
-    ``top_paths``: paths returned per recommendation; ``collaborative``: include u→j←u'→i paths.
-    Rules: patterns of ``rule_max_len`` KG edges at most, kept with support ≥ ``min_support`` and
-    confidence ≥ ``min_confidence``. The explanation's path maximises
-    confidence^``rule_weight`` × (path weight / best path weight)^(1 − ``rule_weight``).
-    ``eval_users`` / ``eval_k``: sample size and list length of ``kgrec explain-eval``.
+    ``max_len``: longest user→item path (edges, at most 6: the number of paths grows exponentially);
+    ``max_paths``: cap on paths kept per (user, item); ``top_paths``: paths returned per recommendation;
+    ``collaborative``: include u→j←u'→i paths. Rules: patterns of ``rule_max_len`` KG edges at most (1–3),
+    kept with support ≥ ``min_support`` and confidence ≥ ``min_confidence``, the ``max_rules`` best. The
+    explanation's path maximises confidence^``rule_weight`` × (path weight / best path weight)^(1 −
+    ``rule_weight``). ``eval_users`` / ``eval_k``: sample size and list length of ``kgrec explain-eval``;
+    ``surrogate_depth``: depth of its decision-tree surrogate.
     """
 
-    max_len: int = 4
-    max_paths: int = 200
-    top_paths: int = 3
+    max_len: int = checked(4, between(1, 6))
+    max_paths: int = checked(200, at_least(1))
+    top_paths: int = checked(3, at_least(1))
     collaborative: bool = True
-    rule_max_len: int = 3
-    min_support: int = 5
-    min_confidence: float = 0.01
-    max_rules: int = 500
-    rule_weight: float = 0.5
-    eval_users: int = 200
-    eval_k: int = 10
-    surrogate_depth: int = 4
+    rule_max_len: int = checked(3, between(1, 3))
+    min_support: int = checked(5, at_least(1))
+    min_confidence: float = checked(0.01, between(0, 1))
+    max_rules: int = checked(500, at_least(1))
+    rule_weight: float = checked(0.5, between(0, 1))
+    eval_users: int = checked(200, at_least(1))
+    eval_k: int = checked(10, at_least(1))
+    surrogate_depth: int = checked(4, at_least(1))
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+
+#: The models and ablations ``pipeline.compare`` can name (their overrides: :data:`kgrec.pipeline.VARIANTS`).
+VARIANT_NAMES = ("pop", "bprmf", "lightgcn", "no_kg", "attention", "no_attention", "transe", "no_kg_loss")
+OVERRIDE = Allowed(pattern=r"\s*[a-z_]+\.[a-z_0-9]+\s*=.*", what="section.key=value overrides")
 
 
 @dataclass(frozen=True)
 class PipelineConfig:
     """What ``kgrec run`` does after training the main model.
 
-    ``compare``: models and ablations trained on the same split for the comparison table (names in
-    :data:`kgrec.pipeline.VARIANTS`: pop, bprmf, lightgcn, no_kg, attention, no_attention, transe,
-    no_kg_loss); ``explain_users``: users sampled by the explanation evaluation; ``gallery_users`` ×
-    ``gallery_k``: explained recommendations shown in the report; ``inspect``: the relation and entity
-    analysis of ``kgrec inspect`` on the same users (``RUN/inspect/``, a report section); ``report``: write
+    ``compare``: models and ablations trained on the same split for the comparison table (:data:`VARIANT_NAMES`);
+    ``explain_users``: users sampled by the explanation evaluation; ``gallery_users`` × ``gallery_k``:
+    explained recommendations shown in the report; ``inspect``: the relation and entity analysis of
+    ``kgrec inspect`` on the same users (``RUN/inspect/``, a report section); ``report``: write
     report.html / .md; ``baseline_set``: ``section.key=value`` overrides for the baselines only (pop, bprmf,
     lightgcn), applied after their one-negative BPR.
     """
 
-    compare: tuple[str, ...] = ("pop", "bprmf")
-    baseline_set: tuple[str, ...] | None = None
-    explain_users: int = 100
-    gallery_users: int = 3
-    gallery_k: int = 5
+    compare: tuple[str, ...] = checked(("pop", "bprmf"), one_of(*VARIANT_NAMES))
+    baseline_set: tuple[str, ...] | None = checked(None, OVERRIDE)
+    explain_users: int = checked(100, at_least(0))
+    gallery_users: int = checked(3, at_least(0))
+    gallery_k: int = checked(5, at_least(1))
     inspect: bool = True
     report: bool = True
 
-
-class _Brief(reprlib.Repr):
-    """reprlib with small limits, and huge integers shown by size (repr() refuses over 4300 digits)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.maxlevel, self.maxlist, self.maxdict, self.maxstring, self.maxother = 2, 4, 4, 60, 60
-
-    def repr_int(self, x: int, level: int) -> str:
-        return repr(x) if x.bit_length() <= 128 else f"<a {x.bit_length()}-bit integer>"
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
-def brief_repr(value: Any) -> str:
-    """A short repr for error messages: YAML aliases can make a value exponentially large when printed in full."""
-    return _Brief().repr(value)
+KGE_MODELS = ("transh", "transe")
+
+
+@dataclass(frozen=True)
+class KGEConfig:
+    """Hyper-parameters of ``kgrec kge train`` (:func:`kgrec.training.kge.train_kge`).
+
+    ``model``: ``transh`` (kgrec's TransH) or ``transe`` (PyG's TransE, L1, entities normalised in the score).
+    ``negative_sampling``: ``bern`` (Wang et al. 2014) or ``uniform`` (head or tail with probability ½).
+    TransH only: ``distance`` ``l2`` (−‖·‖₂, as PyKEEN) or ``l2sq`` (−‖·‖₂², as the paper);
+    ``constraint`` ``all`` (soft constraints summed over every entity and relation once per batch, as PyKEEN)
+    or ``batch`` (averaged over the batch's entities and relations); ``init`` ``normal`` (every table
+    N(0, (2/√dim)²), PyKEEN's ``xavier_normal_``) or ``model`` (TransH's own Xavier-uniform);
+    ``unit_normals`` renormalises the hyperplane normals to unit length after every optimiser step.
+    ``num_threads`` defaults to 1: the per-step tensors are tiny, and intra-op threads only add synchronisation
+    (25× slower with 2 threads on a busy 2-core machine). ``eval_every`` > 0 records the filtered valid MRR
+    in the history every that many epochs (0: never).
+    """
+
+    model: str = checked("transh", one_of(*KGE_MODELS))
+    dim: int = checked(64, at_least(1))
+    epochs: int = checked(300, at_least(0))
+    batch_size: int = checked(256, at_least(1))
+    lr: float = checked(0.01, above(0))
+    margin: float = checked(1.0, at_least(0))
+    soft_constraint_weight: float = checked(0.05, at_least(0))
+    negative_sampling: str = checked("bern", one_of("bern", "uniform"))
+    distance: str = checked("l2", one_of("l2", "l2sq"))
+    constraint: str = checked("all", one_of("all", "batch"))
+    init: str = checked("normal", one_of("normal", "model"))
+    unit_normals: bool = True
+    seed: int = checked(2026, at_least(0))
+    num_threads: int = checked(1, at_least(1))
+    device: str = checked("cpu", DEVICE)
+    eval_every: int = checked(0, at_least(0))
+    eval_batch_size: int = checked(256, at_least(1))
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 def _mapping(values: Any, where: str) -> dict[Any, Any]:
@@ -296,8 +242,8 @@ def from_dict(cls: type[T], values: Mapping[str, Any] | None, where: str = "conf
     converted = {key: _convert(value, hints[key], f"{where}.{key}") for key, value in values.items()}
     try:
         return cls(**converted)
-    except ConfigError as error:  # the dataclass's own checks do not know which file the values came from
-        raise ConfigError(f"{where}: {error}") from None
+    except ConfigError as error:  # the dataclass's checks name the field ("lr: expected ..."), not the file
+        raise ConfigError(f"{where}.{error}") from None
 
 
 class _Loader(yaml.SafeLoader):
@@ -437,6 +383,14 @@ class RunConfig:
     explain: ExplainConfig = ExplainConfig()
     pipeline: PipelineConfig = PipelineConfig()
 
+    def __post_init__(self) -> None:
+        name, _, k = self.train.metric.partition("@")
+        if int(k) not in self.eval.ks:
+            raise ConfigError(
+                f"train.metric: {self.train.metric} is not computed; eval.ks is {list(self.eval.ks)}: "
+                f"use a K of eval.ks, such as {name}@{self.eval.ks[-1]}"
+            )
+
 
 def run_config_from_dict(values: Mapping[str, Any] | None, where: str = "config") -> RunConfig:
     """A RunConfig from ``{section: {key: value}}``; unknown sections and keys are errors."""
@@ -446,7 +400,11 @@ def run_config_from_dict(values: Mapping[str, Any] | None, where: str = "config"
     if unknown:
         raise ConfigError(f"{where}: unknown section {brief_repr(unknown[0])}; sections: {', '.join(sections)}")
     hints = typing.get_type_hints(RunConfig)
-    return RunConfig(**{name: from_dict(hints[name], values.get(name), f"{where}.{name}") for name in sections})
+    parts = {name: from_dict(hints[name], values.get(name), f"{where}: {name}") for name in sections}
+    try:
+        return RunConfig(**parts)
+    except ConfigError as error:  # a check across sections
+        raise ConfigError(f"{where}: {error}") from None
 
 
 def load_run_config(path: str | Path) -> RunConfig:
@@ -474,36 +432,9 @@ def run_config_to_dict(config: RunConfig) -> dict[str, Any]:
     return {f.name: to_dict(getattr(config, f.name)) for f in dataclasses.fields(RunConfig)}
 
 
-RUN_CONFIG = "config.yaml"
-
-
-def run_file(run_dir: str | Path, name: str, writer: str) -> Path:
-    """``run_dir / name``, checked to exist: RunError naming the directory or the file (``writer`` is the
-    command that writes such run directories, for the message)."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        reason = "no such run directory" if not run_dir.exists() else "a file, not a run directory"
-        raise RunError(f"{run_dir}: {reason}")
-    path = run_dir / name
-    if not path.is_file():
-        raise RunError(f"{path}: file not found; not a run directory written by `{writer}`")
-    return path
-
-
-def saved_run_config(run_dir: str | Path) -> RunConfig:
-    """The config saved in a run directory by ``kgrec train`` (or ``kgrec run``), checked to be written by this
-    kgrec version: RunError, IncompatibleRunError or ConfigError naming the file otherwise.
-
-    It reads one small file and imports nothing heavy, so a mistyped or foreign run is reported at once."""
-    from kgrec import __version__  # not at the top: kgrec/__init__ imports this module first
-
-    path = run_file(run_dir, RUN_CONFIG, "kgrec train")
+def load_pipeline_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
+    """A pipeline YAML (sections data, split, model, train, eval, explain, pipeline) plus dotted overrides; a
+    run directory's ``config.yaml`` reads as one too (its ``kgrec_version`` is ignored)."""
     document = dict(read_yaml_mapping(path))
-    version = document.pop("kgrec_version", None)
-    if version is None:
-        hint = " (a `kgrec kge train` run: use `kgrec kge evaluate`)" if "kge" in document else ""
-        raise RunError(f"{path}: no kgrec_version; not a run directory written by `kgrec train`{hint}")
-    if version != __version__:
-        shown = version if isinstance(version, str) else brief_repr(version)
-        raise IncompatibleRunError(f"{path}: written by kgrec {shown}, this is kgrec {__version__}; retrain the run")
-    return run_config_from_dict(document, str(path))
+    document.pop("kgrec_version", None)
+    return with_overrides(run_config_from_dict(document, str(path)), list(overrides))

@@ -17,18 +17,28 @@ from pathlib import Path
 from typing import Any
 
 from kgrec.atomic import atomic_write_json
-from kgrec.config import RunConfig, run_config_from_dict, with_overrides
+from kgrec.config import RunConfig, load_pipeline_config, with_overrides
 from kgrec.data.dataset import RecDataset
 from kgrec.errors import ConfigError
+from kgrec.explain.association import analyse, write_association
+from kgrec.explain.context import sample_users
+from kgrec.explain.evaluate import explain_eval
+from kgrec.explain.render import draw_subgraph, explanation_subgraph, recommendations_document
+from kgrec.explain.types import INSPECT_DIR, KINDS
+from kgrec.recommender import Recommender
+from kgrec.report import build_report
+from kgrec.report.rundir import COMPARISON, EXPLAIN_EVAL, GALLERY, GALLERY_DIR, STATS, gallery_picture_name
+from kgrec.run.fit import fit_run
 
 log = logging.getLogger(__name__)
 
 #: The baselines train with the literature's BPR (one uniform negative per positive) whatever loss and
 #: negative sampling the main config chose: they stand for the peers. ``pipeline.baseline_set`` adds
 #: overrides of their own (say, the λ₂ they were tuned at when the main objective needs another).
-PLAIN_BPR = ("train.loss=bpr", "train.negatives=1", "train.negative_choice=all")
+PLAIN_BPR = ("train.loss=bpr", "train.negatives=1")
 
-#: Compared models and ablations: name -> (display name, overrides of the main config).
+#: Compared models and ablations: name (one of :data:`kgrec.config.VARIANT_NAMES`) -> (display name, overrides
+#: of the main config).
 VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "pop": ("Pop", ("model.model=pop", *PLAIN_BPR)),
     "bprmf": ("BPR-MF", ("model.model=bprmf", *PLAIN_BPR)),
@@ -53,15 +63,6 @@ class PipelineResult:
     report: tuple[Path, Path] | None
 
 
-def load_pipeline_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
-    """A pipeline YAML (sections data, split, model, train, eval, explain, pipeline) plus dotted overrides."""
-    from kgrec.config import read_yaml_mapping
-
-    document = dict(read_yaml_mapping(path))
-    document.pop("kgrec_version", None)
-    return with_overrides(run_config_from_dict(document, str(path)), list(overrides))
-
-
 def is_baseline(name: str) -> bool:
     """Whether variant ``name`` is another model (a baseline), not an ablation of kgrec."""
     return VARIANTS[name][1][0].startswith("model.model=")
@@ -70,8 +71,6 @@ def is_baseline(name: str) -> bool:
 def variant_overrides(config: RunConfig, name: str) -> list[str]:
     """The ``section.key=value`` overrides that turn the main config into variant ``name``: the variant's
     own, then ``pipeline.baseline_set`` for a baseline."""
-    if name not in VARIANTS:
-        raise ConfigError(f"pipeline.compare: unknown variant {name!r}; variants: {', '.join(VARIANTS)}")
     return [*VARIANTS[name][1], *((config.pipeline.baseline_set or ()) if is_baseline(name) else ())]
 
 
@@ -104,8 +103,6 @@ def comparison_row(name: str, model: str, metrics: dict[str, Any]) -> dict[str, 
 def train_step(config: RunConfig, run_dir: Path, resume: bool, progress: bool, dataset: RecDataset | None = None) -> dict[str, Any]:
     """Train (or finish training) one run directory; a finished one is read back, not retrained.
     ``dataset``: the already loaded dataset, so compared runs do not parse the files again."""
-    from kgrec.training.run import fit_run
-
     finished = run_dir / "metrics.json"
     if resume and finished.exists():
         return json.loads(finished.read_text(encoding="utf-8"))
@@ -129,20 +126,13 @@ def run_pipeline(
         config = load_pipeline_config(config, overrides)
     elif overrides:
         config = with_overrides(config, list(overrides))
-    unknown = [name for name in config.pipeline.compare if name not in VARIANTS]
-    if unknown:  # before hours of training, not after
-        raise ConfigError(f"pipeline.compare: unknown variant {unknown[0]!r}; variants: {', '.join(VARIANTS)}")
-    variants = []
-    for name in config.pipeline.compare:  # and a variant's overrides (pipeline.baseline_set's) as well
+    variants = []  # PipelineConfig checked the names; build each variant's config before hours of training
+    for name in config.pipeline.compare:  # (pipeline.baseline_set's overrides may still be refused)
         try:
             variants.append((name, variant_config(config, name, run_dir / "split")))
         except ConfigError as error:
             raise ConfigError(f"pipeline.compare: variant {name!r}: {error}") from None
     metrics = train_step(config, run_dir, resume, progress)
-
-    from kgrec.recommender import Recommender
-    from kgrec.report.rundir import COMPARISON, STATS  # the names the report reads
-
     rec = Recommender.load(run_dir)
     atomic_write_json(run_dir / STATS, {**rec.dataset.stats().to_dict(), "info": dict(rec.dataset.info)})
     rows = [comparison_row(model_label(config.model.model), config.model.model, metrics)]
@@ -154,33 +144,25 @@ def run_pipeline(
 
     report_eval = explain_step(rec, config, run_dir, progress)
     if config.pipeline.inspect and report_eval is not None:
-        from kgrec.explain.association import INSPECT_DIR, KINDS, analyse, write_association
-
         log.info("relation and entity analysis")
-        write_association(analyse(rec, KINDS, config.pipeline.explain_users, config.explain.eval_k, progress=progress), run_dir / INSPECT_DIR)
+        write_association(analyse(rec.context, KINDS, config.pipeline.explain_users, config.explain.eval_k, progress=progress), run_dir / INSPECT_DIR)
     report = None
     if config.pipeline.report:
-        from kgrec.report import build_report
-
         report = build_report(run_dir)
     return PipelineResult(run_dir, metrics, rows, report_eval, report)
 
 
-def explain_step(rec: Any, config: RunConfig, run_dir: Path, progress: bool) -> dict[str, Any] | None:
+def explain_step(rec: Recommender, config: RunConfig, run_dir: Path, progress: bool) -> dict[str, Any] | None:
     """explain_eval.json and the gallery (``gallery.json`` + subgraph pictures) of a graph model's run."""
-    from kgrec.explain.evaluate import explain_eval, sample_users
-    from kgrec.explain.render import draw_subgraph, explanation_subgraph, recommendations_document
-    from kgrec.report.rundir import EXPLAIN_EVAL, GALLERY, GALLERY_DIR, gallery_picture_name
-
     if rec.model.propagation_edges() is None:
         log.info("model %s has no graph: no explanation evaluation", config.model.model)
         return None
-    report = explain_eval(rec, config.pipeline.explain_users, config.explain.eval_k, progress=progress)
+    report = explain_eval(rec.context, config.pipeline.explain_users, config.explain.eval_k, progress=progress)
     atomic_write_json(run_dir / EXPLAIN_EVAL, report)
     documents = []
     gallery = run_dir / GALLERY_DIR
     gallery.mkdir(exist_ok=True)
-    for user in sample_users(rec, config.pipeline.gallery_users, config.train.seed + 1):
+    for user in sample_users(rec.context, config.pipeline.gallery_users, config.train.seed + 1):
         explanations = rec.recommend(int(user), config.pipeline.gallery_k, explain=True)
         documents.append(recommendations_document(int(user), explanations, rec.graph, rec.phrases, {"run": str(run_dir)}))
         raw_user = rec.dataset.users.raw(int(user))

@@ -7,29 +7,30 @@
 
 from __future__ import annotations
 
-import dataclasses
+import shutil
 from collections.abc import Iterable, Iterator
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path as FilePath
 
 import numpy as np
 import torch
 
+from kgrec.atomic import atomic_directory
 from kgrec.config import RunConfig
 from kgrec.data.dataset import RecDataset
 from kgrec.data.graph import CollaborativeKG
 from kgrec.data.lookup import resolve
 from kgrec.data.split import Split
-from kgrec.errors import UnknownItemError, UnknownUserError
-from kgrec.explain.explainer import Explainer, top_k
+from kgrec.errors import ConfigError, UnknownItemError, UnknownUserError
+from kgrec.evaluation.ranking import user_histories
+from kgrec.explain.context import ExplainContext, ranked_explanations, scored_batches
+from kgrec.explain.explainer import Explainer
 from kgrec.explain.phrases import PhraseTable
-from kgrec.explain.render import explanation_text
-from kgrec.explain.rules import RuleSet, mine_rules
+from kgrec.explain.render import path_text
+from kgrec.explain.rules import RuleSet
 from kgrec.explain.types import Explanation, Path, Rule
 from kgrec.models.base import RankingModel
-from kgrec.models.baselines import item_popularity
-
-RULES_FILE = "rules.json"
+from kgrec.run.fit import Prepared, evaluate_model, load_run, run_rules
 
 
 class Recommender:
@@ -50,8 +51,6 @@ class Recommender:
         >>> rec = Recommender.load("runs/my-run")
         >>> rec.recommend("2", k=10, explain=True)[0].text
         """
-        from kgrec.training.run import load_run
-
         config, prepared, model = load_run(FilePath(run_dir))
         return cls(config, prepared.dataset, prepared.split, prepared.graph, model, FilePath(run_dir))
 
@@ -61,11 +60,6 @@ class Recommender:
 
         >>> rec.save("models/lastfm"); Recommender.load("models/lastfm")
         """
-        import shutil
-
-        from kgrec.atomic import atomic_directory
-        from kgrec.errors import ConfigError
-
         if self.run_dir is None:
             raise ConfigError("this recommender has no run directory to save; train it with kgrec.train(..., out=DIR)")
         target = FilePath(directory)
@@ -89,10 +83,7 @@ class Recommender:
 
     @cached_property
     def _history(self) -> list[np.ndarray]:
-        train = self.split.train
-        order = np.argsort(train.user, kind="stable")
-        bounds = np.searchsorted(train.user[order], np.arange(self.dataset.n_users + 1))
-        return [train.item[order[bounds[u] : bounds[u + 1]]] for u in range(self.dataset.n_users)]
+        return user_histories(self.split.train, self.dataset.n_users)
 
     def history(self, user: str | int) -> np.ndarray:
         """The user's training items (dataset item ids)."""
@@ -106,29 +97,28 @@ class Recommender:
     @cached_property
     def rules(self) -> RuleSet:
         """Mined rules of this run: read from ``rules.json`` in the run directory, or mined and saved there."""
-        path = None if self.run_dir is None else self.run_dir / RULES_FILE
-        if path is not None and path.exists():
-            return RuleSet.load(path, self.graph)
-        explain = self.config.explain
-        rules = mine_rules(self.graph, self.split.train, explain.rule_max_len, explain.min_support, explain.min_confidence, explain.max_rules)
-        if path is not None:
-            rules.save(path)
-        return rules
+        return run_rules(self.run_dir, Prepared(self.dataset, self.split, self.graph), self.config)
 
     @cached_property
     def phrases(self) -> PhraseTable:
         return PhraseTable.load(self.dataset.name)
 
     @cached_property
+    def context(self) -> ExplainContext:
+        """What the explanation functions of :mod:`kgrec.explain` take: model, graph, split, rules, phrases
+        and config (``kgrec.explain.evaluate.explain_eval(rec.context)``)."""
+        reload = None if self.run_dir is None else partial(load_context, str(self.run_dir))
+        return ExplainContext(self.model, self.graph, self.split, self.rules, self.phrases, self.config, reload)
+
+    @property
     def explainer(self) -> Explainer:
-        return Explainer.build(self.model, self.graph, self.rules, self.phrases, self.config.explain)
+        return self.context.explainer
 
     # ---- verbs ---------------------------------------------------------------------------------------------
     def scores(self, user: str | int) -> torch.Tensor:
         """The model's score of every item for ``user``."""
         uid = self.user_id(user)
-        with torch.no_grad():
-            return self.model.score_users(torch.tensor([uid], device=self.config.train.device))[0].cpu()
+        return next(scored_batches(self.model, [uid], 1, self.config.train.device))[1]
 
     def recommend(self, user: str | int, k: int = 10, explain: bool = False) -> list[Explanation]:
         """Top-``k`` items the user has not interacted with in training, best first.
@@ -152,25 +142,15 @@ class Recommender:
 
         >>> for user, explanations in rec.recommend_all(10, explain=True): ...
         """
-        ids = np.arange(self.dataset.n_users) if users is None else np.array([self.user_id(u) for u in users], dtype=np.int64)
-        batch_size = batch_size or self.config.eval.batch_size
-        for start in range(0, len(ids), batch_size):
-            batch = ids[start : start + batch_size]
-            with torch.no_grad():
-                scores = self.model.score_users(torch.as_tensor(batch, device=self.config.train.device)).cpu()
-            for row, uid in enumerate(batch.tolist()):
-                yield uid, self._ranked(uid, scores[row], k, explain)
+        ids = np.arange(self.dataset.n_users) if users is None else [self.user_id(u) for u in users]
+        batches = scored_batches(self.model, ids, batch_size or self.config.eval.batch_size, self.config.train.device)
+        for uid, scores in batches:
+            yield uid, self._ranked(uid, scores, k, explain)
 
     def _ranked(self, uid: int, scores: torch.Tensor, k: int, explain: bool) -> list[Explanation]:
         """The top-``k`` list of ``uid`` from its score vector; popular items for a user without history."""
-        history = self._history[uid]
-        if len(history) == 0:
-            return self._popular(uid, k)
-        items, top_scores = top_k(scores, k, history)
-        ranks = np.arange(1, len(items) + 1)
-        if explain:
-            return self.explainer.explain_items(uid, items, top_scores, ranks)
-        return [Explanation(uid, int(i), float(s), int(r)) for i, s, r in zip(items, top_scores, ranks)]
+        explainer = self.explainer if explain and len(self._history[uid]) else None
+        return ranked_explanations(uid, scores, k, self._history[uid], self.graph, self.phrases, explainer)
 
     def explain(self, user: str | int, item: str | int) -> Explanation:
         """Why ``item`` is (or is not) recommended to ``user``: its rank, paths, rule and sentence.
@@ -178,13 +158,7 @@ class Recommender:
         >>> e = rec.explain("u_91", "Star Wars")
         >>> e.rank, e.rule, e.text
         """
-        uid, iid = self.user_id(user), self.item_id(item)
-        scores = self.scores(uid)
-        history = self._history[uid]
-        masked = scores.clone()
-        masked[torch.as_tensor(history, dtype=torch.long)] = -torch.inf
-        rank = 1 + int((masked > masked[iid]).sum()) + int((masked[:iid] == masked[iid]).sum())
-        return self.explainer.explain_items(uid, [iid], [float(scores[iid])], [rank])[0]
+        return self.context.explain(self.user_id(user), self.item_id(item))
 
     def paths(self, user: str | int, item: str | int, max_len: int | None = None) -> list[Path]:
         """Every path (up to the configured cap) from the user to the item, strongest first.
@@ -195,11 +169,8 @@ class Recommender:
         return self.explainer.finder.paths(self.user_id(user), self.item_id(item), max_len)
 
     def path_text(self, path: Path) -> str:
-        """``Alice –liked→ Heat –was directed by→ Michael Mann –directed→ Collateral``."""
-        parts = [self.graph.node_name(path.nodes[0])]
-        for relation, node in zip(path.relations, path.nodes[1:]):
-            parts.append(f"–{self.phrases.phrase(self.graph, relation)}→ {self.graph.node_name(node)}")
-        return " ".join(parts)
+        """``Alice —liked→ Heat —was directed by→ Michael Mann —directed→ Collateral``."""
+        return path_text(path, self.graph, self.phrases)
 
     def rule_name(self, rule: Rule) -> str:
         """A rule's readable name, e.g. "same director"."""
@@ -211,21 +182,7 @@ class Recommender:
         >>> rec.evaluate()["ndcg@20"]
         >>> rec.evaluate("ctr")["auc"]
         """
-        from kgrec.evaluation.ctr import evaluate_ctr_protocol
-        from kgrec.training.run import Prepared, test_ranking
-
-        prepared = Prepared(self.dataset, self.split, self.graph)
-        if protocol == "ctr":
-            return evaluate_ctr_protocol(self.model, self.dataset, self.split, self.config.train.seed)
-        return test_ranking(self.model, prepared, self.config)
-
-    def _popular(self, user: int, k: int) -> list[Explanation]:
-        items, counts = top_k(torch.as_tensor(item_popularity(self.graph), dtype=torch.float64), k, np.zeros(0, dtype=np.int64))
-        out = []
-        for rank, (item, count) in enumerate(zip(items, counts), start=1):
-            explanation = Explanation(user, int(item), float(count), rank, fallback=True)
-            out.append(dataclasses.replace(explanation, text=explanation_text(explanation, self.graph, self.phrases)))
-        return out
+        return evaluate_model(self.model, Prepared(self.dataset, self.split, self.graph), self.config, protocol)
 
 
 def _identify(ids, query: str | int, error: type[UnknownUserError] | type[UnknownItemError]) -> int:
@@ -234,3 +191,9 @@ def _identify(ids, query: str | int, error: type[UnknownUserError] | type[Unknow
             raise error(f"{ids.kind} id {int(query)} out of range: the dataset has {len(ids)} {ids.kind}s")
         return int(query)
     return resolve(ids, query, error)
+
+
+def load_context(run_dir: str) -> ExplainContext:
+    """The explanation context of the run in ``run_dir`` (what a worker process of
+    :func:`kgrec.explain.compare.compare_methods` rebuilds)."""
+    return Recommender.load(run_dir).context

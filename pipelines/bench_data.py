@@ -1,7 +1,7 @@
 """Benchmark of the data layer: load, split and build the collaborative KG per dataset.
 
 Run: ``python pipelines/bench_data.py [--out bench_data.json] [--repeat 3]``. Prints a markdown table and
-writes JSON. Targets (issue 2, 2 CPU cores): lastfm-kgcn < 5 s, ml100k < 10 s for load + split + CKG.
+writes JSON. Targets (2 CPU cores): lastfm-kgcn < 5 s, ml100k < 10 s for load + split + CKG.
 """
 
 from __future__ import annotations

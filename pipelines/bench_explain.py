@@ -4,7 +4,7 @@ Run: ``python pipelines/bench_explain.py RUN [RUN ...] [--users 200] [--out benc
 directories written by ``kgrec train`` (e.g. lastfm-kgcn on the benchmark split and ml100k). For each run:
 median and p95 latency of ``recommend(user, 10, explain=True)`` after the model is loaded (rules mined
 beforehand), the time to explain every user's top-10, and ``kgrec explain-eval``'s measures on ``--users``
-sampled users. Targets (issue 4): path coverage (length ≤ 3) ≥ 95 %, fidelity ≥ 80 %, median latency ≤ 50 ms,
+sampled users. Targets: path coverage (length ≤ 3) ≥ 95 %, fidelity ≥ 80 %, median latency ≤ 50 ms,
 all users of lastfm-kgcn ≤ 60 s.
 """
 
@@ -49,7 +49,7 @@ def bench_run(run: Path, n_users: int, k: int, all_users: bool) -> dict[str, obj
         for user in tqdm(eligible, desc=f"explain all ({run.name})", unit="user"):
             rec.recommend(int(user), k, explain=True)
         everyone = time.perf_counter() - started
-    report = explain_eval(rec, n_users, k)
+    report = explain_eval(rec.context, n_users, k)
     return {
         "run": str(run),
         "dataset": rec.dataset.name,

@@ -11,7 +11,7 @@ reset high-water mark (Linux ``/proc/self/clear_refs``), so each phase's peak RS
 * ``evaluate``: full ranking of every test user over every item, in ``eval.batch_size`` batches;
 * ``explain``: explained top-10 of every user with training history (``Recommender.recommend_all``).
 
-Targets (issue 6): whole-process peak <= 1.5 GB on lastfm-kgcn and ml100k; at 10x the users the evaluation and
+Targets: whole-process peak <= 1.5 GB on lastfm-kgcn and ml100k; at 10x the users the evaluation and
 explanation phases grow by far less than 10x (their batches do not grow with the number of users).
 """
 
@@ -80,7 +80,7 @@ def measure(dataset_name: str, scale: int, epochs: int) -> dict[str, object]:
     from kgrec.data.load import load_dataset
     from kgrec.models.baselines import build_model, item_popularity
     from kgrec.recommender import Recommender
-    from kgrec.training.run import prepare, test_ranking
+    from kgrec.run.fit import prepare, test_ranking
     from kgrec.training.trainer import Trainer
 
     started = time.perf_counter()

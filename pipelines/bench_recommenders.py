@@ -4,7 +4,7 @@ Run: ``python pipelines/bench_recommenders.py [--config pipelines/lastfm-benchma
 [--only kgrec,pop] [--set train.epochs=5 ...] [--out bench_recommenders.json]``. Every row is a real
 ``kgrec train`` run (so its peak RSS is that process's own); the script prints a markdown table and writes
 JSON. The rows are the config's kgrec and the variants of its ``pipeline.compare`` (kgrec's ablations
-first), so the benchmark and ``kgrec run`` compare the same models. Targets (issue 3, lastfm-kgcn
+first), so the benchmark and ``kgrec run`` compare the same models. Targets (lastfm-kgcn
 split-2026): kgrec NDCG@20 ≥ 0.2528 and Recall@20 ≥ 0.4054.
 """
 

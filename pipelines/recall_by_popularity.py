@@ -41,7 +41,7 @@ def report(args: argparse.Namespace) -> None:
     from kgrec.evaluation.breakdown import popularity_breakdown
     from kgrec.evaluation.ranking import evaluate_top_k
     from kgrec.models.baselines import item_popularity
-    from kgrec.training.run import load_run
+    from kgrec.run.fit import load_run
 
     config, prepared, model = load_run(args.run_dir)
     split, n_items = prepared.split, prepared.dataset.n_items

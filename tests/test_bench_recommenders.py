@@ -21,7 +21,7 @@ def test_rows_follow_the_configs_compare_list_ablations_first(tmp_path: Path) ->
     assert list(rows) == ["kgrec", "kgrec (no KG: pure CF)", "kgrec (uniform weights)", "kgrec (TransE instead of TransH)",
                           "kgrec (lambda_kg = 0)", "LightGCN", "BPR-MF", "Pop"]
     assert rows["kgrec"] == [] and rows["kgrec (uniform weights)"] == ["model.attention=false"]
-    assert rows["LightGCN"] == ["model.model=lightgcn", "train.loss=bpr", "train.negatives=1", "train.negative_choice=all",
+    assert rows["LightGCN"] == ["model.model=lightgcn", "train.loss=bpr", "train.negatives=1",
                                 "model.l2=0.001"]  # the config's pipeline.baseline_set last
     config = tmp_path / "small.yaml"
     config.write_text("data:\n  name: lastfm-kgcn\npipeline:\n  compare: [pop, transe, bprmf]\n", encoding="utf-8")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BENCHMARK_SPLIT, SHARED_DATASETS, require_shared
+from tests.conftest import BENCHMARK_SPLIT, SHARED_DATASETS, require_benchmark_split, require_shared
 
 
 def kgrec(*args: str, cache: Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -20,12 +20,14 @@ def kgrec(*args: str, cache: Path, cwd: Path | None = None) -> subprocess.Comple
 
 
 def test_data_list_names_every_dataset_and_where_it_is(tmp_path) -> None:
+    require_shared("lastfm-kgcn", "ml-100k", "ml1m-satori-kg", "moviekg-omdb")
     result = kgrec("data", "list", cache=tmp_path)
     assert result.returncode == 0, result.stderr
     for name in ("lastfm-kgcn", "ml100k", "moviekg-omdb"):
         assert name in result.stdout
-    if (SHARED_DATASETS / "lastfm-kgcn").is_dir():
-        assert str(SHARED_DATASETS / "lastfm-kgcn") in result.stdout
+    for folder in ("lastfm-kgcn", "ml-100k", "ml1m-satori-kg", "moviekg-omdb"):
+        assert str(SHARED_DATASETS / folder) in result.stdout, folder
+    assert "not found" not in result.stdout
 
 
 def test_data_stats_lastfm(tmp_path) -> None:
@@ -49,6 +51,7 @@ def test_data_stats_ml100k_json(tmp_path) -> None:
 
 def test_data_split_reproduces_benchmark_and_export_round_trips(tmp_path) -> None:
     require_shared("lastfm-kgcn")
+    require_benchmark_split()
     out = tmp_path / "split"
     result = kgrec("data", "split", "lastfm-kgcn", "--out", str(out), "--seed", "2026", "--min-user-interactions", "5", cache=tmp_path)
     assert result.returncode == 0, result.stderr

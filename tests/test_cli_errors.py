@@ -150,10 +150,18 @@ CASES = {
     "--set wrong type (int)": Case("train {data} --set train.epochs=abc", "train.epochs"),
     "--set wrong type (list)": Case("train {data} --set eval.ks=[x]", "eval.ks"),
     "--set empty list": Case("train {data} --set eval.ks=[]", "eval.ks"),
-    "--set batch size 0": Case("train {data} --set train.batch_size=0", "train: batch_size"),
-    "--set negative epochs": Case("train {data} --set train.epochs=-1", "train: epochs"),
-    "--set a K of 0": Case("train {data} --set eval.ks=[5,0]", "eval: ks"),
+    "--set batch size 0": Case("train {data} --set train.batch_size=0", "train.batch_size: expected a value of at least 1, got 0"),
+    "--set negative epochs": Case("train {data} --set train.epochs=-1", "train.epochs: expected a value of at least 0, got -1"),
+    "--set a K of 0": Case("train {data} --set eval.ks=[5,0]", "eval.ks: expected values that are each a value of at least 1, got (5, 0)"),
     "--set without =": Case("train {data} --set train.epochs", "'train.epochs'"),
+    "--set unknown aggregator": Case("train {data} --set model.aggregator=foo", "--set: model.aggregator: expected one of bi, sum, mean, got 'foo'"),
+    "--set unknown kge": Case("train {data} --set model.kge=transr", "--set: model.kge: expected one of transh, transe, got 'transr'"),
+    "--set negative lambda_kg": Case("train {data} --set model.lambda_kg=-0.5", "--set: model.lambda_kg: expected a value of at least 0, got -0.5"),
+    "--set lr of 0": Case("train {data} --set train.lr=0", "--set: train.lr: expected a value above 0, got 0.0"),
+    "--set NaN l2": Case("train {data} --set model.l2=.nan", "--set: model.l2: expected a value of at least 0, got nan"),
+    "--set metric not computed": Case("train {data} --set train.metric=ndcg@7", "train.metric: ndcg@7 is not computed"),
+    "--set explain range": Case("train {data} --set explain.rule_weight=1.5", "--set: explain.rule_weight: expected a value in [0, 1], got 1.5"),
+    "--set unknown variant": Case("train {data} --set pipeline.compare=[kgat]", "--set: pipeline.compare: expected values that are each one of pop"),
     "--set value not YAML": Case("train {data} --set eval.ks=[1,", "eval.ks"),
     "--config missing": Case("train {data} --config {tmp}/none.yaml", "{tmp}/none.yaml"),
     "--config invalid YAML": Case("train {data} --config {files}/invalid.yaml", "{files}/invalid.yaml"),
@@ -330,7 +338,7 @@ def test_recommender_load_raises_typed_errors(
 
 def test_a_missing_run_directory_is_a_run_error(tmp_path: Path) -> None:
     from kgrec.recommender import Recommender
-    from kgrec.training.run import evaluate_run
+    from kgrec.run.fit import evaluate_run
 
     with pytest.raises(RunError, match="no such run directory"):
         Recommender.load(tmp_path / "nothing")

@@ -91,11 +91,11 @@ def test_inspect_paths_prints_paths_rules_and_the_chosen_explanation(tmp_path: P
     args = ["--max-len", "3", "--html", "--out", str(tmp_path / "run")]
     out = run_example("inspect_paths.py", *SMALL, *args, cache=tmp_path)
     assert re.search(r"^\d+ paths.* of length <= 3 from user u_91 to the top item ", out, re.MULTILINE)
-    path_lines = re.findall(r"^\s+\d+\. length ([123])  weight [\d.e-]+  user u_91 –liked→ .+", out, re.MULTILINE)
+    path_lines = re.findall(r"^\s+\d+\. length ([123])  weight [\d.e-]+  user u_91 —liked→ .+", out, re.MULTILINE)
     assert path_lines
     assert re.search(r"^\d+ rules mined from [\d,]+ co-liked item pairs", out, re.MULTILINE)
     assert "same genre" in out  # a named rule
-    assert re.search(r"^  told path \(#\d+ by weight\): user u_91 –liked→ ", out, re.MULTILINE)
+    assert re.search(r"^  told path \(#\d+ by weight\): user u_91 —liked→ ", out, re.MULTILINE)
     assert re.search(r"^  rule: ", out, re.MULTILINE)
     assert re.search(r"^  sentence: Recommended \*.+\* because you liked \*", out, re.MULTILINE)
     assert (tmp_path / "run" / "explanation.html").exists()

@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from kgrec.config import VARIANT_NAMES
 from kgrec.errors import ConfigError
-from kgrec.pipeline import VARIANTS, load_pipeline_config, model_label, run_pipeline, variant_config
-from tests.models.planted import write_planted_files
+from kgrec.pipeline import load_pipeline_config, model_label, run_pipeline, variant_config
 from tests.cli_runner import kgrec
+from tests.models.planted import write_planted_files
 
 
 def pipeline_yaml(directory: Path, data: Path, epochs: int = 4, report: bool = False) -> Path:
@@ -110,24 +111,32 @@ def test_unknown_variant_and_bad_override_are_clear_errors(data_dir: Path, tmp_p
     with pytest.raises(ConfigError, match="valid keys: .*pipeline.compare"):
         load_pipeline_config(config, ["pipeline.compares=[pop]"])
     result = kgrec("run", str(config), "--set", "pipeline.compare=[popular]", "--out", str(tmp_path / "x"), cwd=tmp_path)
-    assert result.returncode == 2 and "unknown variant 'popular'" in result.stderr and "bprmf" in result.stderr
+    assert result.returncode == 2 and "pipeline.compare: expected values that are each one of pop, bprmf" in result.stderr
+    assert "got ('popular',)" in result.stderr
     assert not (tmp_path / "x" / "model.pt").exists()  # refused before training
     result = kgrec("run", str(config), "--set", "pipeline.baseline_set=[model.nope=1]", "--out", str(tmp_path / "x"), cwd=tmp_path)
     assert result.returncode == 2 and "variant 'pop'" in result.stderr and "unknown key 'model.nope'" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "x" / "model.pt").exists()
     result = kgrec("run", cwd=tmp_path)
     assert result.returncode == 2 and "pipeline YAML, or --resume RUN" in result.stderr
-    assert set(VARIANTS) >= {"pop", "bprmf", "lightgcn", "no_kg", "attention", "transe", "no_kg_loss"}
+    # the documented variants change the main config (kgrec, attention off) as their names say
+    main = load_pipeline_config(config)
+    models = {name: variant_config(main, name, tmp_path).model for name in VARIANT_NAMES}  # every name has overrides
+    assert [models[name].model for name in VARIANT_NAMES] == ["pop", "bprmf", "lightgcn"] + ["kgrec"] * 5
+    changed = (models["no_kg"].use_kg, models["attention"].attention, models["transe"].kge, models["no_kg_loss"].lambda_kg)
+    assert changed == (False, True, "transe", 0.0) and models["no_attention"].attention is False
+    before = (main.model.use_kg, main.model.attention, main.model.kge, main.model.lambda_kg)
+    assert all(new != old for new, old in zip(changed, before)), before
 
 
 def test_baselines_train_with_plain_bpr_and_ablations_keep_the_main_objective(data_dir: Path, tmp_path: Path) -> None:
-    config = load_pipeline_config(pipeline_yaml(tmp_path, data_dir), ["train.negatives=8", "train.negative_choice=mixgcf"])
+    config = load_pipeline_config(pipeline_yaml(tmp_path, data_dir), ["train.negatives=8", "train.loss=softmax"])
     for name in ("lightgcn", "bprmf", "pop"):
         train = variant_config(config, name, tmp_path).train
-        assert (train.negatives, train.negative_choice) == (1, "all"), name
+        assert (train.negatives, train.loss) == (1, "bpr"), name
     for name in ("no_kg", "transe", "no_kg_loss"):
         train = variant_config(config, name, tmp_path).train
-        assert (train.negatives, train.negative_choice) == (8, "mixgcf"), name
+        assert (train.negatives, train.loss) == (8, "softmax"), name
 
 
 def test_a_main_baseline_run_is_labelled_by_its_model() -> None:

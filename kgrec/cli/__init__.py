@@ -6,17 +6,16 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
+from kgrec.cli import data, explain, inspect, kge, pipeline, train
+from kgrec.cli.common import EXIT_USAGE, checked_run, error_line
 from kgrec.errors import KgrecError
 
-EXIT_USAGE = 2
+__all__ = ["EXIT_USAGE", "build_parser", "checked_run", "error_line", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    from kgrec.cli import data, explain, inspect, kge, pipeline, train
-
     parser = argparse.ArgumentParser(prog="kgrec", description="Explainable recommendation over knowledge graphs.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what kgrec is doing")
@@ -50,26 +49,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("kgrec: interrupted", file=sys.stderr)
         return 130
     return 0
-
-
-def error_line(error: Exception) -> str:
-    """The error as one line: an OSError as ``file: reason``, any line breaks (a library's message) joined."""
-    if isinstance(error, OSError) and error.filename is not None:
-        message = f"{error.filename}: {error.strerror or error}"
-    else:
-        message = str(error)
-    return " ".join(message.split())
-
-
-def checked_run(run: Path) -> Path:
-    """``run``, once its config.yaml shows a run directory of this kgrec version (else a RunError naming it).
-
-    The check imports nothing heavy: a mistyped or foreign run is reported before the seconds that importing
-    torch and the graph library take."""
-    from kgrec.config import saved_run_config
-
-    saved_run_config(run)
-    return run
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,6 +11,7 @@ import numpy as np
 from kgrec.cli.tables import table
 from kgrec.config import DataConfig, SplitConfig
 from kgrec.data.dataset import RecDataset
+from kgrec.data.formats import recbole_atomic
 from kgrec.data.load import load_dataset
 from kgrec.data.registry import list_specs
 from kgrec.data.sources import where_found
@@ -134,7 +135,5 @@ def run_split(args: argparse.Namespace) -> None:
 
 
 def run_export(args: argparse.Namespace) -> None:
-    from kgrec.data.formats import recbole_atomic
-
     dataset = load_dataset(data_config(args))
     print(recbole_atomic.export(dataset, args.out))

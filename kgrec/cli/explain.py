@@ -6,10 +6,15 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from kgrec.atomic import json_safe, safe_file_name
+from kgrec.atomic import atomic_write_text, json_safe, safe_file_name
+from kgrec.cli.common import check_positive, checked_run
 from kgrec.cli.tables import table
+from kgrec.errors import ConfigError
+
+if TYPE_CHECKING:
+    from kgrec.recommender import Recommender
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -53,27 +58,18 @@ def register(commands: argparse._SubParsersAction) -> None:
     evaluate.set_defaults(handler=run_explain_eval)
 
 
-def _load(run: Path):
-    from kgrec.cli import checked_run
-
+def load_recommender(run: Path) -> Recommender:
+    """The run's recommender, once its config.yaml is checked (a mistyped run fails before torch loads)."""
     checked_run(run)
-    from kgrec.recommender import Recommender
+    from kgrec.recommender import Recommender  # torch: imported once the run directory is checked
 
     return Recommender.load(run)
 
 
-def _check_positive(name: str, value: int | None) -> None:
-    from kgrec.errors import ConfigError
-
-    if value is not None and value < 1:
-        raise ConfigError(f"{name} must be a positive integer, got {value}")
-
-
 def run_recommend(args: argparse.Namespace) -> None:
-    _check_positive("-k", args.k)
-    rec = _load(args.run)
-    from kgrec.atomic import atomic_write_text
-    from kgrec.explain.render import explanations_html, recommendations_document
+    check_positive("-k", args.k)
+    rec = load_recommender(args.run)
+    from kgrec.explain.render import explanations_html, recommendations_document  # torch: after the run loads
 
     user = rec.user_id(args.user)
     explanations = rec.recommend(user, args.k, explain=args.explain or args.format == "html")
@@ -104,12 +100,10 @@ def run_recommend(args: argparse.Namespace) -> None:
 
 
 def run_paths(args: argparse.Namespace) -> None:
-    from kgrec.errors import ConfigError
-
     if args.max_len < 2:
         raise ConfigError(f"--max-len must be at least 2 (user → liked item → ... → item), got {args.max_len}")
-    _check_positive("--top", args.top)
-    rec = _load(args.run)
+    check_positive("--top", args.top)
+    rec = load_recommender(args.run)
     paths = rec.paths(args.user, args.item, args.max_len)[: args.top]
     if args.format == "json":
         rows = [
@@ -126,8 +120,8 @@ def run_paths(args: argparse.Namespace) -> None:
 
 
 def run_rules(args: argparse.Namespace) -> None:
-    _check_positive("--top", args.top)
-    rec = _load(args.run)
+    check_positive("--top", args.top)
+    rec = load_recommender(args.run)
     rules = rec.rules.rules[: args.top]
     label = rec.phrases.pattern_label
     if args.format == "json":
@@ -142,24 +136,26 @@ def run_rules(args: argparse.Namespace) -> None:
 
 
 def run_explain_eval(args: argparse.Namespace) -> None:
-    _check_positive("--users", args.users)
-    _check_positive("-k", args.k)
+    check_positive("--users", args.users)
+    check_positive("-k", args.k)
     for name, value in (("--slow-users", args.slow_users), ("--ig-steps", args.ig_steps), ("--gnn-epochs", args.gnn_epochs), ("--workers", args.workers)):
-        _check_positive(name, value)
-    from kgrec.explain.compare import methods_table, parse_methods
+        check_positive(name, value)
+    from kgrec.explain.compare import (  # torch: the methods are checked before the run loads
+        methods_table,
+        parse_methods,
+    )
 
     methods = parse_methods(args.methods) if args.methods else None
-    rec = _load(args.run)
-    from kgrec.atomic import atomic_write_text
-    from kgrec.explain.evaluate import explain_eval
+    rec = load_recommender(args.run)
+    from kgrec.explain.evaluate import explain_eval  # torch: after the run loads
 
-    report = json_safe(explain_eval(rec, args.users, args.k, methods=methods, slow_users=args.slow_users,
+    report = json_safe(explain_eval(rec.context, args.users, args.k, methods=methods, slow_users=args.slow_users,
                                     steps=args.ig_steps, epochs=args.gnn_epochs, workers=args.workers))
     atomic_write_text(args.run / "explain_eval.json", json.dumps(report, indent=2) + "\n")
     if methods:
         atomic_write_text(args.run / "explain_methods.md", methods_table(report["methods"]) + "\n")
     if (args.run / "report.html").exists():  # keep the run report's "Explanation quality" section current
-        from kgrec.report import build_report
+        from kgrec.report import build_report  # matplotlib: only when there is a report to refresh
 
         build_report(args.run)
     if args.format == "json":

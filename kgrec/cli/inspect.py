@@ -8,7 +8,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kgrec.atomic import json_safe
+from kgrec.cli.common import check_positive
+from kgrec.cli.explain import load_recommender
 from kgrec.cli.tables import table
+from kgrec.errors import ConfigError
+from kgrec.explain.types import INSPECT_DIR
 
 if TYPE_CHECKING:
     from kgrec.explain.association import Association
@@ -31,22 +35,19 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_inspect(args: argparse.Namespace) -> None:
-    from kgrec.cli.explain import _check_positive, _load
-    from kgrec.errors import ConfigError
-
     kinds = [kind for kind in ("relations", "entities") if getattr(args, kind)]
     if not kinds:
         raise ConfigError("kgrec inspect: choose what to analyse: --relations and/or --entities")
     for name, value in (("--users", args.users), ("-k", args.k), ("--top", args.top)):
-        _check_positive(name, value)
-    rec = _load(args.run)
-    from kgrec.explain.association import INSPECT_DIR, analyse, write_association
+        check_positive(name, value)
+    rec = load_recommender(args.run)
+    from kgrec.explain.association import analyse, write_association  # torch: after the run loads
 
     out_dir = args.out_dir or args.run / INSPECT_DIR
-    results = analyse(rec, kinds, args.users, args.k, args.top)
+    results = analyse(rec.context, kinds, args.users, args.k, args.top)
     written = write_association(results, out_dir)
     if out_dir.resolve() == (args.run / INSPECT_DIR).resolve() and (args.run / "report.html").exists():
-        from kgrec.report import build_report
+        from kgrec.report import build_report  # matplotlib: only when there is a report to refresh
 
         written.append(build_report(args.run)[0])  # the report's "What the model leans on" section
     if args.format == "json":

@@ -12,10 +12,13 @@ from typing import Any
 
 import yaml
 
-from kgrec.atomic import safe_file_name
+from kgrec.atomic import atomic_directory, safe_file_name
 from kgrec.cli.tables import table
-from kgrec.config import parse_yaml
+from kgrec.config import KGEConfig, from_dict, parse_yaml, read_yaml_mapping, to_dict
+from kgrec.data.load import load_dataset
+from kgrec.data.registry import list_specs
 from kgrec.errors import ConfigError, DatasetError, RunError
+from kgrec.run.files import run_file
 
 METRIC_ROWS = ("mrr", "hits@1", "hits@3", "hits@10", "mean_rank")
 
@@ -74,18 +77,14 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
     return values
 
 
-def build_config(overrides: dict[str, Any]):
+def build_config(overrides: dict[str, Any]) -> KGEConfig:
     """KGEConfig from ``--set`` values; an unknown key is a ConfigError listing the valid keys."""
-    from kgrec.config import from_dict
-    from kgrec.training.kge import KGEConfig
-
     return from_dict(KGEConfig, overrides, where="--set")
 
 
 def load_source(source: str, seed: int):
     """``(TripleSplit, description)`` of a triples directory or a registered dataset's KG."""
-    from kgrec.data.registry import list_specs
-    from kgrec.data.triples import load_triples, triples_from_dataset
+    from kgrec.data.triples import load_triples, triples_from_dataset  # torch: once the options are checked
 
     path = Path(source)
     if path.is_dir():
@@ -93,8 +92,6 @@ def load_source(source: str, seed: int):
         return split, {"kind": "directory", "name": split.name, "path": str(path.resolve())}
     registered = sorted(spec.name for spec in list_specs())
     if source in registered:
-        from kgrec.data.load import load_dataset
-
         ratios = (0.8, 0.1, 0.1)
         split = triples_from_dataset(load_dataset(source), seed=seed, ratios=ratios)
         return split, {"kind": "dataset", "name": source, "seed": seed, "ratios": list(ratios)}
@@ -112,8 +109,7 @@ def reload_source(description: dict[str, Any], where: Path):
         raise ConfigError(f"{where}: missing or malformed 'source' entry")
     if description["kind"] == "directory":
         return load_source(str(description["path"]), 0)[0]
-    from kgrec.data.load import load_dataset
-    from kgrec.data.triples import triples_from_dataset
+    from kgrec.data.triples import triples_from_dataset  # torch: once the run's config is checked
 
     return triples_from_dataset(
         load_dataset(description["name"]), seed=int(description["seed"]), ratios=tuple(description["ratios"])
@@ -142,8 +138,7 @@ def run_train(args: argparse.Namespace) -> None:
 
     import torch
 
-    from kgrec.atomic import atomic_directory
-    from kgrec.config import to_dict
+    # torch: imported once the options and the source are checked
     from kgrec.evaluation.linkpred import evaluate_link_prediction
     from kgrec.training.kge import save_checkpoint, train_kge
 
@@ -182,16 +177,13 @@ def run_train(args: argparse.Namespace) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> None:
-    from kgrec.config import read_yaml_mapping, run_file
-
     config_path = run_file(args.run, "config.yaml", "kgrec kge train")
     document = read_yaml_mapping(config_path)
     if "kge" not in document:  # checked before the slow imports below
         hint = " (a `kgrec train` run: use `kgrec evaluate`)" if "kgrec_version" in document else ""
         raise RunError(f"{config_path}: no 'kge' section; not a run directory written by `kgrec kge train`{hint}")
-    from kgrec.config import from_dict
-    from kgrec.evaluation.linkpred import evaluate_link_prediction
-    from kgrec.training.kge import KGEConfig, load_checkpoint
+    from kgrec.evaluation.linkpred import evaluate_link_prediction  # torch: once config.yaml is checked
+    from kgrec.training.kge import load_checkpoint
 
     config = from_dict(KGEConfig, document.get("kge"), where=f"{config_path}:kge")
     split = reload_source(document.get("source"), config_path)

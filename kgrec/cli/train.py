@@ -7,8 +7,10 @@ import dataclasses
 import time
 from pathlib import Path
 
+from kgrec.cli.common import checked_run
 from kgrec.cli.tables import table
 from kgrec.config import RunConfig, load_run_config, with_overrides
+from kgrec.data.registry import dataset_reference
 from kgrec.errors import ConfigError
 
 MODELS = ("kgrec", "bprmf", "lightgcn", "pop")
@@ -47,8 +49,6 @@ def train_config(args: argparse.Namespace) -> RunConfig:
         split = dataclasses.replace(config.split, scheme="predefined", split_dir=str(args.split_dir))
         config = dataclasses.replace(config, split=split)
     config = with_overrides(config, args.set)
-    from kgrec.api import dataset_reference
-
     return dataclasses.replace(config, data=dataclasses.replace(config.data, name=dataset_reference(config.data.name)))
 
 
@@ -56,7 +56,7 @@ def run_train(args: argparse.Namespace) -> None:
     if args.resume and args.out is None:
         raise ConfigError("--resume needs --out RUN, the directory of the interrupted run")
     config = train_config(args)
-    from kgrec.training.run import train_run
+    from kgrec.run.fit import train_run  # torch: imported once the arguments are checked
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = args.out or Path("runs") / f"{Path(config.data.name).name}-{config.model.model}-{stamp}"
@@ -68,10 +68,8 @@ def run_train(args: argparse.Namespace) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> None:
-    from kgrec.cli import checked_run
-
     checked_run(args.run)
-    from kgrec.training.run import evaluate_run
+    from kgrec.run.fit import evaluate_run  # torch: imported once the run directory is checked
 
     metrics = evaluate_run(args.run, args.protocol)
     print(table([[key, value] for key, value in metrics.items()], ["metric", "value"]))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from importlib import resources
 
 from kgrec.data.formats import kgcn, movielens, omdb
-from kgrec.data.registry import DataSource, DatasetSpec, register
 from kgrec.data.sources import RemoteFile
+from kgrec.data.spec import DatasetSpec, DataSource, register
 
 KGCN_MUSIC = "https://raw.githubusercontent.com/hwwang55/KGCN/2363ca2ddc66a79860629b2e0ec6ad23c57697c8/data/music/"
 HETREC_ZIP = "https://files.grouplens.org/datasets/hetrec2011/hetrec2011-lastfm-2k.zip"

@@ -3,9 +3,9 @@
 Node ids: users ``[0, U)``, items ``[U, U+I)``, entities not linked to an item ``[U+I, N)``. Items are KG
 entities (KGAT's convention): a KG triple on a linked entity is an edge on its item node.
 
-Relation ids: ``0`` = ``interact`` (user -> item), ``1..R`` = the dataset's KG relations, then the inverses
-in the same order: ``R+1`` = ``interact⁻¹`` and ``R+1+r`` = inverse of ``r``; ``inverse(r) = (r + R + 1) mod
-2(R+1)``. Interaction edges come from the training part of a split only.
+Relation ids follow :mod:`kgrec.data.relations` (``0`` = ``interact``, then the KG relations, then the
+inverses in the same order); the graph has those conventions as methods (``inverse``, ``forward``,
+``is_interact``, ``kg_relations``, ...). Interaction edges come from the training part of a split only.
 """
 
 from __future__ import annotations
@@ -21,15 +21,14 @@ from torch_geometric.data import Data
 from torch_geometric.utils import k_hop_subgraph
 
 from kgrec.data.dataset import Interactions, RecDataset
+from kgrec.data.relations import INTERACT, INTERACT_ID, INVERSE_SUFFIX, RelationIds
 
-INTERACT = "interact"
-INVERSE_SUFFIX = "⁻¹"
 USER, ITEM, ENTITY = 0, 1, 2
 NODE_KINDS = ("user", "item", "entity")
 
 
 @dataclass(frozen=True, eq=False)
-class CollaborativeKG:
+class CollaborativeKG(RelationIds):
     """The collaborative knowledge graph of a dataset and its training interactions.
 
     ``data`` is a PyG ``Data`` with ``edge_index`` (2 × E, source row first), ``edge_type`` (E),
@@ -62,7 +61,7 @@ class CollaborativeKG:
         n_rel = dataset.n_relations
         src = np.concatenate([train.user, kg["src"].to_numpy()])
         dst = np.concatenate([n_users + train.item, kg["dst"].to_numpy()])
-        rel = np.concatenate([np.zeros(len(train), dtype=np.int64), kg["relation"].to_numpy() + 1])
+        rel = np.concatenate([np.full(len(train), INTERACT_ID, dtype=np.int64), kg["relation"].to_numpy() + 1])
         src, dst, rel = np.concatenate([src, dst]), np.concatenate([dst, src]), np.concatenate([rel, rel + n_rel + 1])
         edges = np.unique(np.stack([rel, src, dst], axis=1), axis=0)  # sorted by (relation, source, target)
 
@@ -92,18 +91,12 @@ class CollaborativeKG:
     def num_nodes(self) -> int:
         return int(self.data.num_nodes)
 
-    @property
-    def num_relations(self) -> int:
-        """All relation ids, inverses included: 2 × (KG relations + 1)."""
-        return len(self.relation_names)
-
-    def inverse(self, relation: int) -> int:
-        """The id of the inverse of ``relation``."""
-        half = self.num_relations // 2
-        return (relation + half) % self.num_relations
-
     def item_node(self, item: int) -> int:
         return self.n_users + item
+
+    def user_item_edges(self) -> torch.Tensor:
+        """Bool mask [E] of the ``interact`` edges user -> item (the training interactions, once each)."""
+        return self.data.edge_type == self.interact
 
     def node_kind(self, node: int) -> str:
         """'user', 'item' or 'entity'."""
@@ -130,8 +123,7 @@ class CollaborativeKG:
         Paths item → entity → item are ``A @ A.T``; a user's KG-reachable items are ``x_u @ A @ A.T``.
         """
         edge_index, edge_type = self.data.edge_index, self.data.edge_type
-        half = self.num_relations // 2
-        is_kg = (edge_type != 0) & (edge_type != half)
+        is_kg = ~self.is_interact(edge_type)
         source = edge_index[0]
         keep = is_kg & (source >= self.n_users) & (source < self.n_users + self.n_items)
         rows, cols = source[keep] - self.n_users, edge_index[1, keep]

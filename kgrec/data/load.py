@@ -8,8 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kgrec.config import DataConfig
 from kgrec.data.dataset import RecDataset
+from kgrec.data.formats import kgat, recbole_atomic, tsv
+from kgrec.data.options import DataConfig
 from kgrec.data.registry import get_spec, list_specs
 from kgrec.data.sources import locate_dataset
 from kgrec.errors import ConfigError, DatasetError
@@ -21,8 +22,6 @@ PathLoader = Callable[[Path, DataConfig], RecDataset]
 
 def generic_formats() -> dict[str, PathLoader]:
     """Formats a user can bring: name -> parser of a file or directory."""
-    from kgrec.data.formats import kgat, recbole_atomic, tsv
-
     return {"tsv": tsv.load, "kgat": kgat.load, "recbole": recbole_atomic.load}
 
 

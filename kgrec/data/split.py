@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from kgrec.atomic import atomic_open, atomic_write_text
-from kgrec.config import SplitConfig
 from kgrec.data.dataset import PART_NAMES, Interactions, RecDataset
+from kgrec.data.options import SplitConfig
 from kgrec.data.readers import LINE_COLUMN, read_table, require_nonempty
 from kgrec.errors import ConfigError, DatasetError
 
@@ -74,11 +74,7 @@ def split(dataset: RecDataset, config: SplitConfig | None = None, **options: Any
         "random": _label_random,
         "predefined": _label_predefined,
     }
-    if config.scheme not in schemes:
-        raise ConfigError(f"unknown split scheme {config.scheme!r}; schemes: {', '.join(schemes)}")
-    ratios = np.asarray(config.ratios, dtype=np.float64)
-    if len(ratios) != 3 or (ratios < 0).any() or ratios[0] <= 0 or not np.isclose(ratios.sum(), 1.0):
-        raise ConfigError(f"split ratios must be three non-negative numbers summing to 1 with train > 0, got {config.ratios}")
+    # SplitConfig checked the scheme and the ratios when it was built
     labels = schemes[config.scheme](dataset, config)
     return from_labels(dataset, labels, config.scheme, None if config.scheme == "predefined" else config.seed)
 

@@ -169,6 +169,45 @@ def _top_k_across_ties(scores: Tensor, kth: Tensor, k: int) -> Tensor:
     return (keys.sort().values % n_items).view(n_rows, k)
 
 
+# ---- one user's ranking (recommendations and explanations) ----------------------------------------------
+def user_histories(interactions: Interactions, n_users: int) -> list[np.ndarray]:
+    """Each user's items in ``interactions`` (a user's training history), in the order they appear there."""
+    order = np.argsort(interactions.user, kind="stable")
+    bounds = np.searchsorted(interactions.user[order], np.arange(n_users + 1))
+    return [interactions.item[order[bounds[u] : bounds[u + 1]]] for u in range(n_users)]
+
+
+def history_mask(history: np.ndarray, n_items: int) -> np.ndarray:
+    """Bool [n_items], True at the items of ``history``: the items left out of that user's ranking."""
+    masked = np.zeros(n_items, dtype=bool)
+    masked[np.asarray(history, dtype=np.int64)] = True
+    return masked
+
+
+def rank_of(scores: Tensor, item: int, masked: np.ndarray) -> int:
+    """1-based rank of ``item`` in one user's ``scores`` among the unmasked items (ties → lower item id first,
+    as in :func:`top_k_lowest_id`)."""
+    values = scores.detach().cpu().numpy()
+    value = values[item]
+    open_ = ~masked
+    higher = int(np.sum((values > value) & open_))
+    tied_before = int(np.sum((values[:item] == value) & open_[:item]))
+    return 1 + higher + tied_before
+
+
+def top_k(scores: Tensor, k: int, exclude: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``k`` item ids and scores of one user's score vector with the ``exclude`` items left out (ties →
+    lower id, as in :func:`top_k_lowest_id`); fewer than ``k`` when fewer items are left."""
+    scores = scores.detach().cpu().clone()
+    if len(exclude):
+        scores[torch.as_tensor(exclude, dtype=torch.long)] = -torch.inf
+    k = min(k, int(torch.isfinite(scores).sum()))
+    if k < 1:
+        return np.zeros(0, dtype=np.int64), scores.numpy()[:0]
+    ids, values = top_k_lowest_id(scores.unsqueeze(0), k)
+    return ids[0].numpy(), values[0].numpy()
+
+
 def _masked_scores(
     score_users: ScoreFn, users: np.ndarray, seen: UserItems, n_items: int, device: torch.device
 ) -> Tensor:

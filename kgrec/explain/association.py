@@ -26,28 +26,25 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path as FilePath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from kgrec.atomic import atomic_open, atomic_write_json
 from kgrec.data.graph import ENTITY, INTERACT, CollaborativeKG
 from kgrec.errors import KgrecError
 from kgrec.evaluation.ranking import evaluate_ranking
-from kgrec.explain.evaluate import eval_defaults, sample_users
+from kgrec.explain.context import ExplainContext, sample_users
 from kgrec.explain.explainer import edge_keys, model_edge_weights
-from kgrec.explain.types import Explanation, Path
+from kgrec.explain.types import KINDS, Explanation, Path
 from kgrec.models.base import RankingModel
-
-if TYPE_CHECKING:
-    from kgrec.recommender import Recommender
+from kgrec.plotting import chart_label, figure_png, png_figure
 
 NDCG_K = 20
 METRIC = f"ndcg@{NDCG_K}"
-INSPECT_DIR = "inspect"  # default output folder inside a run directory; the report reads it
-KINDS = ("relations", "entities")
 UNITS = {"relations": "relation", "entities": "entity"}
 DEFAULT_TOP = 20
 
@@ -186,11 +183,9 @@ def propagation_graph(model: RankingModel, graph: CollaborativeKG) -> Propagatio
             f"model {type(model).__name__} has no propagation graph, so no relation or entity can be removed; "
             "node association needs a graph model (kgrec, lightgcn)"
         )
-    edge_type = getattr(model, "edge_type", None)
-    if edge_type is None:
-        edge_type = torch.where(edges[0] < graph.n_users, 0, graph.inverse(0))
-    half = graph.num_relations // 2
-    relations = edge_type.cpu().numpy().astype(np.int64) % half  # forward id: r and r + half are one relation
+    edge_type = model.propagation_edge_type()
+    assert edge_type is not None, "a model with propagation edges declares their relation ids"
+    relations = graph.forward(edge_type.cpu().numpy().astype(np.int64))  # r and its inverse are one relation
     graph_weights = model_edge_weights(model, graph)  # per CKG edge, in the graph's (sorted, unique) key order
     model_keys = edge_keys(edges, edge_type, graph.num_nodes)
     graph_keys = edge_keys(graph.data.edge_index, graph.data.edge_type, graph.num_nodes)
@@ -198,28 +193,28 @@ def propagation_graph(model: RankingModel, graph: CollaborativeKG) -> Propagatio
     return PropagationGraph(edges, relations, weights)
 
 
-def valid_ndcg(rec: Recommender, dropped: Tensor) -> float:
-    """Validation NDCG@20 of ``rec``'s model with the ``dropped`` propagation edges removed (no retraining)."""
+def valid_ndcg(ctx: ExplainContext, dropped: Tensor) -> float:
+    """Validation NDCG@20 of ``ctx``'s model with the ``dropped`` propagation edges removed (no retraining)."""
     with torch.no_grad():
-        user_emb, item_emb = rec.model.embeddings_without(dropped)
+        user_emb, item_emb = ctx.model.embeddings_without(dropped)
     metrics = evaluate_ranking(
-        lambda users: user_emb[users] @ item_emb.T, rec.split.valid, [rec.split.train], rec.dataset.n_items,
-        (NDCG_K,), rec.config.eval.batch_size, device=rec.config.train.device,
+        lambda users: user_emb[users] @ item_emb.T, ctx.split.valid, [ctx.split.train], ctx.graph.n_items,
+        (NDCG_K,), ctx.config.eval.batch_size, device=ctx.config.train.device,
     )
     return float(metrics[METRIC])
 
 
 # ---- the analyses ----------------------------------------------------------------------------------------
-def sampled_explanations(rec: Recommender, n_users: int, k: int, seed: int, progress: bool) -> list[Explanation]:
+def sampled_explanations(ctx: ExplainContext, n_users: int, k: int, seed: int, progress: bool) -> list[Explanation]:
     """The explained top-``k`` lists of ``n_users`` users with history, sampled with ``seed``."""
-    users = sample_users(rec, n_users, seed)
-    lists = rec.recommend_all(k, explain=True, users=[int(u) for u in users])
+    users = sample_users(ctx, n_users, seed)
+    lists = ctx.recommend_all(k, [int(u) for u in users])
     ranked = tqdm(lists, total=len(users), desc="explaining", unit="user", disable=not progress)
     return [e for _, explanations in ranked for e in explanations]
 
 
 def _analyse(
-    rec: Recommender,
+    ctx: ExplainContext,
     kind: str,
     n_users: int | None,
     k: int | None,
@@ -233,49 +228,49 @@ def _analyse(
 ) -> Association:
     """The shared skeleton: explain, count uses, pick candidates, remove each one's edges and rank again."""
     started = time.perf_counter()
-    n_users, k, seed = eval_defaults(rec, n_users, k, seed)
-    propagation = propagation_graph(rec.model, rec.graph)
-    if len(rec.split.valid) == 0:
+    n_users, k, seed = ctx.eval_defaults(n_users, k, seed)
+    propagation = propagation_graph(ctx.model, ctx.graph)
+    if len(ctx.split.valid) == 0:
         raise AssociationError("the run's split has no validation interactions, so no NDCG drop can be measured")
     if explanations is None:
-        explanations = sampled_explanations(rec, n_users, k, seed, progress)
+        explanations = sampled_explanations(ctx, n_users, k, seed, progress)
     told, listed = usage_shares(explanations, uses)
-    full = valid_ndcg(rec, propagation.no_edges())
+    full = valid_ndcg(ctx, propagation.no_edges())
     rows = []
     keys = candidates(told, listed, propagation)
     for key in tqdm(keys, desc=f"removing {kind}", unit=UNITS[kind], disable=not progress):
         mask = removed(propagation, key)
         selected = mask.cpu().numpy()
-        ndcg = valid_ndcg(rec, mask)
+        ndcg = valid_ndcg(ctx, mask)
         name, label, phrase = describe(propagation, key)
         mean_weight = float(propagation.weights[selected].mean()) if selected.any() else None
         rows.append(Usage(int(key), name, label, phrase, int(selected.sum()), told.get(key, 0.0), listed.get(key, 0.0),
                           mean_weight, ndcg, full - ndcg))
     rows.sort(key=lambda r: (-r.drop, -r.share, r.id))
-    graph = rec.graph
+    graph = ctx.graph
     present = set(propagation.relations.tolist())
-    absent = tuple(graph.relation_names[r] for r in range(graph.num_relations // 2) if r not in present)
+    absent = tuple(graph.relation_names[r] for r in range(graph.num_forward_relations) if r not in present)
     return Association(
-        kind, rec.config.model.model, METRIC, full, len({e.user for e in explanations}), k, seed, len(explanations),
+        kind, ctx.config.model.model, METRIC, full, len({e.user for e in explanations}), k, seed, len(explanations),
         sum(e.path is not None for e in explanations), tuple(rows), absent, round(time.perf_counter() - started, 2),
     )
 
 
 def relation_analysis(
-    rec: Recommender, n_users: int | None = None, k: int | None = None, seed: int | None = None,
+    ctx: ExplainContext, n_users: int | None = None, k: int | None = None, seed: int | None = None,
     progress: bool = True, explanations: Sequence[Explanation] | None = None,
 ) -> Association:
     """Every relation the model propagates over (``interact`` included): usage by the explanations of
     ``n_users`` sampled users' top-``k`` (defaults: ``explain.eval_users``, ``explain.eval_k``, the training
     seed; or the given ``explanations``), mean learned weight, and validation NDCG@20 without its edges
     (see the module docstring)."""
-    graph = rec.graph
+    graph = ctx.graph
 
     def describe(propagation: PropagationGraph, relation: int) -> tuple[str, str, str]:
-        return graph.relation_names[relation], rec.phrases.noun(graph, relation), rec.phrases.phrase(graph, relation)
+        return graph.relation_names[relation], ctx.phrases.noun(graph, relation), ctx.phrases.phrase(graph, relation)
 
     return _analyse(
-        rec, "relations", n_users, k, seed, progress,
+        ctx, "relations", n_users, k, seed, progress,
         uses=lambda path: path_relations(path, graph),
         candidates=lambda told, listed, propagation: sorted(set(propagation.relations.tolist())),
         removed=PropagationGraph.relation_edges,
@@ -285,13 +280,13 @@ def relation_analysis(
 
 
 def entity_analysis(
-    rec: Recommender, n_users: int | None = None, k: int | None = None, top: int = DEFAULT_TOP,
+    ctx: ExplainContext, n_users: int | None = None, k: int | None = None, top: int = DEFAULT_TOP,
     seed: int | None = None, progress: bool = True, explanations: Sequence[Explanation] | None = None,
 ) -> Association:
     """The ``top`` KG entities (non-item nodes) most used by the explanations (told-path share, then listed
     share), each with validation NDCG@20 when every edge incident to it is removed (arguments as for
     :func:`relation_analysis`)."""
-    graph = rec.graph
+    graph = ctx.graph
 
     def candidates(told: dict[int, float], listed: dict[int, float], propagation: PropagationGraph) -> list[int]:
         return sorted(listed, key=lambda n: (-told.get(n, 0.0), -listed[n], n))[:top]
@@ -302,10 +297,10 @@ def entity_analysis(
         if not len(incident):
             return name, name, ""
         main = Counter(incident.tolist()).most_common(1)[0][0]  # the relation that links it, e.g. genre
-        return name, f"{name} ({rec.phrases.noun(graph, main)})", ""
+        return name, f"{name} ({ctx.phrases.noun(graph, main)})", ""
 
     return _analyse(
-        rec, "entities", n_users, k, seed, progress,
+        ctx, "entities", n_users, k, seed, progress,
         uses=lambda path: path_entities(path, graph),
         candidates=candidates,
         removed=PropagationGraph.incident_edges,
@@ -315,7 +310,7 @@ def entity_analysis(
 
 
 def analyse(
-    rec: Recommender, kinds: Sequence[str], n_users: int | None = None, k: int | None = None, top: int = DEFAULT_TOP,
+    ctx: ExplainContext, kinds: Sequence[str], n_users: int | None = None, k: int | None = None, top: int = DEFAULT_TOP,
     seed: int | None = None, progress: bool = True,
 ) -> dict[str, Association]:
     """:func:`relation_analysis` and/or :func:`entity_analysis` (``kinds``: "relations", "entities") on one
@@ -323,20 +318,18 @@ def analyse(
     unknown = [kind for kind in kinds if kind not in KINDS]
     if unknown:
         raise ValueError(f"kinds must be among {KINDS}, got {unknown[0]!r}")
-    propagation_graph(rec.model, rec.graph)  # a model without a graph fails before the explaining
-    n_users, k, seed = eval_defaults(rec, n_users, k, seed)
-    explanations = sampled_explanations(rec, n_users, k, seed, progress)
+    propagation_graph(ctx.model, ctx.graph)  # a model without a graph fails before the explaining
+    n_users, k, seed = ctx.eval_defaults(n_users, k, seed)
+    explanations = sampled_explanations(ctx, n_users, k, seed, progress)
     return {
-        kind: relation_analysis(rec, n_users, k, seed, progress, explanations) if kind == "relations"
-        else entity_analysis(rec, n_users, k, top, seed, progress, explanations)
+        kind: relation_analysis(ctx, n_users, k, seed, progress, explanations) if kind == "relations"
+        else entity_analysis(ctx, n_users, k, top, seed, progress, explanations)
         for kind in kinds
     }
 
 
 def write_association(results: dict[str, Association], out_dir: FilePath) -> list[FilePath]:
     """``<kind>.json`` and ``<kind>.png`` of each analysis in ``out_dir`` (atomically); the paths written."""
-    from kgrec.atomic import atomic_open, atomic_write_json
-
     written = []
     for kind, result in results.items():
         atomic_write_json(out_dir / f"{kind}.json", result.to_dict())
@@ -350,8 +343,6 @@ def write_association(results: dict[str, Association], out_dir: FilePath) -> lis
 def association_png(result: Association) -> bytes:
     """Two horizontal bar charts as PNG bytes: share of explanations (dark: told path, light: any listed
     path) and the validation NDCG@20 drop when the row's edges are removed, rows in the table's order."""
-    from kgrec.report.plots import chart_label, figure_png, png_figure
-
     rows, note = result.charted()
     labels = [chart_label(r.label if result.kind == "entities" else f"{r.label} ({r.name})", 40) for r in rows]
     with png_figure(1, 2, figsize=(10, 1.8 + 0.3 * max(len(rows), 2)), sharey=True) as (figure, (share_axis, drop_axis)):

@@ -23,22 +23,22 @@ enumerated path through them, i.e. the model-weight path without rules) and the 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from kgrec.explain.fidelity import DeletionCase, DeletionTest, edge_keys, path_pairs, rank_of, summarise_cases
+from kgrec.errors import ConfigError
+from kgrec.evaluation.ranking import history_mask, rank_of
+from kgrec.explain.context import ExplainContext, sample_users
+from kgrec.explain.fidelity import DeletionCase, DeletionTest, edge_keys, path_pairs, summarise_cases
 from kgrec.explain.path_quality import path_quality
 from kgrec.explain.sensitivity import SENSITIVITY_METHODS, EdgeScores, edge_scores, to_explanation
 from kgrec.explain.types import Explanation
-
-if TYPE_CHECKING:
-    from kgrec.recommender import Recommender
 
 METHODS = ("paths", "rules", *SENSITIVITY_METHODS)
 #: Methods that cost a gradient per step or per epoch: run on the first ``slow_users`` sampled users only.
@@ -48,8 +48,6 @@ PATH_QUALITY = ("lir", "sep", "etd", "lid", "sed")
 
 def parse_methods(text: str) -> list[str]:
     """``"paths,rules,ig"`` → the method names, checked (ConfigError names the unknown one)."""
-    from kgrec.errors import ConfigError
-
     methods = [m.strip() for m in text.split(",") if m.strip()]
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
@@ -57,11 +55,11 @@ def parse_methods(text: str) -> list[str]:
     return list(dict.fromkeys(methods))
 
 
-def path_edge_scores(rec: Recommender, user: int, item: int) -> EdgeScores:
+def path_edge_scores(ctx: ExplainContext, user: int, item: int) -> EdgeScores:
     """``paths``: each undirected edge scored by the heaviest enumerated path through it (≤ max_len edges)."""
     started = time.perf_counter()
     best: dict[tuple[int, int], float] = {}
-    for path in rec.explainer.finder.paths(user, item):
+    for path in ctx.explainer.finder.paths(user, item):
         for a, b in zip(path.nodes[:-1], path.nodes[1:]):
             key = (min(a, b), max(a, b))
             best[key] = max(best.get(key, 0.0), path.weight)
@@ -78,21 +76,20 @@ def rule_edge_scores(pairs: np.ndarray, seconds: float) -> EdgeScores:
 class _Scale:
     """Per-case measurements of one method against the shared deletion control."""
 
-    def __init__(self, rec: Recommender, tester: DeletionTest) -> None:
-        self.rec, self.tester = rec, tester
-        model, graph = rec.model, rec.graph
-        edges = model.propagation_edges().cpu().numpy()
-        edge_type = getattr(model, "edge_type", None)
-        interact = np.ones(edges.shape[1], dtype=bool) if edge_type is None else np.isin(edge_type.cpu().numpy(), [0, graph.inverse(0)])
-        self.edges, self.interact = edges, interact
+    def __init__(self, ctx: ExplainContext, tester: DeletionTest) -> None:
+        self.ctx, self.tester = ctx, tester
+        edges, edge_type = ctx.model.propagation_edges(), ctx.model.propagation_edge_type()
+        if edges is None or edge_type is None:
+            raise ValueError(f"comparing explanation methods needs a graph model, not {type(ctx.model).__name__}")
+        self.edges, self.interact = edges.cpu().numpy(), ctx.graph.is_interact(edge_type.cpu().numpy())
 
     def sufficiency(self, user: int, item: int, pairs: np.ndarray, full: float) -> float:
         """score with only ``pairs`` and the item's own KG edges kept, over the full-graph score."""
-        node = self.rec.graph.n_users + item
+        node = self.ctx.graph.item_node(item)
         own_kg = ~self.interact & ((self.edges[0] == node) | (self.edges[1] == node))
-        kept = np.isin(self.tester.keys, edge_keys(pairs, self.rec.graph.num_nodes)) | own_kg
+        kept = np.isin(self.tester.keys, edge_keys(pairs, self.ctx.graph.num_nodes)) | own_kg
         dropped = torch.as_tensor(~kept, device=self.tester.device)
-        score = self.rec.model.score_users_without(torch.tensor([user], device=self.tester.device), dropped)[0, item]
+        score = self.ctx.model.score_users_without(torch.tensor([user], device=self.tester.device), dropped)[0, item]
         return float(score) / full if full else float("nan")
 
 
@@ -120,19 +117,18 @@ class _Settings:
     epochs: int
 
 
-def _measure_user(rec: Recommender, tester: DeletionTest, scale: _Scale, settings: _Settings, user: int, slow: bool) -> dict[str, list[_Row]]:
+def _measure_user(ctx: ExplainContext, tester: DeletionTest, scale: _Scale, settings: _Settings, user: int, slow: bool) -> dict[str, list[_Row]]:
     """Every method's rows for one user's explained top-k (the slow methods only when ``slow``).
 
     The random control is drawn from a generator seeded with (seed, user), so a user's rows do not depend
     on which other users are measured, or in which process."""
     rng = np.random.default_rng([settings.seed, user])
     started = time.perf_counter()
-    listed = rec.recommend(user, settings.k, explain=True)
+    listed = ctx.recommend(user, settings.k)
     rule_seconds = (time.perf_counter() - started) / max(1, len(listed))
-    history = rec.history(user)
-    base = rec.scores(user)
-    masked = np.zeros(len(base), dtype=bool)
-    masked[history] = True
+    history = ctx.history(user)
+    base = ctx.scores(user)
+    masked = history_mask(history, len(base))
     rows: dict[str, list[_Row]] = {m: [] for m in settings.methods}
     for explanation in listed:
         reference = path_pairs(explanation)
@@ -140,16 +136,16 @@ def _measure_user(rec: Recommender, tester: DeletionTest, scale: _Scale, setting
             continue
         control = tester.run([explanation], history, base, rng)[0]  # the rule path's case and the shared control
         item, budget, full = explanation.item, len(reference), float(base[explanation.item])
-        reference_keys = set(edge_keys(reference, rec.graph.num_nodes).tolist())
+        reference_keys = set(edge_keys(reference, ctx.graph.num_nodes).tolist())
         for method in settings.methods:
             if method in SLOW_METHODS and not slow:
                 continue
             if method == "rules":
                 scores = rule_edge_scores(reference, rule_seconds)
             elif method == "paths":
-                scores = path_edge_scores(rec, user, item)
+                scores = path_edge_scores(ctx, user, item)
             else:
-                scores = edge_scores(rec.model, user, item, method, settings.steps, settings.epochs, settings.seed)
+                scores = edge_scores(ctx.model, user, item, method, settings.steps, settings.epochs, settings.seed)
             chosen = scores.top(budget)
             if method == "rules":
                 case = control
@@ -157,54 +153,53 @@ def _measure_user(rec: Recommender, tester: DeletionTest, scale: _Scale, setting
                 without = tester.scores_without(user, chosen)
                 case = DeletionCase(user, item, control.rank, budget, rank_of(without, item, masked) - control.rank,
                                     float(base[item] - without[item]), control.random_rank_drop, control.random_score_drop)
-            chosen_keys = set(edge_keys(chosen, rec.graph.num_nodes).tolist()) if len(chosen) else set()
+            chosen_keys = set(edge_keys(chosen, ctx.graph.num_nodes).tolist()) if len(chosen) else set()
             rows[method].append(_Row(
                 case, scale.sufficiency(user, item, chosen, full), int(np.count_nonzero(scores.scores)), scores.edges_for_mass(0.9),
                 len(chosen_keys & reference_keys) / max(1, len(chosen_keys | reference_keys)), 1000 * scores.seconds,
-                explanation if method == "rules" else to_explanation(rec, user, item, scores, full, explanation.rank),
+                explanation if method == "rules" else to_explanation(ctx, user, item, scores, full, explanation.rank),
             ))
     return rows
 
 
-_WORKER: tuple[Recommender, DeletionTest, _Scale, _Settings] | None = None
+_WORKER: tuple[ExplainContext, DeletionTest, _Scale, _Settings] | None = None
 
 
-def _start_worker(run_dir: str, settings: _Settings, threads: int) -> None:
-    """Process-pool initialiser: load the run once per worker process."""
+def _start_worker(reload: Callable[[], ExplainContext], settings: _Settings, threads: int) -> None:
+    """Process-pool initialiser: rebuild the context (load the run) once per worker process."""
     global _WORKER
-    from kgrec.recommender import Recommender
-
     torch.set_num_threads(threads)
-    rec = Recommender.load(run_dir)
-    tester = DeletionTest(rec.model, rec.graph)
-    _WORKER = (rec, tester, _Scale(rec, tester), settings)
+    ctx = reload()
+    tester = DeletionTest(ctx.model, ctx.graph)
+    _WORKER = (ctx, tester, _Scale(ctx, tester), settings)
 
 
 def _worker_user(task: tuple[int, bool]) -> dict[str, list[_Row]]:
     assert _WORKER is not None, "worker not initialised"
-    rec, tester, scale, settings = _WORKER
-    return _measure_user(rec, tester, scale, settings, *task)
+    ctx, tester, scale, settings = _WORKER
+    return _measure_user(ctx, tester, scale, settings, *task)
 
 
-def _measure(rec: Recommender, settings: _Settings, tasks: list[tuple[int, bool]], workers: int, progress: bool) -> Iterator[dict[str, list[_Row]]]:
-    """Each task's rows in task order: in this process, or in ``workers`` processes that each load the run."""
+def _measure(ctx: ExplainContext, settings: _Settings, tasks: list[tuple[int, bool]], workers: int, progress: bool) -> Iterator[dict[str, list[_Row]]]:
+    """Each task's rows in task order: in this process, or in ``workers`` processes that each rebuild the
+    context with ``ctx.reload``."""
     bar = partial(tqdm, total=len(tasks), desc="explain methods", unit="user", disable=not progress)
     if workers <= 1:
-        tester = DeletionTest(rec.model, rec.graph)
-        scale = _Scale(rec, tester)
-        yield from bar(_measure_user(rec, tester, scale, settings, user, slow) for user, slow in tasks)
+        tester = DeletionTest(ctx.model, ctx.graph)
+        scale = _Scale(ctx, tester)
+        yield from bar(_measure_user(ctx, tester, scale, settings, user, slow) for user, slow in tasks)
         return
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
     threads = max(1, torch.get_num_threads() // workers)
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_start_worker,
-                             initargs=(str(rec.run_dir), settings, threads)) as pool:
+                             initargs=(ctx.reload, settings, threads)) as pool:
         yield from bar(pool.map(_worker_user, tasks))
 
 
 def compare_methods(
-    rec: Recommender,
+    ctx: ExplainContext,
     methods: Sequence[str] = METHODS,
     n_users: int = 200,
     k: int = 10,
@@ -220,19 +215,16 @@ def compare_methods(
     ``users``; the first ``slow_users`` of them for :data:`SLOW_METHODS`) at equal budgets, ``steps``
     integrated-gradients nodes and ``epochs`` GNNExplainer epochs; see the module docstring. JSON-ready.
 
-    ``workers`` > 1 spreads the users over that many processes (each loads ``rec.run_dir``, so ``rec`` must
-    come from :meth:`Recommender.load`); the result is the same as with one.
+    ``workers`` > 1 spreads the users over that many processes (each rebuilds the context with
+    ``ctx.reload``, so it must come from a recommender with a run directory); the result is the same as with one.
     """
-    from kgrec.errors import ConfigError
-    from kgrec.explain.evaluate import sample_users
-
-    if workers > 1 and rec.run_dir is None:
+    if workers > 1 and ctx.reload is None:
         raise ConfigError("workers > 1 needs a recommender loaded from a run directory (Recommender.load)")
     settings = _Settings(tuple(methods), int(k), int(seed), int(steps), int(epochs))
-    users = sample_users(rec, n_users, seed) if users is None else np.asarray(users, dtype=np.int64)
+    users = sample_users(ctx, n_users, seed) if users is None else np.asarray(users, dtype=np.int64)
     tasks = [(int(user), position < slow_users) for position, user in enumerate(users)]
     rows: dict[str, list[_Row]] = {m: [] for m in settings.methods}
-    for measured in _measure(rec, settings, tasks, workers, progress):
+    for measured in _measure(ctx, settings, tasks, workers, progress):
         for method, method_rows in measured.items():
             rows[method].extend(method_rows)
     return {
@@ -242,16 +234,16 @@ def compare_methods(
         "budget": "edges of the rule-guided path explanation (per case)",
         "steps": int(steps),
         "epochs": int(epochs),
-        "methods": {m: {**_summary(rows[m]), **_path_quality(rec, rows[m], k)} for m in settings.methods},
+        "methods": {m: {**_summary(rows[m]), **_path_quality(ctx, rows[m], k)} for m in settings.methods},
     }
 
 
-def _path_quality(rec: Recommender, rows: list[_Row], k: int) -> dict[str, float | None]:
+def _path_quality(ctx: ExplainContext, rows: list[_Row], k: int) -> dict[str, float | None]:
     """LIR, SEP, ETD, LID and SED of one method's explanations (Balloccu et al. 2022; see path_quality)."""
     lists: dict[int, list[Explanation]] = {}
     for row in rows:
         lists.setdefault(row.explanation.user, []).append(row.explanation)
-    quality = path_quality(list(lists.values()), rec.graph, rec.split.train, k)
+    quality = path_quality(list(lists.values()), ctx.graph, ctx.split.train, k)
     return {key: quality[key] for key in PATH_QUALITY}
 
 

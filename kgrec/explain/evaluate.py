@@ -4,38 +4,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from kgrec.explain.compare import compare_methods
+from kgrec.explain.context import ExplainContext, sample_users
 from kgrec.explain.fidelity import DeletionTest, summarise_cases
 from kgrec.explain.path_quality import path_quality
 from kgrec.explain.rules import rule_precision
 from kgrec.explain.surrogate import fit_surrogate
 
-if TYPE_CHECKING:
-    from kgrec.recommender import Recommender
-
-
-def sample_users(rec: Recommender, n_users: int, seed: int) -> np.ndarray:
-    """Up to ``n_users`` users with training history, sampled with ``seed`` (sorted)."""
-    eligible = rec.users_with_history()
-    rng = np.random.default_rng(seed)
-    return np.sort(rng.choice(eligible, size=min(n_users, len(eligible)), replace=False))
-
-
-def eval_defaults(rec: Recommender, n_users: int | None, k: int | None, seed: int | None) -> tuple[int, int, int]:
-    """``n_users``, ``k`` and ``seed``, each taken from the run's config (``explain.eval_users``,
-    ``explain.eval_k``, ``train.seed``) when None."""
-    explain = rec.config.explain
-    return (explain.eval_users if n_users is None else n_users, explain.eval_k if k is None else k,
-            rec.config.train.seed if seed is None else seed)
-
 
 def explain_eval(
-    rec: Recommender, n_users: int | None = None, k: int | None = None, seed: int | None = None, progress: bool = True,
+    ctx: ExplainContext, n_users: int | None = None, k: int | None = None, seed: int | None = None, progress: bool = True,
     methods: Sequence[str] | None = None, slow_users: int = 50, steps: int = 32, epochs: int = 100, workers: int = 1,
 ) -> dict[str, Any]:
     """Explain the top-``k`` of ``n_users`` sampled users and measure the explanations (see README).
@@ -44,35 +27,35 @@ def explain_eval(
     at equal budgets (:func:`kgrec.explain.compare.compare_methods`; the slow ones on ``slow_users`` users,
     integrated gradients with ``steps`` nodes, GNNExplainer for ``epochs`` epochs, over ``workers`` processes).
     """
-    config = rec.config.explain
-    n_users, k, seed = eval_defaults(rec, n_users, k, seed)
+    config = ctx.config.explain
+    n_users, k, seed = ctx.eval_defaults(n_users, k, seed)
     started = time.perf_counter()
-    users = sample_users(rec, n_users, seed)
+    users = sample_users(ctx, n_users, seed)
     rng = np.random.default_rng(seed)
-    deletion = DeletionTest(rec.model, rec.graph) if rec.model.propagation_edges() is not None else None
+    deletion = DeletionTest(ctx.model, ctx.graph) if ctx.model.propagation_edges() is not None else None
     explanations, lists, cases, top, negatives = [], [], [], [], []
     for user in tqdm(users, desc="explain-eval", unit="user", disable=not progress):
-        listed = rec.recommend(int(user), k, explain=True)
+        listed = ctx.recommend(int(user), k)
         explanations.extend(listed)
         lists.append(listed)
-        history = rec.history(int(user))
+        history = ctx.history(int(user))
         items = np.array([e.item for e in listed])
         top.append(items)
-        outside = np.setdiff1d(np.arange(rec.dataset.n_items), np.concatenate([items, history]))
+        outside = np.setdiff1d(np.arange(ctx.graph.n_items), np.concatenate([items, history]))
         negatives.append(rng.choice(outside, size=len(items), replace=False))
         if deletion is not None:
-            cases.extend(deletion.run(listed, history, rec.scores(int(user)), rng))
+            cases.extend(deletion.run(listed, history, ctx.scores(int(user)), rng))
     pair_users = np.array([e.user for e in explanations])
     pair_items = np.array([e.item for e in explanations])
     with_path = np.array([e.path is not None for e in explanations])
     with_rule = np.array([e.rule is not None for e in explanations])
     lengths = [e.path.length for e in explanations if e.path is not None]
     anchors = {(e.user, e.path.nodes[1], e.path.kg_pattern) for e in explanations if e.path is not None}
-    rules, precision = rule_precision(rec.rules, rec.graph, rec.split.train, rec.split.test)
-    names = [rec.phrases.rule_name(rec.graph, r.pattern) for r in rules.rules]
+    rules, precision = rule_precision(ctx.rules, ctx.graph, ctx.split.train, ctx.split.test)
+    names = [ctx.phrases.rule_name(ctx.graph, r.pattern) for r in rules.rules]
     full = [len(t) == k for t in top]
     surrogate = (
-        fit_surrogate(rules, names, rec.graph, rec.split.train, users[full], np.stack([t for t, f in zip(top, full) if f]),
+        fit_surrogate(rules, names, ctx.graph, ctx.split.train, users[full], np.stack([t for t, f in zip(top, full) if f]),
                       np.stack([n for n, f in zip(negatives, full) if f]), config.surrogate_depth, seed).to_dict()
         if any(full) else None
     )
@@ -83,7 +66,7 @@ def explain_eval(
         "explained": len(explanations),
         "max_len": config.max_len,
         "path_coverage": float(with_path.mean()) if len(with_path) else float("nan"),
-        "path_coverage_len3": float(rec.explainer.finder.has_path(pair_users, pair_items, 3).mean()) if len(pair_users) else float("nan"),
+        "path_coverage_len3": float(ctx.explainer.finder.has_path(pair_users, pair_items, 3).mean()) if len(pair_users) else float("nan"),
         "rule_coverage": float(with_rule.mean()) if len(with_rule) else float("nan"),
         **deletion_summary,
         "average_path_length": float(np.mean(lengths)) if lengths else float("nan"),
@@ -92,7 +75,7 @@ def explain_eval(
         "rules": len(rules.rules),
         "rule_precision": precision,
         "surrogate": surrogate,
-        "path_quality": path_quality(lists, rec.graph, rec.split.train, k),
-        **({"methods": compare_methods(rec, methods, n_users, k, seed, slow_users, steps, epochs, progress, workers=workers)} if methods else {}),
+        "path_quality": path_quality(lists, ctx.graph, ctx.split.train, k),
+        **({"methods": compare_methods(ctx, methods, n_users, k, seed, slow_users, steps, epochs, progress, workers=workers)} if methods else {}),
         "seconds": round(time.perf_counter() - started, 2),
     }

@@ -32,19 +32,11 @@ def model_edge_weights(model: RankingModel, graph: CollaborativeKG) -> np.ndarra
     kgrec: its (attention-)normalised weights; LightGCN: 1/sqrt(deg·deg) over interact edges; models
     without a graph (BPR-MF, Pop): None, i.e. the paths get the CKG's uniform normalisation.
     """
-    edges = model.propagation_edges()
-    if edges is None:
+    edges, edge_type = model.propagation_edges(), model.propagation_edge_type()
+    if edges is None or edge_type is None:
         return None
     with torch.no_grad():
-        if hasattr(model, "edge_weight"):
-            weight = model.edge_weight()
-        else:
-            from kgrec.models.layers import edge_weights
-
-            weight = edge_weights(None, edges, graph.num_nodes)
-    edge_type = getattr(model, "edge_type", None)
-    if edge_type is None:  # interact-only models: user→item is relation 0, item→user its inverse
-        edge_type = torch.where(edges[0] < graph.n_users, 0, graph.inverse(0))
+        weight = model.propagation_weights()
     weight = weight.cpu().numpy().astype(np.float64)
     model_keys, graph_keys = edge_keys(edges, edge_type, graph.num_nodes), edge_keys(graph.data.edge_index, graph.data.edge_type, graph.num_nodes)
     if np.array_equal(model_keys, graph_keys):
@@ -116,12 +108,3 @@ class Explainer:
             explanations.append(replace(explanation, text=explanation_text(explanation, self.graph, self.phrases)))
         return explanations
 
-
-def top_k(scores: Tensor, k: int, exclude: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Top-``k`` item ids and scores of one user's score vector, ``exclude`` items masked (ties → lower id)."""
-    scores = scores.detach().clone().cpu()
-    if len(exclude):
-        scores[torch.as_tensor(exclude)] = -torch.inf
-    k = min(k, int(torch.isfinite(scores).sum()))
-    order = np.lexsort((np.arange(len(scores)), -scores.numpy()))[:k]  # stable: equal scores → lower id first
-    return order, scores.numpy()[order]

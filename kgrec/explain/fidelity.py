@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from kgrec.data.graph import CollaborativeKG
+from kgrec.evaluation.ranking import history_mask, rank_of
 from kgrec.explain.types import Explanation
 from kgrec.models.base import RankingModel
 
@@ -93,8 +94,7 @@ class DeletionTest:
         user = explanations[0].user
         candidates = history_pairs(self.graph, user, history)
         candidate_keys = edge_keys(candidates, self.graph.num_nodes) if len(candidates) else np.zeros(0, dtype=np.int64)
-        masked = np.zeros(len(base), dtype=bool)
-        masked[history] = True
+        masked = history_mask(history, len(base))
         cases = []
         for explanation in explanations:
             pairs = path_pairs(explanation)
@@ -114,16 +114,6 @@ class DeletionTest:
                 )
             )
         return cases
-
-
-def rank_of(scores: Tensor, item: int, masked: np.ndarray) -> int:
-    """1-based rank of ``item`` among the unmasked items (ties → lower item id first)."""
-    values = scores.numpy()
-    value = values[item]
-    open_ = ~masked
-    higher = int(np.sum((values > value) & open_))
-    tied_before = int(np.sum((values[:item] == value) & open_[:item]))
-    return 1 + higher + tied_before
 
 
 def summarise_cases(cases: list[DeletionCase]) -> dict[str, float]:

@@ -75,9 +75,9 @@ class PathFacts:
 def path_facts(explanation: Explanation, graph: CollaborativeKG) -> PathFacts | None:
     """The facts of ``explanation``'s told path; None when it has no path of two or more edges from an interaction."""
     path = told_path(explanation)
-    if path is None or path.length < 2 or path.relations[0] != 0:
+    if path is None or path.length < 2 or path.relations[0] != graph.interact:
         return None
-    folded = int(path.relations[-1]) % (graph.num_relations // 2)
+    folded = graph.forward(int(path.relations[-1]))
     return PathFacts(int(path.nodes[0]), int(path.nodes[1]) - graph.n_users, int(path.nodes[-2]), folded)
 
 
@@ -131,7 +131,7 @@ def n_path_types(graph: CollaborativeKG) -> int:
     """|Ω|: the folded relations of the edges that end at an item node (a path's last edge can only be one)."""
     target, relation = graph.data.edge_index[1].cpu().numpy(), graph.data.edge_type.cpu().numpy()
     at_item = (target >= graph.n_users) & (target < graph.n_users + graph.n_items)
-    return len(np.unique(relation[at_item] % (graph.num_relations // 2)))
+    return len(np.unique(graph.forward(relation[at_item])))
 
 
 def _mean(values: Sequence[float]) -> float | None:

@@ -21,15 +21,16 @@ datasets) without an entry:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from kgrec.config import brief_repr, parse_yaml, read_yaml_text, unknown_keys
-from kgrec.data.graph import INTERACT, INVERSE_SUFFIX, CollaborativeKG
+from kgrec.config import parse_yaml, read_yaml_text, unknown_keys
+from kgrec.data.relations import INTERACT, INVERSE_SUFFIX, RelationIds
 from kgrec.errors import ConfigError
+from kgrec.fields import brief_repr
 
 TABLE_PACKAGE = "kgrec.explain"
 TABLE_FOLDER = "phrase_tables"
@@ -239,34 +240,34 @@ class PhraseTable:
         return name, False
 
     # ---- by relation id of a collaborative KG ------------------------------------------------------------
-    def _lookup(self, graph: CollaborativeKG, relation: int) -> tuple[RelationPhrase, bool]:
+    def _lookup(self, graph: RelationIds, relation: int) -> tuple[RelationPhrase, bool]:
         raw, inverse = self.split_name(graph.relation_names[int(relation)])
         return self.entry(raw), inverse
 
-    def phrase(self, graph: CollaborativeKG, relation: int) -> str:
+    def phrase(self, graph: RelationIds, relation: int) -> str:
         """The phrase of a relation id read along the edge: the inverse phrase for an inverse relation."""
         entry, inverse = self._lookup(graph, relation)
         return entry.inverse if inverse else entry.forward
 
-    def noun(self, graph: CollaborativeKG, relation: int) -> str:
+    def noun(self, graph: RelationIds, relation: int) -> str:
         """The noun of a relation id (an inverse relation has the noun of its forward relation)."""
         return self._lookup(graph, relation)[0].noun
 
-    def target_is_person(self, graph: CollaborativeKG, relation: int) -> bool:
+    def target_is_person(self, graph: RelationIds, relation: int) -> bool:
         """Whether the node an edge of this relation id points to is a person ("who" rather than "which")."""
         entry, inverse = self._lookup(graph, relation)
         return entry.head_person if inverse else entry.tail_person
 
-    def source_is_person(self, graph: CollaborativeKG, relation: int) -> bool:
+    def source_is_person(self, graph: RelationIds, relation: int) -> bool:
         """Whether the node an edge of this relation id starts from is a person."""
         entry, inverse = self._lookup(graph, relation)
         return entry.tail_person if inverse else entry.head_person
 
-    def is_fallback(self, graph: CollaborativeKG, relation: int) -> bool:
+    def is_fallback(self, graph: RelationIds, relation: int) -> bool:
         """Whether the relation id's phrase is made up automatically (no table entry)."""
         return not self.covers(self.split_name(graph.relation_names[int(relation)])[0])
 
-    def rule_name(self, graph: CollaborativeKG, pattern: tuple[int, ...] | list[int]) -> str:
+    def rule_name(self, graph: RelationIds, pattern: tuple[int, ...] | list[int]) -> str:
         """A short name of a relation pattern.
 
         ``(r, r⁻¹)`` → "same <noun>" (the entry's ``same``); ``(r⁻¹, r)`` → "co-<noun>" (the entry's
@@ -281,7 +282,7 @@ class PhraseTable:
         return " → ".join(self.phrase(graph, r) for r in pattern)
 
     @staticmethod
-    def pattern_label(graph: CollaborativeKG, pattern: tuple[int, ...] | list[int]) -> str:
+    def pattern_label(graph: RelationIds, pattern: tuple[int, ...] | list[int]) -> str:
         """The raw relation names of a pattern: ``[film.film.director, film.film.director⁻¹]``."""
         return "[" + ", ".join(graph.relation_names[int(r)] for r in pattern) + "]"
 
@@ -295,3 +296,9 @@ def with_also(phrase: str) -> str:
         if phrase.startswith(aux + " "):
             return f"{aux} also {phrase[len(aux) + 1:]}"
     return f"also {phrase}"
+
+
+def path_line(names: Sequence[str], phrases: Sequence[str]) -> str:
+    """A path as one line from its node names and its relations' phrases:
+    "user u1 —liked→ Heat —was directed by→ Michael Mann —directed→ Collateral"."""
+    return names[0] + "".join(f" —{phrase}→ {name}" for phrase, name in zip(phrases, names[1:]))

@@ -21,9 +21,9 @@ import numpy as np
 
 from kgrec.atomic import atomic_open, atomic_write_text
 from kgrec.data.graph import CollaborativeKG
-from kgrec.explain.phrases import PhraseTable, with_also
+from kgrec.explain.phrases import PhraseTable, path_line, with_also
 from kgrec.explain.types import Explanation, Path, Rule
-from kgrec.report.plots import chart_label, figure_png, png_figure  # matplotlib with the Agg backend
+from kgrec.plotting import chart_label, figure_png, png_figure  # matplotlib with the Agg backend
 
 SCHEMA_VERSION = 1
 SCHEMA_RESOURCE = "explanation.schema.json"
@@ -88,7 +88,7 @@ def _pronoun(graph: CollaborativeKG, phrases: PhraseTable, path: Path, k: int) -
 
 def _is_collaborative(graph: CollaborativeKG, path: Path) -> bool:
     """u → j ← u' → i: interact, interact⁻¹, interact."""
-    interact, back = 0, graph.inverse(0)
+    interact, back = graph.interact, graph.interact_inverse
     return path.relations == (interact, back, interact) and graph.node_kind(path.nodes[2]) == "user"
 
 
@@ -151,10 +151,7 @@ def explanation_html_sentence(expl: Explanation, graph: CollaborativeKG, phrases
 
 def path_text(path: Path, graph: CollaborativeKG, phrases: PhraseTable) -> str:
     """A path as one line: "user u1 —liked→ Heat —was directed by→ Michael Mann —directed→ Collateral"."""
-    parts = [graph.node_name(path.nodes[0])]
-    for relation, node in zip(path.relations, path.nodes[1:]):
-        parts.append(f" —{phrases.phrase(graph, relation)}→ {graph.node_name(node)}")
-    return "".join(parts)
+    return path_line([graph.node_name(n) for n in path.nodes], [phrases.phrase(graph, r) for r in path.relations])
 
 
 # ---- JSON ------------------------------------------------------------------------------------------------
@@ -263,7 +260,7 @@ def explanation_subgraph(expl: Explanation, graph: CollaborativeKG, phrases: Phr
         for position, node in enumerate(path.nodes):
             if int(node) not in (user_node, item_node):
                 layers[int(node)] = min(layers.get(int(node), depth), position)
-    history = {int(p.nodes[1]) for p in expl.paths if p.length and int(p.nodes[0]) == user_node and p.relations[0] == 0}
+    history = {int(p.nodes[1]) for p in expl.paths if p.length and int(p.nodes[0]) == user_node and p.relations[0] == graph.interact}
     for node, layer in layers.items():
         role = {user_node: "user", item_node: "recommended"}.get(node, "history" if node in history else "other")
         subgraph.add_node(node, **node_info(graph, node), role=role, layer=layer)

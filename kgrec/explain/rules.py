@@ -24,18 +24,23 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from os import PathLike
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from kgrec.atomic import atomic_write_text
-from kgrec.config import brief_repr
 from kgrec.data.dataset import Interactions
-from kgrec.data.graph import CollaborativeKG
 from kgrec.data.readers import read_text
+from kgrec.data.relations import RelationNames
 from kgrec.errors import ConfigError, DatasetError, UnknownIdError
 from kgrec.explain.types import Rule
+from kgrec.fields import brief_repr
+
+if TYPE_CHECKING:  # annotations only: this module needs no torch
+    from kgrec.config import ExplainConfig
+    from kgrec.data.graph import CollaborativeKG
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +146,7 @@ class RuleSet:
             return f"rules were mined over {self.n_items} items, the graph has {graph.n_items}"
         if self.relation_names and tuple(self.relation_names) != tuple(graph.relation_names):
             return "rules were mined on a graph with other relation ids (relation names differ)"
-        allowed = set(kg_relations(graph))
+        allowed = set(graph.kg_relations())
         bad = next((rule.pattern for rule in self.rules if not set(rule.pattern) <= allowed), None)
         if bad is not None:
             return f"rule pattern {list(bad)} uses relation ids that are not KG relations of the graph"
@@ -153,8 +158,7 @@ def _rule(entry: Any, names: tuple[str, ...]) -> Rule:
     if not isinstance(entry, dict):
         raise TypeError(f"a rule must be a JSON object, got {brief_repr(entry)}")
     pattern = tuple(_as_count(r, "a pattern's relation id") for r in _as_list(entry["pattern"], "pattern"))
-    half = len(names) // 2
-    if not pattern or (names and not all(r < len(names) and r not in (0, half) for r in pattern)):
+    if not pattern or (names and not set(pattern) <= set(RelationNames(names).kg_relations())):
         raise ValueError(f"pattern {list(pattern)} is empty or has ids that are not KG relations")
     precision = entry.get("test_precision")
     return Rule(
@@ -226,7 +230,7 @@ class _Walks:
         self.size = graph.num_nodes - graph.n_users
         edge_type = graph.data.edge_type.cpu().numpy()
         src, dst = (graph.data.edge_index.cpu().numpy() - graph.n_users)
-        wanted = sorted(kg_relations(graph) if relations is None else set(relations))
+        wanted = sorted(graph.kg_relations() if relations is None else set(relations))
         order = np.argsort(edge_type, kind="stable")
         bounds = np.searchsorted(edge_type[order], np.arange(graph.num_relations + 1))
         self.adjacency: dict[int, sp.csr_matrix] = {}
@@ -247,19 +251,13 @@ class _Walks:
         return _without_diagonal(_binary(reach[:, : self.n_items].tocsr()))
 
 
-def kg_relations(graph: CollaborativeKG) -> list[int]:
-    """The relation ids a pattern may use: every relation and inverse except ``interact`` / ``interact⁻¹``."""
-    half = graph.num_relations // 2
-    return [r for r in range(graph.num_relations) if r not in (0, half)]
-
-
 def _check_pattern(graph: CollaborativeKG, pattern: Sequence[int]) -> tuple[int, ...]:
     pattern = tuple(int(r) for r in pattern)
-    allowed = set(kg_relations(graph))
+    allowed = set(graph.kg_relations())
     if not pattern or any(r not in allowed for r in pattern):
         raise ConfigError(
             f"pattern {list(pattern)}: expected one or more KG relation ids from {sorted(allowed)} "
-            f"(not interact 0 or its inverse {graph.num_relations // 2})"
+            f"(not interact {graph.interact} or its inverse {graph.interact_inverse})"
         )
     return pattern
 
@@ -414,6 +412,17 @@ def mine_rules(
 
 
 # ---- using rules -----------------------------------------------------------------------------------------
+def load_or_mine_rules(path: Path | None, graph: CollaborativeKG, train: Interactions, config: ExplainConfig) -> RuleSet:
+    """The rules of a run: read from ``path`` (a run's ``rules.json``) when it exists, else mined from ``train``
+    with ``config``'s limits and saved there (not saved when ``path`` is None)."""
+    if path is not None and path.exists():
+        return RuleSet.load(path, graph)
+    rules = mine_rules(graph, train, config.rule_max_len, config.min_support, config.min_confidence, config.max_rules)
+    if path is not None:
+        rules.save(path)
+    return rules
+
+
 def _rule_matrices(rules: RuleSet, graph: CollaborativeKG) -> list[sp.csr_matrix]:
     problem = rules.incompatibility(graph)
     if problem:
@@ -486,7 +495,7 @@ def rule_label(relation_names: Sequence[str], pattern: Sequence[int]) -> str:
 __all__ = [
     "RuleSet",
     "coliked_matrix",
-    "kg_relations",
+    "load_or_mine_rules",
     "mine_rules",
     "pattern_matrix",
     "rule_features",

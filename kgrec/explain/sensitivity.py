@@ -23,17 +23,18 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from kgrec.explain.fidelity import rank_of
+from kgrec.errors import ConfigError
+from kgrec.evaluation.ranking import history_mask, rank_of
+from kgrec.explain.context import ExplainContext
+from kgrec.explain.explainer import rule_of
+from kgrec.explain.render import explanation_text
 from kgrec.explain.types import Explanation, Path
-
-if TYPE_CHECKING:
-    from kgrec.recommender import Recommender
+from kgrec.models.kgrec import KGRec
 
 #: Methods of this module (the path explainer's ``paths`` and ``rules`` live in :mod:`kgrec.explain.explainer`).
 SENSITIVITY_METHODS = ("saliency", "ig", "gnnexplainer", "attention", "random")
@@ -41,10 +42,7 @@ SENSITIVITY_METHODS = ("saliency", "ig", "gnnexplainer", "attention", "random")
 STORED_EDGES = 50
 
 
-def _kgrec_model(model: nn.Module):
-    from kgrec.errors import ConfigError
-    from kgrec.models.kgrec import KGRec
-
+def _kgrec_model(model: nn.Module) -> KGRec:
     if not isinstance(model, KGRec):
         raise ConfigError(f"sensitivity methods need a kgrec model (edge masks in its message passing), not {type(model).__name__}")
     return model
@@ -151,11 +149,9 @@ def pyg_explainer(module: ScoreModule, method: str, steps: int = 32, epochs: int
         algorithm = GNNExplainer(epochs=epochs)
     else:
         try:
-            from torch_geometric.explain import CaptumExplainer
             import captum  # noqa: F401
+            from torch_geometric.explain import CaptumExplainer
         except ImportError as error:
-            from kgrec.errors import ConfigError
-
             raise ConfigError(f"method {method!r} needs captum: pip install 'kgrec[captum]'") from error
         if method == "saliency":
             algorithm = CaptumExplainer("Saliency", abs=False)
@@ -209,32 +205,27 @@ def path_attribution(paths: list[Path], scores: EdgeScores) -> np.ndarray:
     return out
 
 
-def to_explanation(rec: Recommender, user: int, item: int, scores: EdgeScores, score: float, rank: int, max_len: int = 3) -> Explanation:
+def to_explanation(ctx: ExplainContext, user: int, item: int, scores: EdgeScores, score: float, rank: int, max_len: int = 3) -> Explanation:
     """The explanation of ``scores``: the user→item paths (≤ ``max_len`` edges, the path enumerator's top
     ``max_paths`` by model weight) ordered by attribution, the best chosen, with the mined rule it
     instantiates, the sentence, and the strongest ``STORED_EDGES`` raw edge scores in ``extra``."""
-    from kgrec.explain.explainer import rule_of
-    from kgrec.explain.render import explanation_text
-
-    paths = [p for p in rec.explainer.finder.paths(user, item, max_len) if p.weight > 0]
+    paths = [p for p in ctx.explainer.finder.paths(user, item, max_len) if p.weight > 0]
     attribution = path_attribution(paths, scores)
-    order = np.argsort(-attribution, kind="stable")[: rec.config.explain.top_paths]
+    order = np.argsort(-attribution, kind="stable")[: ctx.config.explain.top_paths]
     kept = tuple(paths[i] for i in order)
     top = scores.top(STORED_EDGES)
     extra = {"edge_scores": {"pairs": top.tolist(), "scores": scores.lookup(top).tolist(), "edges": int(len(scores.pairs))},
              "path_attribution": [float(attribution[i]) for i in order]}
     explanation = Explanation(
         int(user), int(item), float(score), int(rank), kept, 0 if kept else None,
-        rule_of(kept[0], rec.rules.by_pattern()) if kept else None, extra=extra, method=scores.method,
+        rule_of(kept[0], ctx.rules.by_pattern()) if kept else None, extra=extra, method=scores.method,
     )
-    return replace(explanation, text=explanation_text(explanation, rec.graph, rec.phrases))
+    return replace(explanation, text=explanation_text(explanation, ctx.graph, ctx.phrases))
 
 
-def explain_with(rec: Recommender, user: int, item: int, method: str, steps: int = 32, epochs: int = 100, seed: int = 0) -> Explanation:
-    """``method``'s explanation of why ``rec`` scores ``item`` for ``user`` (dataset ids), with its rank."""
-    full = rec.scores(user)
-    history = rec.history(user)
-    masked = np.zeros(len(full), dtype=bool)
-    masked[history] = True
-    scores = edge_scores(rec.model, user, item, method, steps, epochs, seed)
-    return to_explanation(rec, user, item, scores, float(full[item]), rank_of(full, item, masked))
+def explain_with(ctx: ExplainContext, user: int, item: int, method: str, steps: int = 32, epochs: int = 100, seed: int = 0) -> Explanation:
+    """``method``'s explanation of why ``ctx``'s model scores ``item`` for ``user`` (dataset ids), with its rank."""
+    full = ctx.scores(user)
+    masked = history_mask(ctx.history(user), len(full))
+    scores = edge_scores(ctx.model, user, item, method, steps, epochs, seed)
+    return to_explanation(ctx, user, item, scores, float(full[item]), rank_of(full, item, masked))

@@ -9,6 +9,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+#: The relation and entity analyses of :mod:`kgrec.explain.association`, and the folder of a run directory
+#: they are written to (``<kind>.json``, ``<kind>.png``); the report reads it without importing torch.
+KINDS = ("relations", "entities")
+INSPECT_DIR = "inspect"
+
 
 @dataclass(frozen=True)
 class Path:

@@ -1,4 +1,5 @@
-"""The interface every recommender implements, so that one trainer and one evaluator serve them all."""
+"""The interface every recommender implements, so that one trainer, one evaluator and the explanations serve
+them all (a graph model also declares its propagation edges, their relation ids and their weights)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,9 @@ class Objective:
     """How a batch's sampled negatives enter the ranking loss.
 
     ``loss``: ``bpr`` (−log σ(s⁺ − s⁻), the mean over the m negatives of each positive) or ``softmax``
-    (sampled softmax: cross-entropy of the positive against its m negatives, logits divided by
-    ``temperature``); ``negative_choice``: ``all`` uses the m negatives, ``hardest`` only the
-    highest-scoring of them (dynamic negative sampling, Zhang et al. 2013), ``mixgcf`` one negative
-    synthesised from them per layer (Huang et al. 2021; models with propagation layers only)."""
+    (sampled softmax: cross-entropy of the positive against its m negatives)."""
 
     loss: str = "bpr"
-    negative_choice: str = "all"
-    temperature: float = 1.0
 
 
 BPR = Objective()
@@ -36,7 +32,6 @@ class RankingModel(nn.Module):
     """
 
     trainable: bool = True
-    synthesises_negatives: bool = False  # supports Objective(negative_choice="mixgcf")
 
     def __init__(self, n_users: int, n_items: int, l2: float = 0.0) -> None:
         super().__init__()
@@ -52,8 +47,18 @@ class RankingModel(nn.Module):
         that instead)."""
         return []
 
+    # ---- what training, evaluation and explanations read of a graph model (None: no graph) --------------
     def propagation_edges(self) -> Tensor | None:
         """The (2, E) node pairs a graph model propagates over; None for models without a graph."""
+        return None
+
+    def propagation_edge_type(self) -> Tensor | None:
+        """The CKG relation id [E] of each :meth:`propagation_edges` edge; None for models without a graph."""
+        return None
+
+    def propagation_weights(self) -> Tensor | None:
+        """The weight [E] each :meth:`propagation_edges` edge carries in the propagation (attention or
+        degree normalisation); None for models without a graph."""
         return None
 
     def embeddings_without(self, dropped: Tensor) -> tuple[Tensor, Tensor]:
@@ -94,26 +99,16 @@ class RankingModel(nn.Module):
         return self.ranking_loss(*self.embeddings(), users, positives, negatives, objective)
 
     def ranking_loss(self, user_emb: Tensor, item_emb: Tensor, users: Tensor, positives: Tensor, negatives: Tensor,
-                     objective: Objective = BPR, negative_emb: Tensor | None = None) -> tuple[Tensor, dict[str, float]]:
-        """:meth:`loss` on given final embeddings (a subclass may compute them differently in training);
-        ``negative_emb`` [B, m', d] replaces the sampled negatives' embeddings (synthesised negatives),
-        while the L2 penalty still applies to the sampled ones."""
-        u = user_emb.index_select(0, users)  # index_select: its gradient needs no sort in deterministic mode
-        positive = item_emb.index_select(0, positives)  # before the negatives: gradients sum in the usual order
-        if negative_emb is None:
-            negative_emb = item_emb.index_select(0, negatives.reshape(-1)).view(len(users), -1, u.size(-1))
-        return self.batch_loss(u, positive, negative_emb, users, positives, negatives, objective)
-
-    def batch_loss(self, user_rows: Tensor, positive_rows: Tensor, negative_rows: Tensor, users: Tensor,
-                   positives: Tensor, negatives: Tensor, objective: Objective = BPR) -> tuple[Tensor, dict[str, float]]:
-        """:meth:`ranking_loss` on the batch's final representations: users and positives [B, d], negatives
-        [B, m', d]; the ids name the rows the L2 penalty applies to (all sampled negatives included)."""
+                     objective: Objective = BPR) -> tuple[Tensor, dict[str, float]]:
+        """:meth:`loss` on given final embeddings [U, d] and [I, d]; the L2 penalty applies to the batch's
+        users, positives and every sampled negative."""
+        user_rows = user_emb.index_select(0, users)  # index_select: its gradient needs no sort in deterministic mode
+        positive_rows = item_emb.index_select(0, positives)  # before the negatives: gradients sum in the usual order
+        negative_rows = item_emb.index_select(0, negatives.reshape(-1)).view(len(users), -1, user_rows.size(-1))
         positive = (user_rows * positive_rows).sum(-1, keepdim=True)  # [B, 1]
-        negative = (user_rows.unsqueeze(1) * negative_rows).sum(-1)  # [B, m']
-        if objective.negative_choice == "hardest":
-            negative = negative.max(dim=1, keepdim=True).values
+        negative = (user_rows.unsqueeze(1) * negative_rows).sum(-1)  # [B, m]
         if objective.loss == "softmax":
-            logits = torch.cat([positive, negative], dim=1) / objective.temperature
+            logits = torch.cat([positive, negative], dim=1)
             ranking = F.cross_entropy(logits, torch.zeros(len(users), dtype=torch.long, device=user_rows.device))
         else:
             ranking = -F.logsigmoid(positive - negative).mean()

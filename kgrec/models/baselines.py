@@ -9,7 +9,10 @@ from torch_geometric.nn.models import LightGCN as PygLightGCN
 
 from kgrec.config import ModelConfig
 from kgrec.data.graph import CollaborativeKG
+from kgrec.errors import ConfigError
 from kgrec.models.base import RankingModel
+from kgrec.models.kgrec import KGRec
+from kgrec.models.layers import edge_weights
 
 
 class Pop(RankingModel):
@@ -19,8 +22,7 @@ class Pop(RankingModel):
 
     def __init__(self, graph: CollaborativeKG, config: ModelConfig) -> None:
         super().__init__(graph.n_users, graph.n_items)
-        interact = graph.data.edge_type == 0
-        items = graph.data.edge_index[1, interact] - graph.n_users
+        items = graph.data.edge_index[1, graph.user_item_edges()] - graph.n_users
         self.register_buffer("popularity", torch.bincount(items, minlength=graph.n_items).float())
 
     def score_users(self, users: Tensor) -> Tensor:
@@ -52,9 +54,9 @@ class LightGCN(RankingModel):
 
     def __init__(self, graph: CollaborativeKG, config: ModelConfig) -> None:
         super().__init__(graph.n_users, graph.n_items, config.l2)
-        half = graph.num_relations // 2
-        keep = (graph.data.edge_type == 0) | (graph.data.edge_type == half)
+        keep = graph.is_interact(graph.data.edge_type)
         self.register_buffer("edge_index", graph.data.edge_index[:, keep].clone())
+        self.register_buffer("edge_type", graph.data.edge_type[keep].clone(), persistent=False)  # not in model.pt
         self.net = PygLightGCN(graph.n_users + graph.n_items, config.dim, config.layers)
         nn.init.normal_(self.net.embedding.weight, std=0.1)
 
@@ -64,6 +66,13 @@ class LightGCN(RankingModel):
 
     def propagation_edges(self) -> Tensor:
         return self.edge_index
+
+    def propagation_edge_type(self) -> Tensor:
+        return self.edge_type
+
+    def propagation_weights(self) -> Tensor:
+        """LightGCN's symmetric normalisation 1/sqrt(deg(i)·deg(j))."""
+        return edge_weights(None, self.edge_index, self.n_users + self.n_items)
 
     def embeddings_without(self, dropped: Tensor) -> tuple[Tensor, Tensor]:
         nodes = self.net.get_embedding(self.edge_index[:, ~dropped])
@@ -75,9 +84,6 @@ class LightGCN(RankingModel):
 
 def build_model(graph: CollaborativeKG, config: ModelConfig) -> RankingModel:
     """The recommender named by ``config.model``."""
-    from kgrec.errors import ConfigError
-    from kgrec.models.kgrec import KGRec
-
     models = {"kgrec": KGRec, "lightgcn": LightGCN, "bprmf": BPRMF, "pop": Pop}
     if config.model not in models:
         raise ConfigError(f"unknown model {config.model!r}; models: {', '.join(models)}")
@@ -86,5 +92,4 @@ def build_model(graph: CollaborativeKG, config: ModelConfig) -> RankingModel:
 
 def item_popularity(graph: CollaborativeKG) -> np.ndarray:
     """Training interactions per item."""
-    interact = graph.data.edge_type == 0
-    return np.bincount((graph.data.edge_index[1, interact] - graph.n_users).cpu().numpy(), minlength=graph.n_items)
+    return np.bincount((graph.data.edge_index[1, graph.user_item_edges()] - graph.n_users).cpu().numpy(), minlength=graph.n_items)

@@ -8,9 +8,8 @@ from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import degree, softmax
 
+from kgrec.config import AGGREGATORS
 from kgrec.models.sparse import WeightedAdjacency, csr_matrix, sparse_propagate
-
-AGGREGATORS = ("bi", "sum", "mean")
 
 
 class TransHAttention:
@@ -82,16 +81,14 @@ class KnowledgeAttentionConv(MessagePassing):
 
     Aggregators: ``mean`` returns :math:`m_i` (parameter-free, LightGCN-style); ``sum`` is
     :math:`\mathrm{LeakyReLU}(W(x_i + m_i))` (GCN); ``bi`` is KGAT's bi-interaction
-    :math:`\mathrm{LeakyReLU}(W_1(x_i + m_i)) + \mathrm{LeakyReLU}(W_2(x_i \odot m_i))`. Message dropout
-    drops whole messages during training.
+    :math:`\mathrm{LeakyReLU}(W_1(x_i + m_i)) + \mathrm{LeakyReLU}(W_2(x_i \odot m_i))`.
     """
 
-    def __init__(self, dim: int, aggregator: str = "mean", message_dropout: float = 0.0) -> None:
+    def __init__(self, dim: int, aggregator: str = "mean") -> None:
         super().__init__(aggr="add")
         if aggregator not in AGGREGATORS:
             raise ValueError(f"aggregator must be one of {AGGREGATORS}, got {aggregator!r}")
         self.aggregator = aggregator
-        self.message_dropout = message_dropout
         self.linear = nn.Linear(dim, dim) if aggregator in ("bi", "sum") else None
         self.linear_product = nn.Linear(dim, dim) if aggregator == "bi" else None
 
@@ -102,8 +99,6 @@ class KnowledgeAttentionConv(MessagePassing):
         if isinstance(edge_index, WeightedAdjacency):
             message = sparse_propagate(edge_index, x)
         else:
-            if self.training and self.message_dropout > 0:
-                edge_weight = F.dropout(edge_weight, self.message_dropout) * (1 - self.message_dropout)
             message = self.propagate(edge_index, x=x, edge_weight=edge_weight)
         if self.aggregator == "mean":
             return message

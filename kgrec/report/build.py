@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kgrec.atomic import atomic_directory, atomic_write_text
+from kgrec.errors import ConfigError
 from kgrec.report.document import ASSETS, render_html, render_md
 from kgrec.report.explanations import explain_section, gallery_section, rules_section
 from kgrec.report.rundir import RunFiles, gallery_picture_name, load_context, read_history
@@ -46,8 +47,6 @@ def build_report(run_dir: str | Path) -> tuple[Path, Path]:
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        from kgrec.errors import ConfigError
-
         raise ConfigError(f"{run_dir}: not a run directory (no such directory)")
     files = RunFiles(run_dir)
     ctx = load_context(files)

@@ -4,37 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
+from kgrec.data.relations import RelationNames
+from kgrec.errors import KgrecError
+from kgrec.explain.phrases import PhraseTable, path_line
+from kgrec.explain.rules import RuleSet
 from kgrec.report.document import Card, Heading, P, Picture, Pre, Section, Table, Text, not_available
 from kgrec.report.formatting import NONE, finite, fmt, pct, seconds, sentence_parts
+from kgrec.report.plots import methods_png
 from kgrec.report.rundir import EXPLAIN_EVAL, GALLERY, GALLERY_DIR, RULES, Context, gallery_picture_name
 
 TOP_RULES, TOP_PATHS = 20, 3
 
 
-class _RelationNames:
-    """What :meth:`PhraseTable.rule_name` needs of a graph, from a rules file's relation names alone.
-
-    The collaborative KG numbers relations ``[interact, r1 … rn, interact⁻¹, r1⁻¹ … rn⁻¹]``, so the inverse
-    of relation ``r`` is ``(r + half) mod count`` (:meth:`CollaborativeKG.inverse`).
-    """
-
-    def __init__(self, names: Sequence[str]) -> None:
-        self.relation_names = tuple(names)
-        self.num_relations = len(self.relation_names)
-
-    def inverse(self, relation: int) -> int:
-        half = self.num_relations // 2
-        return (relation + half) % self.num_relations
-
-
 def rules_section(ctx: Context) -> Section:
     """The top mined rules of ``rules.json``."""
-    from kgrec.errors import KgrecError
-    from kgrec.explain.phrases import PhraseTable
-    from kgrec.explain.rules import RuleSet
-
     section = Section("rules", "Top mined rules")
     path = ctx.files.run_dir / RULES
     if not path.exists():
@@ -49,11 +34,11 @@ def rules_section(ctx: Context) -> Section:
         section.blocks.append(P("No rule reached the minimum support and confidence.", "na"))
         return section
     phrases = PhraseTable.load(ctx.dataset_name)
-    names = _RelationNames(rules.relation_names)
+    names = RelationNames(rules.relation_names)
 
     def name(pattern: Sequence[int]) -> str:
         try:
-            return phrases.rule_name(cast(Any, names), tuple(pattern)) if rules.relation_names else rules.label(pattern)
+            return phrases.rule_name(names, tuple(pattern)) if rules.relation_names else rules.label(pattern)
         except (IndexError, KeyError, ValueError):
             return rules.label(pattern)
 
@@ -163,8 +148,6 @@ METHOD_COLUMNS = (("cases", "cases", "int"), ("fidelity", "deletion fidelity", "
 def _methods_blocks(compared: Any) -> list[Any]:
     """``explain-eval --methods``: every method's row at equal budgets and fidelity against sparsity; nothing
     when the comparison was not run."""
-    from kgrec.report.plots import methods_png
-
     if not isinstance(compared, Mapping) or not isinstance(compared.get("methods"), Mapping):
         return []
     methods = {str(name): values for name, values in compared["methods"].items() if isinstance(values, Mapping)}
@@ -189,10 +172,10 @@ def _path_cells(path: Mapping[str, Any]) -> str:
     """A path as ``node —relation→ node …`` text."""
     nodes = path.get("node_info") or [{"name": f"node {n}"} for n in path.get("nodes", [])]
     relations = path.get("relation_info") or [{"phrase": f"relation {r}"} for r in path.get("relations", [])]
-    text = str(nodes[0].get("name", "?")) if nodes else "?"
-    for relation, node in zip(relations, nodes[1:]):
-        text += f" —{relation.get('phrase') or relation.get('name', '?')}→ {node.get('name', '?')}"
-    return text
+    if not nodes:
+        return "?"
+    names = [str(node.get("name", "?")) for node in nodes]
+    return path_line(names, [str(relation.get("phrase") or relation.get("name", "?")) for relation in relations])
 
 
 def _recommendation_card(user_raw: str, rec: Mapping[str, Any], gallery: Path) -> Card:

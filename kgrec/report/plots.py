@@ -1,44 +1,12 @@
-"""The report's pictures, drawn with matplotlib's Agg backend and returned as PNG bytes (nothing is written here)."""
+"""The report's pictures, drawn with matplotlib's Agg backend (:mod:`kgrec.plotting`) and returned as PNG bytes
+(nothing is written here)."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import math
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-
-
-@contextlib.contextmanager
-def png_figure(*args: Any, **kwargs: Any) -> Iterator[tuple[Any, Any]]:
-    """``plt.subplots(*args, **kwargs)`` as ``(figure, axes)``, closed when the block ends, even on an error
-    (pyplot keeps every open figure alive)."""
-    figure, axes = plt.subplots(*args, **kwargs)
-    try:
-        yield figure, axes
-    finally:
-        plt.close(figure)
-
-
-def figure_png(figure: Any) -> bytes:
-    """``figure`` laid out tightly, as PNG bytes at 100 dpi."""
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    return buffer.getvalue()
-
-
-def chart_label(text: str, limit: int = 28) -> str:
-    """A matplotlib-safe label of at most ``limit`` characters ("$" would start mathtext)."""
-    text = text if len(text) <= limit else text[: limit - 1] + "…"
-    return text.replace("$", r"\$")
-
+from kgrec.plotting import figure_png, png_figure
 
 # loss columns of history.csv drawn on the loss panel, in this order (missing ones are skipped)
 LOSS_COLUMNS = (("loss", "total loss", "-", 2.0), ("bpr", "BPR", "--", 1.0), ("kg", "KG (TransH)", ":", 1.2))

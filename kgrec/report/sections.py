@@ -6,6 +6,8 @@ import json
 import re
 from typing import Any
 
+from kgrec.data.registry import get_spec
+from kgrec.explain.types import INSPECT_DIR, KINDS
 from kgrec.report import plots
 from kgrec.report.document import Heading, Inline, P, Picture, Pre, Section, Table, Text, not_available
 from kgrec.report.formatting import METRIC_FAMILIES, NONE, finite, fmt, largest_k, metric_label, pct, seconds
@@ -108,8 +110,6 @@ def _dataset_info(ctx: Context) -> list[tuple[str, Text]]:
     url = take("url", "homepage", "source_url")
     if description is None or licence is None:  # registered datasets have a description and a licence
         try:
-            from kgrec.data.registry import get_spec
-
             spec = get_spec(ctx.dataset_name)
             description = description or spec.description or None
             licence = licence or spec.licence or None
@@ -285,8 +285,6 @@ def metrics_section(ctx: Context) -> Section:
 def association_sections(ctx: Context) -> list[Section]:
     """"What the model leans on": the relation and entity analyses ``kgrec inspect`` wrote to ``RUN/inspect/``
     (their tables and bar charts); no section at all when neither analysis was run."""
-    from kgrec.explain.association import INSPECT_DIR, KINDS
-
     found = [kind for kind in KINDS if (ctx.files.run_dir / INSPECT_DIR / f"{kind}.json").is_file()]
     if not found:
         return []
@@ -304,8 +302,6 @@ def association_sections(ctx: Context) -> list[Section]:
 
 def _association_blocks(ctx: Context, kind: str) -> list[Any]:
     """The scope line, the table and the chart of one analysis of ``RUN/inspect/``."""
-    from kgrec.explain.association import INSPECT_DIR
-
     name = f"{INSPECT_DIR}/{kind}.json"
     result = ctx.files.mapping(name)
     if result is None:

@@ -11,7 +11,6 @@ with weight 0.05, Adam lr 0.01, batch 256); ``pipelines/bench_kge.py`` has the s
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,70 +20,12 @@ from torch import Tensor
 from torch_geometric.nn.kge import KGEModel, TransE
 
 from kgrec.atomic import atomic_path
+from kgrec.config import KGE_MODELS, KGEConfig
 from kgrec.data.triples import TripleSplit
 from kgrec.errors import ConfigError, KgrecError, RunError
+from kgrec.evaluation.linkpred import evaluate_link_prediction
 from kgrec.models.transh import TransH, bern_probabilities
 from kgrec.training.checkpoint import checkpoint_entry, load_weights, read_checkpoint
-
-MODELS = ("transh", "transe")
-NEGATIVE_SAMPLING = ("bern", "uniform")
-DISTANCES = ("l2", "l2sq")
-CONSTRAINTS = ("all", "batch")
-INITS = ("normal", "model")
-
-
-@dataclass(frozen=True)
-class KGEConfig:
-    """Hyper-parameters of :func:`train_kge`.
-
-    ``model``: ``transh`` (kgrec's TransH) or ``transe`` (PyG's TransE, L1, entities normalised in the score).
-    ``negative_sampling``: ``bern`` (Wang et al. 2014) or ``uniform`` (head or tail with probability ½).
-    TransH only: ``distance`` ``l2`` (−‖·‖₂, as PyKEEN) or ``l2sq`` (−‖·‖₂², as the paper);
-    ``constraint`` ``all`` (soft constraints summed over every entity and relation once per batch, as PyKEEN)
-    or ``batch`` (averaged over the batch's entities and relations, :meth:`TransH.loss`); ``init`` ``normal``
-    (every table N(0, (2/√dim)²), PyKEEN's ``xavier_normal_``) or ``model`` (TransH's own Xavier-uniform);
-    ``unit_normals`` renormalises the hyperplane normals to unit length after every optimiser step.
-    ``num_threads`` defaults to 1: the per-step tensors are tiny, and intra-op threads only add synchronisation
-    (25× slower with 2 threads on a busy 2-core machine). ``eval_every`` > 0 records the filtered valid MRR
-    in the history every that many epochs.
-    """
-
-    model: str = "transh"
-    dim: int = 64
-    epochs: int = 300
-    batch_size: int = 256
-    lr: float = 0.01
-    margin: float = 1.0
-    soft_constraint_weight: float = 0.05
-    negative_sampling: str = "bern"
-    distance: str = "l2"
-    constraint: str = "all"
-    init: str = "normal"
-    unit_normals: bool = True
-    seed: int = 2026
-    num_threads: int = 1
-    device: str = "cpu"
-    eval_every: int = 0
-    eval_batch_size: int = 256
-
-    def __post_init__(self) -> None:
-        choices = {
-            "model": MODELS,
-            "negative_sampling": NEGATIVE_SAMPLING,
-            "distance": DISTANCES,
-            "constraint": CONSTRAINTS,
-            "init": INITS,
-        }
-        for key, allowed in choices.items():
-            if getattr(self, key) not in allowed:
-                raise ConfigError(f"kge.{key}: expected one of {', '.join(allowed)}, got {getattr(self, key)!r}")
-        for key in ("dim", "epochs", "batch_size", "num_threads", "eval_batch_size"):
-            minimum = 0 if key == "epochs" else 1
-            if getattr(self, key) < minimum:
-                raise ConfigError(f"kge.{key}: must be at least {minimum}, got {getattr(self, key)!r}")
-        for key in ("lr", "margin", "soft_constraint_weight", "eval_every"):
-            if getattr(self, key) < 0 or (key == "lr" and getattr(self, key) == 0):
-                raise ConfigError(f"kge.{key}: must be {'positive' if key == 'lr' else 'non-negative'}")
 
 
 def model_arguments(config: KGEConfig, num_nodes: int, num_relations: int) -> dict[str, Any]:
@@ -106,7 +47,7 @@ def build_model(model: str, arguments: dict[str, Any]) -> KGEModel:
         return TransH(**arguments)
     if model == "transe":
         return TransE(**arguments)
-    raise ConfigError(f"unknown KGE model {model!r}; expected one of {', '.join(MODELS)}")
+    raise ConfigError(f"unknown KGE model {model!r}; expected one of {', '.join(KGE_MODELS)}")
 
 
 def corrupt(
@@ -214,8 +155,6 @@ def train_kge(
         elapsed += time.perf_counter() - start
         row: dict[str, float] = {"epoch": epoch, "loss": float(total) / max(batches, 1), "seconds": elapsed}
         if config.eval_every and (epoch % config.eval_every == 0 or epoch == config.epochs):
-            from kgrec.evaluation.linkpred import evaluate_link_prediction
-
             metrics = evaluate_link_prediction(
                 model, split.valid, split.parts, num_nodes, batch_size=config.eval_batch_size
             )

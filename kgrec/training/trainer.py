@@ -19,8 +19,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.optim.lr_scheduler import LambdaLR, LRScheduler, ReduceLROnPlateau
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.lr_scheduler import LambdaLR
 from tqdm import tqdm
 
 from kgrec.atomic import atomic_open, atomic_path, remove_stale_temporaries
@@ -36,6 +35,8 @@ log = logging.getLogger(__name__)
 
 BEST, LAST = "model.pt", "last.pt"
 METRICS = ("recall", "ndcg", "precision", "hit", "mrr")
+#: The cosine schedule ends at this fraction of the base rate (and stays there).
+COSINE_FLOOR = 0.05
 
 
 def use_deterministic_algorithms(enabled: bool) -> None:
@@ -54,20 +55,15 @@ def use_deterministic_algorithms(enabled: bool) -> None:
     torch.utils.deterministic.fill_uninitialized_memory = False
 
 
-def learning_rate_schedule(
-    optimizer: torch.optim.Optimizer, config: TrainConfig
-) -> LRScheduler | ReduceLROnPlateau | None:
-    """``lr_decay`` < 1: multiply the rate by it after ``lr_decay_patience`` evaluations without a better
-    validation metric (stepped with that metric); ``lr_cosine_epochs`` > 0: a half cosine down to
-    ``lr_cosine_floor`` · lr, stepped once per epoch; otherwise None (a constant rate)."""
-    if config.lr_decay < 1.0:
-        return ReduceLROnPlateau(optimizer, "max", config.lr_decay, config.lr_decay_patience)
+def learning_rate_schedule(optimizer: torch.optim.Optimizer, config: TrainConfig) -> LambdaLR | None:
+    """``lr_cosine_epochs`` > 0: a half cosine from lr down to :data:`COSINE_FLOOR` · lr over that many
+    epochs, stepped once per epoch; otherwise None (a constant rate)."""
     if config.lr_cosine_epochs > 0:
-        return LambdaLR(optimizer, partial(cosine_factor, epochs=config.lr_cosine_epochs, floor=config.lr_cosine_floor))
+        return LambdaLR(optimizer, partial(cosine_factor, epochs=config.lr_cosine_epochs, floor=COSINE_FLOOR))
     return None
 
 
-def cosine_factor(epoch: int, epochs: int, floor: float) -> float:
+def cosine_factor(epoch: int, epochs: int, floor: float = COSINE_FLOOR) -> float:
     """The multiplier of the base rate after ``epoch`` epochs: from 1 down to ``floor`` along a half cosine over
     ``epochs`` epochs, then ``floor``."""
     return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * min(epoch, epochs) / epochs))
@@ -131,26 +127,17 @@ class Trainer:
         self.sampler = NegativeSampler(split.train, n_items, config.seed)
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr) if model.trainable else None
         self.scheduler = None if self.optimizer is None else learning_rate_schedule(self.optimizer, config)
-        if config.negative_choice == "mixgcf" and model.trainable and not model.synthesises_negatives:
-            raise ConfigError(f"train.negative_choice=mixgcf mixes propagation layers: use model kgrec, not {type(model).__name__}")
-        self.objective = Objective(config.loss, config.negative_choice, config.temperature)
-        self.averaged = (
-            AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema)) if config.ema > 0 and model.trainable else None
-        )
+        self.objective = Objective(config.loss)
+        self._best_state: dict[str, torch.Tensor] | None = None  # the best weights, without a run directory
         self.result = TrainResult()
         self.start_epoch = 1
 
     # ---- evaluation --------------------------------------------------------------------------------------
-    @property
-    def evaluated(self) -> RankingModel:
-        """The weights that are validated and saved: the model, or its moving average with ``train.ema``."""
-        return self.model if self.averaged is None else self.averaged.module
-
     def validate(self) -> dict[str, float]:
         """Full-ranking metrics on the validation part, training items masked."""
-        self.evaluated.eval()
+        self.model.eval()
         return evaluate_ranking(
-            self.evaluated.score_users, self.split.valid, [self.split.train], self.n_items, self.eval_config.ks,
+            self.model.score_users, self.split.valid, [self.split.train], self.n_items, self.eval_config.ks,
             self.eval_config.batch_size, self.item_popularity, self.device,
         )
 
@@ -166,8 +153,6 @@ class Trainer:
             self.optimizer.zero_grad()
             loss.backward()
             self.optimizer.step()
-            if self.averaged is not None:
-                self.averaged.update_parameters(self.model)
             for key, value in {"loss": float(loss.detach()), **parts}.items():
                 totals[key] = totals.get(key, 0.0) + value / len(batches)
         return totals
@@ -199,11 +184,8 @@ class Trainer:
                     self.result.best_metrics, self.result.seconds_to_best = metrics, self.result.train_seconds
                     self.save_weights()
                 bar.set_postfix(loss=f"{row['loss']:.4f}", **{self.config.metric: f"{metrics[self.config.metric]:.4f}"})
-                if isinstance(self.scheduler, ReduceLROnPlateau):
-                    self.scheduler.step(metrics[self.config.metric])
-            if isinstance(self.scheduler, LambdaLR):  # the cosine schedule steps per epoch, the plateau one above
+            if self.scheduler is not None:  # the cosine schedule steps once per epoch
                 self.scheduler.step()
-            if self.scheduler is not None:
                 row["lr"] = self.optimizer.param_groups[0]["lr"]
             row["seconds"] = time.perf_counter() - started
             self.result.history.append(row)
@@ -218,15 +200,15 @@ class Trainer:
     def save_weights(self) -> None:
         if self.run_dir is not None:
             with atomic_path(self.run_dir / BEST) as tmp:
-                torch.save({"state_dict": self.evaluated.state_dict(), "epoch": self.result.best_epoch}, tmp)
+                torch.save({"state_dict": self.model.state_dict(), "epoch": self.result.best_epoch}, tmp)
         else:
-            self._best_state = {k: v.detach().clone() for k, v in self.evaluated.state_dict().items()}
+            self._best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
 
     def restore_best(self) -> None:
         """Load the weights of the best validation epoch into the model."""
         if self.run_dir is not None and (self.run_dir / BEST).exists():
             self.model.load_state_dict(torch.load(self.run_dir / BEST, map_location=self.device)["state_dict"])
-        elif getattr(self, "_best_state", None) is not None:
+        elif self._best_state is not None:
             self.model.load_state_dict(self._best_state)
         self.model.eval()
 
@@ -239,7 +221,6 @@ class Trainer:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
-            "ema": None if self.averaged is None else self.averaged.state_dict(),
             "sampler_rng": self.sampler.rng.bit_generator.state,
             "torch_rng": torch.get_rng_state(),
             "result": self.result.__dict__,
@@ -258,8 +239,6 @@ class Trainer:
             self.optimizer.load_state_dict(checkpoint_entry(state, "optimizer", dict, path))
             if self.scheduler is not None and state.get("scheduler") is not None:
                 self.scheduler.load_state_dict(state["scheduler"])
-            if self.averaged is not None:
-                self.averaged.load_state_dict(checkpoint_entry(state, "ema", dict, path))
             self.sampler.rng.bit_generator.state = checkpoint_entry(state, "sampler_rng", dict, path)
             torch.set_rng_state(checkpoint_entry(state, "torch_rng", torch.Tensor, path))
             self.result = TrainResult(**checkpoint_entry(state, "result", dict, path))

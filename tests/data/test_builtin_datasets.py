@@ -11,7 +11,7 @@ from kgrec.data.graph import CollaborativeKG
 from kgrec.data.load import load_dataset
 from kgrec.data.split import load_split, split
 from kgrec.errors import DatasetError
-from tests.conftest import BENCHMARK_SPLIT, SHARED_DATASETS, require_shared
+from tests.conftest import BENCHMARK_SPLIT, SHARED_DATASETS, require_benchmark_split, require_shared
 
 
 @pytest.fixture(autouse=True)
@@ -73,6 +73,7 @@ def test_moviekg_omdb_counts_and_names() -> None:
 
 def test_ratio_split_reproduces_the_published_benchmark_split() -> None:
     require_shared("lastfm-kgcn")
+    require_benchmark_split()
     dataset = load_dataset("lastfm-kgcn", download=False, min_user_interactions=5)
     parts = split(dataset, SplitConfig(scheme="ratio", seed=2026))
     for name, part in parts.parts().items():
@@ -83,6 +84,7 @@ def test_ratio_split_reproduces_the_published_benchmark_split() -> None:
 
 def test_published_split_loads_and_builds_the_graph() -> None:
     require_shared("lastfm-kgcn")
+    require_benchmark_split()
     dataset = load_dataset("lastfm-kgcn", download=False)
     parts = load_split(BENCHMARK_SPLIT, dataset)
     assert (len(parts.train), len(parts.valid), len(parts.test)) == (14622, 2172, 4202)

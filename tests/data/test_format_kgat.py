@@ -12,8 +12,6 @@ from kgrec.errors import DatasetError
 from tests.data.helpers import expect_dataset_error, write
 
 
-
-
 @pytest.fixture
 def toy(tmp_path: Path) -> Path:
     directory = tmp_path / "kgat-toy"

@@ -13,10 +13,8 @@ from kgrec.data.dataset import RecDataset
 from kgrec.data.formats import kgcn
 from kgrec.data.formats.recbole_atomic import export, load
 from kgrec.errors import DatasetError
-from tests.data.helpers import expect_dataset_error, write
 from tests.conftest import SHARED_DATASETS, require_shared
-
-
+from tests.data.helpers import expect_dataset_error, write
 
 
 def triple_set(dataset: RecDataset) -> set[tuple[str, str, str]]:
@@ -261,7 +259,7 @@ def test_export_rejects_ids_with_tabs(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_round_trip_lastfm_kgcn(tmp_path: Path) -> None:
-    require_shared("lastfm-kgcn")  # skips when the mirror is absent
+    require_shared("lastfm-kgcn")  # fails, naming the folder, when the mirror is absent
     original = kgcn.load({"lastfm-kgcn": SHARED_DATASETS / "lastfm-kgcn"}, DataConfig())
     back = load(export(original, tmp_path / "lastfm-kgcn"), DataConfig())
     assert back.stats().interactions == 21173 and back.stats().triples == 15518

@@ -14,8 +14,6 @@ from kgrec.errors import DatasetError
 from tests.data.helpers import expect_dataset_error, write
 
 
-
-
 def triple_set(dataset) -> set[tuple[str, str, str]]:
     e, r = dataset.entities.raw_ids, dataset.relations.raw_ids
     return {(e[h], r[rel], e[t]) for h, rel, t in dataset.triples}

@@ -18,7 +18,6 @@ changes only the items / names / links files and checks each format's documented
 from __future__ import annotations
 
 import csv
-import importlib
 import re
 import tempfile
 from collections.abc import Callable, Mapping
@@ -33,7 +32,7 @@ from hypothesis import strategies as st
 
 from kgrec.config import DataConfig
 from kgrec.data.dataset import RecDataset
-from kgrec.data.formats import kgcn, movielens, omdb
+from kgrec.data.formats import kgat, kgcn, movielens, omdb, recbole_atomic, tsv
 from kgrec.data.split import Split, load_split
 from kgrec.errors import DatasetError
 from tests.data.fuzzing import (
@@ -300,28 +299,19 @@ ITEM_FILES: dict[str, dict[FileKey, ItemFile]] = {
 REQUIRED_ITEMS = {"ml100k": {"1", "2", "3", "4"}, "moviekg-omdb": {"1", "3", "5", "7"}}
 
 
-def _generic(module: str) -> Loader | None:
-    """``kgrec.data.formats.<module>.load`` if that module exists yet (the generic formats came later)."""
-    try:
-        return importlib.import_module(f"kgrec.data.formats.{module}").load
-    except ModuleNotFoundError:
-        return None
-
-
 PARSERS: dict[str, Parser] = {
     "lastfm-kgcn": Parser(KGCN_FILES, kgcn.load, KGCN_STATS, items=ITEM_FILES["lastfm-kgcn"]),
     "ml100k": Parser(ML100K_FILES, movielens.load, ML100K_STATS, items=ITEM_FILES["ml100k"]),
     "moviekg-omdb": Parser(OMDB_FILES, omdb.load, OMDB_STATS, items=ITEM_FILES["moviekg-omdb"]),
 }
-for _name, _module, _files, _stats in [
-    ("tsv", "tsv", TSV_FILES, TSV_STATS),
-    ("tsv-split", "tsv", TSV_SPLIT_FILES, TSV_SPLIT_STATS),
-    ("kgat", "kgat", KGAT_FILES, KGAT_STATS),
-    ("recbole", "recbole_atomic", RECBOLE_FILES, RECBOLE_STATS),
-    ("recbole-split", "recbole_atomic", RECBOLE_SPLIT_FILES, RECBOLE_SPLIT_STATS),
+for _name, _load, _files, _stats in [
+    ("tsv", tsv.load, TSV_FILES, TSV_STATS),
+    ("tsv-split", tsv.load, TSV_SPLIT_FILES, TSV_SPLIT_STATS),
+    ("kgat", kgat.load, KGAT_FILES, KGAT_STATS),
+    ("recbole", recbole_atomic.load, RECBOLE_FILES, RECBOLE_STATS),
+    ("recbole-split", recbole_atomic.load, RECBOLE_SPLIT_FILES, RECBOLE_SPLIT_STATS),
 ]:
-    if (_load := _generic(_module)) is not None:
-        PARSERS[_name] = Parser(_files, _load, _stats, by_path=True, items=ITEM_FILES.get(_name, {}))
+    PARSERS[_name] = Parser(_files, _load, _stats, by_path=True, items=ITEM_FILES.get(_name, {}))
 
 
 def call(parser: str, root: Path, config: DataConfig) -> RecDataset:
@@ -880,13 +870,7 @@ def test_split_empty_train_and_optional_valid(tmp_path: Path) -> None:
 # ---- deterministic cases for the generic formats -------------------------------------------------------------
 
 
-def needs(parser: str) -> None:
-    if parser not in PARSERS:
-        pytest.skip(f"the {parser} parser is not written yet")
-
-
 def test_tsv_bad_rating_and_unknown_link_name_their_lines(tmp_path: Path) -> None:
-    needs("tsv")
     contents = replace_line(TSV_FILES, ("toy-tsv", "interactions.tsv"), 3, b"u1\ti2\tabc\t101")
     error = load_error("tsv", contents, tmp_path)
     assert (Path(error.path).name, error.line) == ("interactions.tsv", 3) and "'abc'" in str(error)
@@ -897,7 +881,6 @@ def test_tsv_bad_rating_and_unknown_link_name_their_lines(tmp_path: Path) -> Non
 
 
 def test_kgat_bad_item_and_short_triple_name_their_lines(tmp_path: Path) -> None:
-    needs("kgat")
     error = load_error("kgat", replace_line(KGAT_FILES, ("toy-kgat", "train.txt"), 2, b"1 1 x3"), tmp_path)
     assert (Path(error.path).name, error.line) == ("train.txt", 2) and "'x3'" in str(error)
     error = load_error("kgat", replace_line(KGAT_FILES, ("toy-kgat", "kg_final.txt"), 3, b"2 1"), tmp_path / "b")
@@ -908,7 +891,6 @@ def test_kgat_bad_item_and_short_triple_name_their_lines(tmp_path: Path) -> None
 
 
 def test_recbole_bad_header_huge_timestamp_and_invalid_utf8(tmp_path: Path) -> None:
-    needs("recbole")
     inter = ("toy", "toy.inter")
     error = load_error("recbole", replace_line(RECBOLE_FILES, inter, 1, b"user_id:token\titem_id:tokn"), tmp_path)
     assert (Path(error.path).name, error.line) == ("toy.inter", 1)

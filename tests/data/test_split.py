@@ -100,9 +100,11 @@ def test_temporal_without_timestamps_is_a_config_error() -> None:
 
 
 def test_bad_ratios_and_unknown_scheme() -> None:
-    with pytest.raises(ConfigError, match="ratios"):
+    with pytest.raises(ConfigError, match="ratios: expected train, valid, test shares summing to 1"):
         split(synthetic(), SplitConfig(ratios=(0.5, 0.1, 0.1)))
-    with pytest.raises(ConfigError, match="unknown split scheme"):
+    with pytest.raises(ConfigError, match="ratios: expected train, valid, test shares summing to 1 with train above 0"):
+        split(synthetic(), SplitConfig(ratios=(0.0, 0.5, 0.5)))
+    with pytest.raises(ConfigError, match="scheme: expected one of ratio, loo, temporal, random, predefined, got 'kfold'"):
         split(synthetic(), SplitConfig(scheme="kfold"))
 
 

@@ -24,7 +24,8 @@ from kgrec.explain.association import (
     propagation_graph,
     usage_shares,
 )
-from kgrec.explain.types import Explanation, Path as KgPath
+from kgrec.explain.types import Explanation
+from kgrec.explain.types import Path as KgPath
 from kgrec.models.baselines import BPRMF, LightGCN
 from kgrec.models.kgrec import KGRec
 from tests.cli_runner import kgrec, train_run_dir

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_shared
 from tests.cli_runner import kgrec, train_run_dir
+from tests.conftest import require_shared
 
 
 @pytest.fixture(scope="module")

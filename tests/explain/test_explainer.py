@@ -10,7 +10,8 @@ import torch
 from kgrec.config import ModelConfig
 from kgrec.data.dataset import RecDataset
 from kgrec.data.graph import CollaborativeKG
-from kgrec.explain.explainer import choose_path, model_edge_weights, top_k
+from kgrec.evaluation.ranking import top_k
+from kgrec.explain.explainer import choose_path, model_edge_weights
 from kgrec.explain.types import Path, Rule
 from kgrec.models.baselines import BPRMF, LightGCN
 from kgrec.models.kgrec import KGRec
@@ -65,12 +66,13 @@ def small_graph() -> CollaborativeKG:
 
 
 def test_edge_weights_of_kgrec_are_its_lightgcn_normalisation(small_graph) -> None:
-    model = KGRec(small_graph, ModelConfig(dim=4, layers=1, attention=False))
-    weights = model_edge_weights(model, small_graph)
     source, target = small_graph.data.edge_index
     deg = torch.bincount(target, minlength=small_graph.num_nodes).float()
-    expected = (1 / (deg[source] * deg[target]).sqrt()).numpy()
-    assert weights == pytest.approx(expected)
+    lightgcn = KGRec(small_graph, ModelConfig(dim=4, layers=1, attention=False, norm_target=0.5, norm_source=0.5))
+    assert model_edge_weights(lightgcn, small_graph) == pytest.approx((1 / (deg[source] * deg[target]).sqrt()).numpy())
+    default = KGRec(small_graph, ModelConfig(dim=4, layers=1, attention=False))  # LightGCN++'s exponents 0.6 / 0.4
+    expected = (deg[target] ** -0.6 * deg[source] ** -0.4).numpy()
+    assert model_edge_weights(default, small_graph) == pytest.approx(expected)
 
 
 def test_edge_weights_of_lightgcn_are_zero_on_kg_edges_and_none_for_bprmf(small_graph) -> None:

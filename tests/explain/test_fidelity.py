@@ -10,7 +10,8 @@ import torch
 from kgrec.config import ModelConfig
 from kgrec.data.dataset import RecDataset
 from kgrec.data.graph import CollaborativeKG
-from kgrec.explain.fidelity import DeletionCase, DeletionTest, history_pairs, rank_of, summarise_cases
+from kgrec.evaluation.ranking import rank_of
+from kgrec.explain.fidelity import DeletionCase, DeletionTest, history_pairs, summarise_cases
 from kgrec.explain.types import Explanation, Path
 from kgrec.models.kgrec import KGRec
 
@@ -32,7 +33,7 @@ def genre_graph() -> tuple[CollaborativeKG, KGRec]:
     links = pd.DataFrame({"item": ["i1", "i2", "i3"], "entity": ["i1", "i2", "i3"]})
     dataset = RecDataset.from_frames("genre", interactions, triples, links, item_catalogue=["a0"])
     graph = CollaborativeKG.build(dataset, dataset.interactions)
-    model = KGRec(graph, ModelConfig(dim=2, layers=2, attention=False))
+    model = KGRec(graph, ModelConfig(dim=2, layers=2, attention=False, norm_target=0.5, norm_source=0.5))  # LightGCN's
     with torch.no_grad():
         model.node_emb.weight.zero_()
         genre = int(graph.entity_nodes.set_index("entity").loc[dataset.entities.index("g"), "node"])

@@ -26,9 +26,9 @@ import torch
 from kgrec.config import ModelConfig, RunConfig
 from kgrec.data.dataset import Interactions, RecDataset
 from kgrec.data.graph import CollaborativeKG
-from kgrec.explain.evaluate import explain_eval, sample_users
+from kgrec.explain.context import sample_users
+from kgrec.explain.evaluate import explain_eval
 from kgrec.explain.path_quality import (
-    DEFAULT_BETA,
     PathFacts,
     etd,
     ewma_scores,
@@ -153,7 +153,6 @@ def test_sep_table_is_the_ewma_of_degrees_per_kind(toy) -> None:
 def test_the_default_beta_is_the_reference_code_span_10(toy) -> None:
     # β = 2/11: entities 0, 1/3, 2/3, 1 → s = 0, 2/33, 62/363, 1284/3993, so SEP(g2) = (2/33) / (1284/3993) = 121/642
     graph, _ = toy
-    assert DEFAULT_BETA == pytest.approx(2 / 11)
     assert sep_table(graph)[node(graph, "g2")] == pytest.approx(121 / 642)
     assert sep_table(graph)[node(graph, "d1")] == pytest.approx((62 / 363) / (1284 / 3993))
 
@@ -217,13 +216,13 @@ def test_explain_eval_reports_path_quality_on_the_planted_dataset() -> None:
     torch.manual_seed(0)
     config = RunConfig(model=ModelConfig(dim=8, layers=2, attention=False))
     rec = Recommender(config, dataset, split, graph, KGRec(graph, config.model))
-    report = explain_eval(rec, n_users=6, k=5, seed=0, progress=False)
+    report = explain_eval(rec.context, n_users=6, k=5, seed=0, progress=False)
     quality = report["path_quality"]
     assert set(quality) == {"lir", "sep", "etd", "lid", "sed", "users", "path_types", "beta"}
     assert quality["lir"] is None  # the planted dataset has no timestamps
     assert quality["users"] == 6 and quality["path_types"] == 2  # interact and in_cluster end at items
     # the same lists measured directly give the same numbers
-    lists = [rec.recommend(int(u), 5, explain=True) for u in sample_users(rec, 6, 0)]
+    lists = [rec.recommend(int(u), 5, explain=True) for u in sample_users(rec.context, 6, 0)]
     again = path_quality(lists, graph, split.train, 5)
     for key in ("sep", "etd", "lid", "sed"):
         assert quality[key] == pytest.approx(again[key])

@@ -109,10 +109,11 @@ def test_unknown_dataset_gives_a_fallback_only_table(graph: CollaborativeKG) -> 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "name, folder", [("moviekg-omdb", "moviekg-omdb"), ("ml100k", "ml-100k"), ("lastfm-kgcn", "lastfm-kgcn")]
+    "name, folders",
+    [("moviekg-omdb", ["moviekg-omdb"]), ("ml100k", ["ml-100k", "ml1m-satori-kg"]), ("lastfm-kgcn", ["lastfm-kgcn"])],
 )
-def test_shipped_tables_on_the_real_relation_names(name: str, folder: str, monkeypatch, tmp_path) -> None:
-    require_shared(folder)
+def test_shipped_tables_on_the_real_relation_names(name: str, folders: list[str], monkeypatch, tmp_path) -> None:
+    require_shared(*folders)
     monkeypatch.setenv("KGREC_DATA_DIR", str(SHARED_DATASETS))
     monkeypatch.setenv("KGREC_CACHE_DIR", str(tmp_path / "cache"))
     from kgrec.data.load import load_dataset

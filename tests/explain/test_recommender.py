@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from kgrec.config import ModelConfig, RunConfig
-from kgrec.data.dataset import Interactions
 from kgrec.data.graph import CollaborativeKG
 from kgrec.data.split import Split
 from kgrec.errors import UnknownItemError, UnknownUserError

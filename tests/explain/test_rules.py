@@ -28,7 +28,6 @@ from kgrec.errors import ConfigError, DatasetError, KgrecError, UnknownIdError
 from kgrec.explain.rules import (
     RuleSet,
     coliked_matrix,
-    kg_relations,
     mine_rules,
     pattern_matrix,
     rule_features,
@@ -107,7 +106,7 @@ def test_relation_ids_of_the_toy_graph(toy, graph) -> None:
         "interact", "directed_by", "has_genre", "sequel_of",
         "interact⁻¹", "directed_by⁻¹", "has_genre⁻¹", "sequel_of⁻¹",
     )
-    assert kg_relations(graph) == [1, 2, 3, 5, 6, 7]
+    assert graph.kg_relations() == [1, 2, 3, 5, 6, 7]
     assert dataset.items.raw_ids.tolist() == ["i1", "i2", "i3", "i4", "i5", "i6"]
     assert (len(train), len(valid), len(test)) == (8, 1, 2)
     assert list(zip(test.user.tolist(), test.item.tolist())) == [(user("u2"), item("i1")), (user("u3"), item("i4"))]
@@ -187,7 +186,7 @@ def test_measures_counted_by_hand(all_rules) -> None:
 def brute_force(graph: CollaborativeKG, train: Interactions, max_len: int) -> dict[tuple[int, ...], tuple[int, int]]:
     """(support, connected) of every pattern, by walking the edge list in Python (the slow, obvious way)."""
     n_users, n_items = graph.n_users, graph.n_items
-    allowed = set(kg_relations(graph))
+    allowed = set(graph.kg_relations())
     out: dict[int, list[tuple[int, int]]] = {}
     for (src, dst), rel in zip(graph.data.edge_index.T.tolist(), graph.data.edge_type.tolist()):
         if rel in allowed:

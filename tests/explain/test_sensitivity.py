@@ -83,7 +83,7 @@ def test_integrated_gradients_sum_to_the_score_minus_the_all_zeros_baseline(aggr
 @pytest.mark.parametrize("method", sensitivity.SENSITIVITY_METHODS)
 def test_each_method_gives_an_explanation_whose_method_round_trips_through_json(rec: Recommender, method: str) -> None:
     user, item = a_case(rec)
-    explanation = sensitivity.explain_with(rec, user, item, method, steps=8, epochs=10)
+    explanation = sensitivity.explain_with(rec.context, user, item, method, steps=8, epochs=10)
     assert explanation.method == method
     assert explanation.rank == 1 and explanation.score == pytest.approx(float(rec.scores(user)[item]))
     path = explanation.path
@@ -125,7 +125,7 @@ def test_gnnexplainer_runs_through_pyg_and_gives_sigmoid_masks(rec: Recommender)
 
 
 def test_compare_methods_measures_every_method_at_equal_budgets(rec: Recommender) -> None:
-    report = compare_methods(rec, METHODS, n_users=4, k=2, seed=0, slow_users=2, steps=8, epochs=10, progress=False)
+    report = compare_methods(rec.context, METHODS, n_users=4, k=2, seed=0, slow_users=2, steps=8, epochs=10, progress=False)
     assert list(report["methods"]) == list(METHODS)
     rows = report["methods"]
     assert rows["rules"]["cases"] == rows["saliency"]["cases"] == rows["random"]["cases"] > 0
@@ -148,7 +148,7 @@ def test_compare_methods_reports_path_quality_per_method(rec: Recommender) -> No
     from kgrec.explain.path_quality import path_quality
 
     users = rec.users_with_history()[:3]
-    report = compare_methods(rec, ("rules", "paths", "random"), k=3, users=users, progress=False)
+    report = compare_methods(rec.context, ("rules", "paths", "random"), k=3, users=users, progress=False)
     explained = [[e for e in rec.recommend(int(u), 3, explain=True) if len(path_pairs(e))] for u in users]
     explained = [lists for lists in explained if lists]  # compare_methods skips items without a path explanation
     assert sum(map(len, explained)) == report["methods"]["rules"]["cases"] > 0
@@ -180,7 +180,7 @@ def test_explain_eval_methods_on_the_command_line(tmp_path: Path) -> None:
     report = json.loads(result.stdout)
     compared = report["methods"]
     rec = Recommender.load(run)  # two worker processes measure exactly what one process does (timings aside)
-    alone = compare_methods(rec, ["rules", "saliency", "random", "ig"], n_users=3, k=2, seed=rec.config.train.seed,
+    alone = compare_methods(rec.context, ["rules", "saliency", "random", "ig"], n_users=3, k=2, seed=rec.config.train.seed,
                             slow_users=1, steps=4, epochs=5, progress=False)
     for method, values in alone["methods"].items():
         for key, value in values.items():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from kgrec.data.dataset import RecDataset
 from kgrec.data.graph import CollaborativeKG

@@ -21,7 +21,7 @@ from kgrec.recommender import Recommender
 from tests.cli_runner import FAST, kgrec
 from tests.models.planted import write_planted_files
 
-SETTINGS = [*FAST, "--set", "train.num_threads=2", "--set", "model.attention=true", "--set", "model.message_dropout=0.1"]
+SETTINGS = [*FAST, "--set", "train.num_threads=2", "--set", "model.attention=true"]
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,8 @@ picture decodes, and a screenshot is not blank.
 Chromium is driven over the DevTools protocol on a pipe (``--remote-debugging-pipe``: JSON messages ending
 in a NUL byte on file descriptors 3 and 4), so no Python package beyond the standard library is needed. The
 binary is ``$CHROMIUM``, else ``chromium``, ``chromium-browser``, ``google-chrome`` on the PATH (Debian:
-``apt-get install chromium``); the tests skip when none is found.
+``apt-get install chromium``). When none is found the tests fail if ``$CI`` is set (CI installs Chromium, see
+``.ci/run``) and skip, saying why, otherwise.
 """
 
 from __future__ import annotations
@@ -172,11 +173,22 @@ class Browser:
             os.close(self.replies)
 
 
+def in_ci() -> bool:
+    """``$CI`` is set (CI services set ``CI=true``); empty, ``0`` and ``false`` count as unset."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false")
+
+
 @pytest.fixture
 def browser(tmp_path: Path):
     binary = chromium_binary()
     if binary is None:
-        pytest.skip("no Chromium found (set $CHROMIUM or install Debian's chromium package: apt-get install chromium)")
+        missing = (
+            "no Chromium found: searched $CHROMIUM, chromium, chromium-browser, google-chrome, google-chrome-stable "
+            "on the PATH (set $CHROMIUM or install Debian's chromium package: apt-get install chromium)"
+        )
+        if in_ci():  # .ci/run installs chromium: without it the browser tests would pass as skipped
+            pytest.fail(f"{missing}; $CI is set, so the browser tests must run", pytrace=False)
+        pytest.skip(f"{missing}; not in CI ($CI unset or false), so the browser tests are skipped")
     started = Browser(binary, tmp_path / "profile")
     try:
         yield started

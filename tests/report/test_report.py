@@ -26,8 +26,10 @@ from kgrec.data.graph import CollaborativeKG
 from kgrec.explain import render
 from kgrec.explain.phrases import PhraseTable
 from kgrec.explain.rules import RuleSet
-from kgrec.explain.types import Explanation, Path as KgPath, Rule
+from kgrec.explain.types import Explanation, Rule
+from kgrec.explain.types import Path as KgPath
 from kgrec.report import build_report, gallery_picture_name
+from kgrec.version import __version__
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SECTION_TITLES = [
@@ -68,7 +70,7 @@ def write_fake_run(run_dir: Path) -> Path:
     assert graph.relation_names == ("interact", "directed_by", "interact⁻¹", "directed_by⁻¹")
     run_dir.mkdir(parents=True, exist_ok=True)
     config = {
-        "kgrec_version": "0.1.0",
+        "kgrec_version": __version__,
         "data": {"name": "five"}, "split": {"scheme": "ratio", "ratios": [0.7, 0.1, 0.2], "seed": 7},
         "model": {"model": "kgrec", "dim": 8, "layers": 2, "attention": False, "use_kg": True, "kge": "transh",
                   "lambda_kg": 0.1},
@@ -300,7 +302,7 @@ def test_markdown_references_existing_pngs(run_dir: Path) -> None:
         assert not Path(target).is_absolute()
         assert (run_dir / target).read_bytes().startswith(PNG_SIGNATURE)
     assert "| kgrec | **0.3012** | 0.4400 |" in md
-    assert "```\nkgrec_version: 0.1.0\n" in md
+    assert f"```\nkgrec_version: {__version__}\n" in md
 
 
 # ---- missing and broken files ----------------------------------------------------------------------------

@@ -15,7 +15,6 @@ from tests.cli_runner import kgrec as run_kgrec
 from tests.cli_runner import train_run_dir
 from tests.models.planted import write_planted_files
 
-
 kgrec = functools.partial(run_kgrec, timeout=300)
 
 

@@ -37,7 +37,12 @@ def lookup_gradient() -> torch.Tensor:
 
 
 def test_deterministic_is_the_default() -> None:
-    assert TrainConfig().deterministic is True
+    """A Trainer given no ``train.deterministic`` switches PyTorch's deterministic kernels on."""
+    dataset, parts, graph = planted_split_graph()
+    model = build_model(graph, ModelConfig(model="kgrec", dim=8, layers=1))
+    use_deterministic_algorithms(False)
+    Trainer(model, parts, dataset.n_items, TrainConfig(epochs=1, num_threads=1), EvalConfig(), progress=False)
+    assert torch.are_deterministic_algorithms_enabled() is True
 
 
 @pytest.mark.parametrize("enabled", [True, False])

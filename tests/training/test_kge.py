@@ -22,9 +22,7 @@ from kgrec.data.triples import load_triples, triples_from_dataset
 from kgrec.errors import ConfigError, DatasetError
 from kgrec.evaluation.linkpred import evaluate_link_prediction
 from kgrec.training.kge import KGEConfig, corrupt, train_kge
-from tests.conftest import SHARED
-
-NATIONS = SHARED / "kge-benchmarks" / "nations"
+from tests.conftest import require_kge_benchmark
 
 TINY = {
     "train.txt": "usa\tallied\tuk\nuk\tallied\tfrance\nfrance\ttrades_with\tusa\nusa\ttrades_with\tchina\n",
@@ -95,16 +93,17 @@ def test_negatives_never_repeat_the_positive() -> None:
 def test_config_validation() -> None:
     with pytest.raises(ConfigError, match="valid keys: model, dim, epochs"):
         from_dict(KGEConfig, {"epoch": 3})
-    with pytest.raises(ConfigError, match="kge.model"):
+    with pytest.raises(ConfigError, match="model: expected one of transh, transe, got 'rotate'"):
         KGEConfig(model="rotate")
-    with pytest.raises(ConfigError, match="kge.lr"):
+    with pytest.raises(ConfigError, match="lr: expected a value above 0, got 0"):
         KGEConfig(lr=0)
+    with pytest.raises(ConfigError, match="--set.margin: expected a value of at least 0, got -1.0"):
+        from_dict(KGEConfig, {"margin": -1}, where="--set")
 
 
-@pytest.mark.skipif(not NATIONS.is_dir(), reason="kge-benchmarks not mirrored")
 @pytest.mark.parametrize("model", ["transh", "transe"])
 def test_short_training_on_nations_beats_the_untrained_model(model) -> None:
-    split = load_triples(NATIONS)
+    split = load_triples(require_kge_benchmark("nations"))
     untrained, _ = train_kge(split, KGEConfig(model=model, epochs=0), progress=False)
     before = evaluate_link_prediction(untrained, split.valid, split.parts, split.num_entities)["mrr"]
     trained, history = train_kge(split, KGEConfig(model=model, epochs=15, eval_every=5), progress=False)

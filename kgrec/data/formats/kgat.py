@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kgrec.config import DataConfig
 from kgrec.data.dataset import PART_NAMES, RecDataset
 from kgrec.data.formats.common import identity_links, split_positives
+from kgrec.data.options import DataConfig
 from kgrec.data.readers import LINE_COLUMN, parse_ints, read_text
 from kgrec.errors import DatasetError
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from kgrec.config import DataConfig
 from kgrec.data.dataset import RecDataset
 from kgrec.data.formats.common import int_ids, keep_positives, require_known, require_single_entity
+from kgrec.data.options import DataConfig
 from kgrec.data.readers import parse_floats, read_table, require_nonempty
 from kgrec.errors import DatasetError
 

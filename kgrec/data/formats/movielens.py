@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kgrec.config import DataConfig
 from kgrec.data.dataset import RecDataset
 from kgrec.data.formats.common import int_ids, keep_positives, require_known, require_single_entity
 from kgrec.data.formats.kgcn import read_links, read_triples
+from kgrec.data.options import DataConfig
 from kgrec.data.readers import parse_floats, parse_ints, read_table
 from kgrec.errors import DatasetError
 

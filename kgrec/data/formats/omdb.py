@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from kgrec.config import DataConfig
 from kgrec.data.dataset import RecDataset
 from kgrec.data.formats.common import keep_positives, require_known
+from kgrec.data.options import DataConfig
 from kgrec.data.readers import parse_floats, read_table, require_nonempty
 
 FOLDER = "moviekg-omdb"

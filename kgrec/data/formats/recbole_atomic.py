@@ -31,7 +31,6 @@ import numpy as np
 import pandas as pd
 
 from kgrec.atomic import atomic_directory
-from kgrec.config import DataConfig
 from kgrec.data.dataset import PART_NAMES, IdMap, RecDataset
 from kgrec.data.formats.common import (
     positives_note,
@@ -40,6 +39,7 @@ from kgrec.data.formats.common import (
     require_single_entity,
     typed_interactions,
 )
+from kgrec.data.options import DataConfig
 from kgrec.data.readers import LINE_COLUMN, read_table, require_nonempty
 from kgrec.errors import DatasetError
 

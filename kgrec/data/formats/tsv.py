@@ -26,7 +26,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from kgrec.config import DataConfig
 from kgrec.data.dataset import RecDataset
 from kgrec.data.formats.common import (
     identity_links,
@@ -37,6 +36,7 @@ from kgrec.data.formats.common import (
     require_single_entity,
     typed_interactions,
 )
+from kgrec.data.options import DataConfig
 from kgrec.data.readers import LINE_COLUMN, read_table, require_nonempty
 from kgrec.errors import DatasetError
 

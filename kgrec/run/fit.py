@@ -1,7 +1,9 @@
 """One training run end to end: dataset -> split -> graph -> model -> trainer -> test metrics, in a run directory.
 
 A run directory holds ``config.yaml``, ``split/`` (the exact train/valid/test pairs), ``model.pt`` (best
-validation weights), ``last.pt`` (resumable state), ``history.csv``, ``curves.png`` and ``metrics.json``.
+validation weights), ``last.pt`` (resumable state), ``history.csv``, ``curves.png``, ``metrics.json`` and, for
+kgrec models, ``rules.json`` (the rules explanations use). Training itself is :mod:`kgrec.training`'s (it
+returns a model and its history); this module orchestrates it with the data, the rule miner and the files.
 """
 
 from __future__ import annotations
@@ -15,25 +17,33 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
-from kgrec import __version__
 from kgrec.atomic import atomic_write_text
-from kgrec.config import RunConfig, run_config_to_dict, saved_run_config
+from kgrec.config import RunConfig
 from kgrec.data.dataset import RecDataset
 from kgrec.data.graph import CollaborativeKG
 from kgrec.data.load import load_dataset
 from kgrec.data.split import Split, load_split, split
-from kgrec.errors import ConfigError, IncompatibleRunError, RunError
+from kgrec.errors import ConfigError, RunError
 from kgrec.evaluation.ranking import evaluate_ranking
+from kgrec.explain.rules import RuleSet, load_or_mine_rules
 from kgrec.models.base import RankingModel
 from kgrec.models.baselines import build_model, item_popularity
+from kgrec.run.files import (
+    DATASET_CARD,
+    check_dataset_card,
+    read_dataset_card,
+    saved_run_config,
+    write_dataset_card,
+    write_run_config,
+)
 from kgrec.training.checkpoint import checkpoint_entry, load_weights, read_checkpoint
+from kgrec.training.curves import plot_curves
 from kgrec.training.trainer import BEST, LAST, Trainer, TrainResult
 
 log = logging.getLogger(__name__)
-DATASET_CARD = "dataset.json"
 PROTOCOLS = ("ranking", "ctr")
+RULES_FILE = "rules.json"
 
 
 @dataclass
@@ -100,9 +110,9 @@ def fit_run(
     else:
         prepared = prepare(config, None, dataset)
     if not resume:
-        atomic_write_text(run_dir / "config.yaml", yaml.safe_dump({"kgrec_version": __version__, **run_config_to_dict(config)}, sort_keys=False))
+        write_run_config(run_dir, config)
         prepared.split.save(saved_split, prepared.dataset)
-        atomic_write_text(run_dir / DATASET_CARD, json.dumps(dataset_fingerprint(prepared.dataset), indent=2) + "\n")
+        write_dataset_card(run_dir, prepared.dataset)
     torch.manual_seed(config.train.seed)
     model = build_model(prepared.graph, config.model)
     trainer = Trainer(
@@ -115,21 +125,17 @@ def fit_run(
     metrics = summarise(result, test, time.perf_counter() - started, prepared)
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     if result.history:
-        from kgrec.training.curves import plot_curves  # matplotlib: only when a run is written
-
         plot_curves(result.history, run_dir / "curves.png", config.train.metric)
     if config.model.model == "kgrec":  # the rules explanations use, saved with the run
-        from kgrec.recommender import Recommender
-
-        Recommender(config, prepared.dataset, prepared.split, prepared.graph, model, run_dir).rules
+        run_rules(run_dir, prepared, config)
     return FittedRun(metrics, prepared, model)
 
 
-def dataset_fingerprint(dataset: RecDataset) -> dict[str, Any]:
-    """Name and sizes of the dataset a run was trained on, checked again when the run is loaded."""
-    stats = dataset.stats()
-    keys = ("name", "users", "items", "interactions", "entities", "relations", "triples")
-    return {key: getattr(stats, key) for key in keys}
+def run_rules(run_dir: Path | None, prepared: Prepared, config: RunConfig) -> RuleSet:
+    """The run's mined rules: read from its ``rules.json``, or mined from the training split and saved there
+    (kept in memory only when ``run_dir`` is None)."""
+    path = None if run_dir is None else run_dir / RULES_FILE
+    return load_or_mine_rules(path, prepared.graph, prepared.split.train, config.explain)
 
 
 def summarise(result: TrainResult, test: dict[str, float], eval_seconds: float, prepared: Prepared) -> dict[str, Any]:
@@ -170,35 +176,16 @@ def load_run(run_dir: Path) -> tuple[RunConfig, Prepared, RankingModel]:
     return config, prepared, model
 
 
-def read_dataset_card(path: Path) -> dict[str, Any] | None:
-    """The dataset fingerprint saved with a run (None for runs written before cards existed)."""
-    if not path.exists():
-        return None
-    try:
-        card = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise RunError(f"{path}: cannot read the dataset card ({error})") from None
-    if not isinstance(card, dict):
-        raise RunError(f"{path}: expected a JSON object with the dataset's name and sizes")
-    return card
-
-
-def check_dataset_card(expected: dict[str, Any], dataset: RecDataset, path: Path) -> None:
-    """IncompatibleRunError when the dataset loaded now is not the one the run was trained on."""
-    found = dataset_fingerprint(dataset)
-    if expected != found:
-        differs = next(key for key in {**expected, **found} if expected.get(key) != found.get(key))
-        raise IncompatibleRunError(
-            f"{path}: the run was trained on {expected.get('name')!r} with {differs} = {expected.get(differs)}, "
-            f"but the dataset found now has {found.get(differs)}; a different dataset or version of it"
-        )
-
-
 def evaluate_run(run_dir: Path, protocol: str = "ranking") -> dict[str, float]:
     """Evaluate a saved run on its test split: ``ranking`` (full ranking) or ``ctr`` (KGCN's protocol)."""
     if protocol not in PROTOCOLS:  # before loading anything
         raise ConfigError(f"unknown protocol {protocol!r}; protocols: {', '.join(PROTOCOLS)}")
     config, prepared, model = load_run(run_dir)
+    return evaluate_model(model, prepared, config, protocol)
+
+
+def evaluate_model(model: RankingModel, prepared: Prepared, config: RunConfig, protocol: str = "ranking") -> dict[str, float]:
+    """Test metrics of ``model``: ``ranking`` (full ranking, :func:`test_ranking`) or ``ctr`` (KGCN's protocol)."""
     if protocol == "ctr":
         from kgrec.evaluation.ctr import evaluate_ctr_protocol  # scikit-learn: only for this protocol
 
