@@ -1,0 +1,52 @@
+"""DBpedia resource names as people read them, shared by the parsers of DBpedia-linked datasets.
+
+A resource ``http://dbpedia.org/resource/Sigur_R%C3%B3s`` (or its bare name ``Sigur_R%C3%B3s``) reads
+"Sigur Rós": the name is percent-decoded and ``_`` becomes a space. A trailing disambiguation such as
+"(band)" or "(1995 film)" is kept in the data (two entities may differ only by it); :func:`without_disambiguation`
+drops it for sentences. DBpedia's blank nodes (``Adele__1``: a ``__`` and a number at the end) and tails that
+are web addresses, not resources, are not readable entities (:func:`is_readable_resource`).
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote
+
+RESOURCE_PREFIXES = ("http://dbpedia.org/resource/", "https://dbpedia.org/resource/")
+ONTOLOGY_PREFIXES = ("http://dbpedia.org/ontology/", "https://dbpedia.org/ontology/", "dbo:", "dct:", "dbp:")
+_BLANK_NODE = re.compile(r"__\d+$")
+_DISAMBIGUATION = re.compile(r"\s+\([^()]*\)$")
+
+
+def resource_name(uri: str) -> str:
+    """The resource's own name: the part after ``…/resource/`` (the whole string when there is no prefix)."""
+    for prefix in RESOURCE_PREFIXES:
+        if uri.startswith(prefix):
+            return uri[len(prefix) :]
+    return uri
+
+
+def display_name(uri: str) -> str:
+    """"Sigur Rós" for ``http://dbpedia.org/resource/Sigur_R%C3%B3s``: percent-decoded, ``_`` as spaces."""
+    return " ".join(unquote(resource_name(uri), errors="strict").replace("_", " ").split())
+
+
+def is_readable_resource(uri: str) -> bool:
+    """False for a blank node (``…__1``) and for a web address that is not a DBpedia resource."""
+    if _BLANK_NODE.search(uri):
+        return False
+    return uri.startswith(RESOURCE_PREFIXES) or "://" not in uri
+
+
+def relation_name(relation: str) -> str:
+    """``genre`` for ``dbo:genre`` or ``http://dbpedia.org/ontology/genre``: the property without its prefix."""
+    for prefix in ONTOLOGY_PREFIXES:
+        if relation.startswith(prefix):
+            return relation[len(prefix) :]
+    return relation
+
+
+def without_disambiguation(name: str) -> str:
+    """"Muse" for "Muse (band)": the name without a trailing parenthesised disambiguation (for sentences)."""
+    shorter = _DISAMBIGUATION.sub("", name)
+    return shorter or name

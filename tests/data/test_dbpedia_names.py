@@ -1,0 +1,59 @@
+"""DBpedia resource names: decoded, blank nodes and web addresses told apart, disambiguations dropped for text."""
+
+from __future__ import annotations
+
+import pytest
+
+from kgrec.data.formats.dbpedia import (
+    display_name,
+    is_readable_resource,
+    relation_name,
+    resource_name,
+    without_disambiguation,
+)
+
+
+@pytest.mark.parametrize(
+    ("uri", "name"),
+    [
+        ("http://dbpedia.org/resource/Sigur_R%C3%B3s", "Sigur Rós"),
+        ("http://dbpedia.org/resource/Guns_N%27_Roses", "Guns N' Roses"),
+        ("http://dbpedia.org/resource/Muse_(band)", "Muse (band)"),
+        ("Toy_Story_(1995_film)", "Toy Story (1995 film)"),
+        ("http://dbpedia.org/resource/AC/DC", "AC/DC"),
+        ("http://dbpedia.org/resource/100%25_(album)", "100% (album)"),
+    ],
+)
+def test_display_name_decodes_percent_escapes_and_underscores(uri: str, name: str) -> None:
+    assert display_name(uri) == name
+
+
+def test_resource_and_relation_names_drop_their_prefixes() -> None:
+    assert resource_name("http://dbpedia.org/resource/Muse_(band)") == "Muse_(band)"
+    assert resource_name("Muse_(band)") == "Muse_(band)"
+    assert relation_name("dbo:genre") == "genre" and relation_name("http://dbpedia.org/ontology/hometown") == "hometown"
+    assert relation_name("directed_by_director") == "directed_by_director"
+
+
+@pytest.mark.parametrize(
+    ("uri", "readable"),
+    [
+        ("http://dbpedia.org/resource/Adele__1", False),
+        ("http://dbpedia.org/resource/Adele", True),
+        ("https://www.myspace.com/someband", False),
+        ("Heat_(1995_film)", True),
+        ("Blank__12", False),
+        ("Under_score", True),
+    ],
+)
+def test_blank_nodes_and_web_addresses_are_not_readable(uri: str, readable: bool) -> None:
+    assert is_readable_resource(uri) is readable
+
+
+@pytest.mark.parametrize(
+    ("name", "short"),
+    [("Muse (band)", "Muse"), ("Toy Story (1995 film)", "Toy Story"), ("Muse", "Muse"), ("(band)", "(band)"),
+     ("Live (at Leeds) tour", "Live (at Leeds) tour")],
+)
+def test_without_disambiguation_drops_only_a_trailing_parenthesis(name: str, short: str) -> None:
+    assert without_disambiguation(name) == short
