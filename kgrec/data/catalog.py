@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib import resources
 
-from kgrec.data.formats import kgcn, movielens, omdb
+from kgrec.data.formats import kgcn, lastfm_dbpedia, ml1m_dbpedia, movielens, omdb
 from kgrec.data.sources import RemoteFile
 from kgrec.data.spec import DatasetSpec, DataSource, register
 
@@ -53,6 +53,24 @@ ML1M_SATORI = source(
     },
 )
 MOVIEKG_OMDB = source("moviekg-omdb", {name: (OMDB + name, None) for name in omdb.FILES})
+PEARLM_ML1M = (
+    "https://raw.githubusercontent.com/Chris1nexus/pearlm/"
+    "60bdbb11a090deebc7a64250d4fcb086969ef7f3/data/ml1m/preprocessed/"
+)
+# the split and id maps live in the repository's mapping/ subfolder, and land in mapping/ locally too
+ML1M_DBPEDIA = source("ml1m-dbpedia", {name: (PEARLM_ML1M + name, None) for name in ml1m_dbpedia.FILES})
+ENTITY2REC_LASTFM = (
+    "https://raw.githubusercontent.com/D2KLab/entity2rec/380c1599ea5825bbb650c248f25bf42385b619bc/datasets/LastFM/"
+)
+LASTFM_DBPEDIA = source(
+    "lastfm-dbpedia",
+    {
+        "user_artists.dat": (HETREC_ZIP, "user_artists.dat"),
+        "mappings.tsv": (ENTITY2REC_LASTFM + "original/mappings.tsv", None),
+        # graphs/dbo:genre.edgelist is .../graphs/dbo%3Agenre.edgelist (a colon in a URL path is escaped)
+        **{name: (ENTITY2REC_LASTFM + name.replace(":", "%3A"), None) for name in lastfm_dbpedia.GRAPHS},
+    },
+)
 
 register(
     DatasetSpec(
@@ -79,5 +97,23 @@ register(
         (MOVIEKG_OMDB,),
         omdb.load,
         licence="OMDB CC BY-SA; MovieLens GroupLens licence",
+    )
+)
+register(
+    DatasetSpec(
+        "lastfm-dbpedia",
+        "Last.FM (HetRec 2011) listening data with entity2rec's DBpedia KG (10 properties); every entity named",
+        (LASTFM_DBPEDIA,),
+        lastfm_dbpedia.load,
+        licence="HetRec 2011: research use; entity2rec Apache-2.0, LODrecsys mapping MIT; DBpedia CC BY-SA 3.0",
+    )
+)
+register(
+    DatasetSpec(
+        "ml1m-dbpedia",
+        "MovieLens-1M positives with their per-user time split and a named DBpedia KG (pearlm / hopwise ml1m, 11 relations)",
+        (ML1M_DBPEDIA,),
+        ml1m_dbpedia.load,
+        licence="MovieLens (GroupLens): research use, no redistribution, cite Harper & Konstan 2015; DBpedia CC BY-SA 3.0",
     )
 )

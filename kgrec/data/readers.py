@@ -7,8 +7,10 @@ and column counts are handled in one place.
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import re
+import zlib
 from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
@@ -24,7 +26,8 @@ _PANDAS_LINE = re.compile(r"line (\d+)")
 
 def read_text(path: str | PathLike[str], encoding: str = "utf-8") -> str:
     """Read a whole file as text (one leading BOM dropped); a missing file, an undecodable byte, a NUL or a
-    second BOM is a DatasetError with its line."""
+    second BOM is a DatasetError with its line. A ``.gz`` file is decompressed first: line numbers are those
+    of the text inside, and a damaged gzip stream is a DatasetError naming the file."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -34,6 +37,8 @@ def read_text(path: str | PathLike[str], encoding: str = "utf-8") -> str:
         raise DatasetError("expected a file, found a directory", path) from None
     except OSError as error:
         raise DatasetError(f"cannot read file ({error.strerror})", path) from None
+    if path.name.lower().endswith(".gz"):
+        data = _gunzip(data, path)
     codec = "utf-8-sig" if encoding.lower().replace("_", "-") in {"utf-8", "utf8"} else encoding
     try:
         text = data.decode(codec)
@@ -42,6 +47,15 @@ def read_text(path: str | PathLike[str], encoding: str = "utf-8") -> str:
         raise DatasetError(f"byte 0x{data[error.start]:02x} is not valid {encoding} text", path, line) from None
     _reject_non_text(text, path)
     return text
+
+
+def _gunzip(data: bytes, path: Path) -> bytes:
+    """The decompressed bytes of a gzip file; a file that is not gzip, or is cut short, is a DatasetError."""
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as error:  # gzip.BadGzipFile is an OSError
+        reason = "the gzip stream ends early (truncated file?)" if isinstance(error, EOFError) else str(error)
+        raise DatasetError(f"not a valid gzip file: {reason}", path) from None
 
 
 _NON_TEXT = re.compile("[\x00\ufeff]")

@@ -154,8 +154,13 @@ def find_dataset(folder: str, files: Sequence[RemoteFile], search_path: Sequence
 
 
 def _partial_path(folder: Path, name: str) -> Path:
-    """The fixed, hidden name under which ``name`` is downloaded until it is whole and verified."""
-    return folder / f".{name}.part"
+    """The fixed, hidden name under which ``name`` is downloaded until it is whole and verified.
+
+    A ``name`` in a subfolder (``graphs/dbo:genre.edgelist``) is downloaded in that subfolder
+    (``graphs/.dbo:genre.edgelist.part``), so that the final rename stays within one directory.
+    """
+    target = folder / name
+    return target.parent / f".{target.name}.part"
 
 
 def _state_path(partial: Path) -> Path:
@@ -358,6 +363,7 @@ def _check(path: Path, file: RemoteFile, partial: Path) -> None:
 def _download_file(file: RemoteFile, folder: Path, progress: bool) -> None:
     """Download ``file`` into ``.<name>.part``, verify the whole file, then rename it to its final name."""
     partial = _partial_path(folder, file.name)
+    partial.parent.mkdir(parents=True, exist_ok=True)
     _fetch(file.url, partial, file.name, progress)
     _check(partial, file, partial)
     os.replace(partial, folder / file.name)
@@ -416,7 +422,7 @@ def download_dataset(
             if target.is_file() and mismatched_digest(target, file.sha256) is None:
                 logger.info("%s already present and verified", target)
             else:
-                remove_stale_temporaries(target_dir, file.name)  # under the folder lock: none is live
+                remove_stale_temporaries(target.parent, target.name)  # under the folder lock: none is live
                 pending.append(file)
 
         archives: dict[str, list[RemoteFile]] = {}

@@ -11,6 +11,7 @@ that imports :func:`report_generated_inputs` prints ``fuzz: <parser>: N generate
 from __future__ import annotations
 
 import contextlib
+import gzip
 import os
 import signal
 import tempfile
@@ -33,14 +34,25 @@ Contents = dict[FileKey, bytes | None]
 
 
 def write_files(root: Path, files: Mapping[FileKey, bytes | None]) -> dict[str, Path]:
-    """Write the files (None: leave missing) under root/<folder>/; return folder -> directory."""
+    """Write the files (None: leave missing) under root/<folder>/; return folder -> directory.
+
+    A name may hold a subfolder (``graphs/dbo:genre.edgelist``): it is created too. A ``.gz`` file's
+    contents are its uncompressed text (so corruptions apply to the text inside): it is written gzipped.
+    """
     dirs: dict[str, Path] = {}
     for (folder, name), data in files.items():
         dirs[folder] = root / folder
         dirs[folder].mkdir(parents=True, exist_ok=True)
         if data is not None:
-            (root / folder / name).write_bytes(data)
+            (root / folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / folder / name).write_bytes(gzip.compress(data, mtime=0) if name.endswith(".gz") else data)
     return dirs
+
+
+def file_key(path: str | os.PathLike[str], root: Path) -> FileKey:
+    """The ``(folder, name)`` key of a file under ``root`` (``name`` may hold a subfolder: ``graphs/x``)."""
+    parts = Path(path).relative_to(root).parts
+    return (parts[0], "/".join(parts[1:])) if len(parts) > 1 else ("", parts[0])
 
 
 def clean(files: FileSet) -> Contents:
@@ -364,12 +376,15 @@ def check_error(
     """
     assert error.path is not None, f"DatasetError without a path: {error}"
     path = Path(error.path)
-    key = (path.parent.name, path.name)
+    assert path.is_relative_to(root) and path != root, f"DatasetError names {error.path}, outside the dataset"
+    key = file_key(path, root)
     folders = {folder for folder, _ in contents}
     named_ok = key in contents or (
         by_path and (path.parent.name in folders or (path.parent == root and path.name in folders))
     )
-    assert path.parent.parent == root or path.parent == root, f"DatasetError names {error.path}, outside the dataset"
+    assert path.parent.parent == root or path.parent == root or key in contents, (
+        f"DatasetError names {error.path}, outside the dataset"
+    )
     assert named_ok, f"DatasetError names {error.path}, not a dataset file"
     assert str(error).startswith(f"{error.path}:"), str(error)
     assert error.reason and error.reason.strip(), "empty error message"

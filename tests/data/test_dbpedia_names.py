@@ -57,3 +57,11 @@ def test_blank_nodes_and_web_addresses_are_not_readable(uri: str, readable: bool
 )
 def test_without_disambiguation_drops_only_a_trailing_parenthesis(name: str, short: str) -> None:
     assert without_disambiguation(name) == short
+
+
+def test_a_name_percent_encoded_twice_is_decoded_twice_and_a_literal_percent_stays() -> None:
+    assert display_name("Shir%25C5%258D_Hamaguchi") == "Shirō Hamaguchi"
+    assert display_name("100%25_(band)") == "100% (band)"
+    assert display_name("50%25_off_%25ZZ") == "50% off %ZZ"  # no escape that decodes: left as read
+    with pytest.raises(UnicodeDecodeError):
+        display_name("Bad_%FF_name")

@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 
 from kgrec.config import DataConfig
 from kgrec.data.dataset import RecDataset
-from kgrec.data.formats import kgat, kgcn, movielens, omdb, recbole_atomic, tsv
+from kgrec.data.formats import kgat, kgcn, lastfm_dbpedia, ml1m_dbpedia, movielens, omdb, recbole_atomic, tsv
 from kgrec.data.split import Split, load_split
 from kgrec.errors import DatasetError
 from tests.data.fuzzing import (
@@ -47,6 +47,7 @@ from tests.data.fuzzing import (
     corrupt,
     corruptions,
     disagreements,
+    file_key,
     fuzz_settings,
     load_files,
     replace_line,
@@ -152,6 +153,127 @@ OMDB_FILES: FileSet = {
 OMDB_STATS = {
     "users": 3, "items": 3, "interactions": 4, "entities": 10,
     "relations": 3, "triples": 8, "linked_items": 3,
+}
+
+DBP = b"http://dbpedia.org/resource/"
+
+
+def dbpedia_edges(*pairs: tuple[str, str]) -> tuple[bytes, bytes]:
+    """A ``head tail`` edge list (space-separated); a bare resource name gets DBpedia's resource prefix."""
+    def uri(name: str) -> str:
+        return name if "://" in name else DBP.decode() + name
+
+    return "".join(f"{uri(head)} {uri(tail)}\n" for head, tail in pairs).encode(), b" "
+
+
+LASTFM_DBPEDIA_FILES: FileSet = {
+    ("lastfm-dbpedia", "user_artists.dat"): (
+        b"userID\tartistID\tweight\n"
+        b"1\t10\t100\n"
+        b"1\t11\t50\n"
+        b"2\t10\t30\n"
+        b"2\t12\t7\n"
+        b"3\t13\t5\n"  # artist 13 is not in mappings.tsv: dropped unless keep_unlinked_items
+        b"3\t11\t12\n"
+        b"3\t14\t9\n",
+        b"\t",
+    ),
+    ("lastfm-dbpedia", "mappings.tsv"): (  # artists 10 and 14 share one URI; no line end on the last line
+        b"10\tSigur R\xc3\xb3s\t" + DBP + b"Sigur_R%C3%B3s\n"
+        b"11\tMuse\t" + DBP + b"Muse_(band)\n"
+        b"12\tBj\xc3\xb6rk\t" + DBP + b"Bj%C3%B6rk\n"
+        b"14\tSigur R\xc3\xb3s & Amiina\t" + DBP + b"Sigur_R%C3%B3s",
+        b"\t",
+    ),
+    **{
+        ("lastfm-dbpedia", f"graphs/dbo:{relation}.edgelist"): dbpedia_edges(*pairs)
+        for relation, pairs in [
+            ("associatedBand", [("Amiina", "Sigur_R%C3%B3s"), ("Sigur_R%C3%B3s", "https://www.sigur-ros.co.uk")]),
+            ("associatedMusicalArtist", [("Bj%C3%B6rk", "Sigur_R%C3%B3s")]),
+            ("bandMember", [("Muse_(band)", "Matt_Bellamy")]),
+            ("birthPlace", [("Matt_Bellamy", "Cambridge")]),
+            ("formerBandMember", [("Sigur_R%C3%B3s", "Kjartan_Sveinsson")]),
+            ("genre", [("Sigur_R%C3%B3s", "Post-rock"), ("Muse_(band)", "Alternative_rock"), ("Bj%C3%B6rk", "Post-rock")]),
+            ("hometown", [("Muse_(band)", "Teignmouth")]),
+            ("instrument", [("Matt_Bellamy", "Guitar")]),
+            ("occupation", [("Bj%C3%B6rk", "Singer-songwriter"), ("Bj%C3%B6rk", "Adele__1")]),  # a blank node
+            ("recordLabel", [("Muse_(band)", "Warner_Bros._Records")]),
+        ]
+    },
+}
+# items 10, 11, 12, 14 (10 and 14 on one entity); 12 triples kept, 2 dropped (a web address, a blank node)
+LASTFM_DBPEDIA_STATS = {
+    "users": 3, "items": 4, "interactions": 6, "entities": 13,
+    "relations": 10, "triples": 12, "linked_items": 4,
+}
+
+ML1M = "ml1m-dbpedia"
+ML1M_TRAIN = (ML1M, "mapping/train.txt.gz")
+RES = b"http://dbpedia.org/resource/"
+# The .gz files hold their uncompressed text here (write_files gzips them); train uses CRLF like the real file.
+ML1M_DBPEDIA_FILES: FileSet = {
+    ML1M_TRAIN: (
+        b"0\t0\t1\t978300019\r\n"  # new ids: user 0 is MovieLens user 1, movie 0 is movie 2, ...
+        b"0\t1\t1\t978300055\r\n"
+        b"1\t0\t1\t978300100\r\n"
+        b"1\t2\t1\t978300200\r\n"
+        b"2\t3\t1\t978300300\r\n",
+        b"\t",
+    ),
+    (ML1M, "mapping/valid.txt.gz"): (b"0\t2\t1\t978300500\n2\t1\t1\t978300600\n", b"\t"),
+    (ML1M, "mapping/test.txt.gz"): (b"0\t3\t1\t978300900\n1\t1\t1\t978301000\n", b"\t"),
+    (ML1M, "mapping/user_mapping.txt"): (b"rating_id\tnew_id\n1\t0\n2\t1\n3\t2\n", b"\t"),
+    (ML1M, "mapping/product_mapping.txt"): (b"rating_id\tnew_id\n2\t0\n3\t1\n5\t2\n7\t3\n", b"\t"),
+    (ML1M, "products.txt"): (  # movie 7 has no title; movie 9 is not an item
+        b"pid\tname\tprovider_id\tgenre\tpop_item\tpop_provider\n"
+        b"2\tJumanji (1995)\t4945\tAdventure\t0.087\t0.087\n"
+        b"3\tGrumpier Old Men (1995)\t26502\tComedy\t0.68\t0.057\n"
+        b"5\tFather of the Bride Part II (1995)\t1\tComedy\t0.1\t0.1\n"
+        b"9\tSudden Death (1995)\t2\tAction\t0.01\t0.01\n",
+        b"\t",
+    ),
+    (ML1M, "users.txt"): (b"uid\tgender\tage\n1\tF\tUnder 18\n2\tM\t56+\n3\tM\t25-34\n", b"\t"),
+    (ML1M, "r_map.txt"): (
+        b"id\tkb_relation\tname\n"
+        b"0\thttp://dbpedia.org/ontology/cinematography\tcinematography_by_cinematographer\n"
+        b"4\thttp://dbpedia.org/ontology/starring\tstarred_by_actor\n"
+        b"9\thttp://dbpedia.org/ontology/director\tdirected_by_director\n"
+        b"10\thttp://dbpedia.org/ontology/wikiPageWikiLink\trelated_to_wikipage\n",
+        b"\t",
+    ),
+    (ML1M, "e_map.txt"): (  # the name column is cut at a "/" (Face/Off), the URI is not
+        b"eid\tname\tentity\n"
+        b"0\tJumanji\t" + RES + b"Jumanji\n"
+        b"1\tGrumpier_Old_Men\t" + RES + b"Grumpier_Old_Men\n"
+        b"2\tFather_of_the_Bride_Part_II\t" + RES + b"Father_of_the_Bride_Part_II\n"
+        b"3\tOff\t" + RES + b"Face/Off\n"
+        b"4\tJoe_Johnston\t" + RES + b"Joe_Johnston\n"
+        b"5\tRobin_Williams\t" + RES + b"Robin_Williams\n"
+        b"6\t%22Weird_Al%22_Yankovic\t" + RES + b"%22Weird_Al%22_Yankovic\n"
+        b"7\tAdele__1\t" + RES + b"Adele__1\n"  # a blank node: dropped with its triple
+        b"8\tJohn_Woo\t" + RES + b"John_Woo\n"
+        b"9\tSudden_Death_(1995_film)\t" + RES + b"Sudden_Death_(1995_film)\n",
+        b"\t",
+    ),
+    (ML1M, "kg_final.txt"): (
+        b"entity_head\trelation\tentity_tail\n0\t9\t4\n0\t4\t5\n0\t4\t5\n3\t9\t8\n1\t10\t6\n2\t10\t7\n1\t0\t4\n",
+        b"\t",
+    ),
+    (ML1M, "i2kg_map.txt"): (
+        b"eid\tpid\tname\tentity\n"
+        b"0\t2\tJumanji\t" + RES + b"Jumanji\n"
+        b"1\t3\tGrumpier_Old_Men\t" + RES + b"Grumpier_Old_Men\n"
+        b"2\t5\tFather_of_the_Bride_Part_II\t" + RES + b"Father_of_the_Bride_Part_II\n"
+        b"3\t7\tOff\t" + RES + b"Face/Off\n"
+        b"9\t9\tSudden_Death_(1995_film)\t" + RES + b"Sudden_Death_(1995_film)\n",
+        b"\t",
+    ),
+}
+# 9 positives of users 1-3 on movies 2, 3, 5, 7; 7 KG rows -> 6 distinct -> 5 without the blank node's;
+# entities 0-6 and 8 (2 only as movie 5's entity; 9 belongs to movie 9, not an item)
+ML1M_DBPEDIA_STATS = {
+    "users": 3, "items": 4, "interactions": 9, "entities": 8,
+    "relations": 4, "triples": 5, "linked_items": 4,
 }
 
 SPLIT_FILES: FileSet = {
@@ -294,16 +416,31 @@ ITEM_FILES: dict[str, dict[FileKey, ItemFile]] = {
         ("toy", "toy.link"): ItemFile(0, header=1, roles=LINKS),
     },
     "recbole-split": {("toy-bench", "toy.link"): ItemFile(0, header=1, roles=LINKS)},
+    # mappings.tsv: names, links and (unless keep_unlinked_items) the items; an artist missing from it is dropped
+    "lastfm-dbpedia": {("lastfm-dbpedia", "mappings.tsv"): ItemFile(0, name_field=1, roles=NAMES | {"links", "filter"})},
 }
 # "cover" files: the item ids the other files refer to (ml100k: rated movies; omdb: rated or linked movies)
 REQUIRED_ITEMS = {"ml100k": {"1", "2", "3", "4"}, "moviekg-omdb": {"1", "3", "5", "7"}}
+# ml1m-dbpedia: products.txt names movies (MovieLens ids), i2kg_map.txt links them (pid, field 1); the split
+# files refer to movies by new id, so product_mapping.txt covers the new ids (field 1) they use; items are
+# the movies of the split files, so none of these files adds or removes items.
+ITEM_FILES[ML1M] = {
+    (ML1M, "mapping/product_mapping.txt"): ItemFile(1, header=1, roles=frozenset({"cover"})),
+    (ML1M, "products.txt"): ItemFile(0, header=1, name_field=1, roles=NAMES),
+    (ML1M, "i2kg_map.txt"): ItemFile(1, header=1, roles=LINKS),
+}
+REQUIRED_ITEMS[ML1M] = {"0", "1", "2", "3"}
 
 
 PARSERS: dict[str, Parser] = {
     "lastfm-kgcn": Parser(KGCN_FILES, kgcn.load, KGCN_STATS, items=ITEM_FILES["lastfm-kgcn"]),
     "ml100k": Parser(ML100K_FILES, movielens.load, ML100K_STATS, items=ITEM_FILES["ml100k"]),
     "moviekg-omdb": Parser(OMDB_FILES, omdb.load, OMDB_STATS, items=ITEM_FILES["moviekg-omdb"]),
+    "lastfm-dbpedia": Parser(
+        LASTFM_DBPEDIA_FILES, lastfm_dbpedia.load, LASTFM_DBPEDIA_STATS, items=ITEM_FILES["lastfm-dbpedia"]
+    ),
 }
+PARSERS[ML1M] = Parser(ML1M_DBPEDIA_FILES, ml1m_dbpedia.load, ML1M_DBPEDIA_STATS, items=ITEM_FILES[ML1M])
 for _name, _load, _files, _stats in [
     ("tsv", tsv.load, TSV_FILES, TSV_STATS),
     ("tsv-split", tsv.load, TSV_SPLIT_FILES, TSV_SPLIT_STATS),
@@ -462,6 +599,20 @@ def test_fuzz_omdb(changes: list[Corruption], config: DataConfig) -> None:
 
 
 @pytest.mark.fuzz
+@fuzz_settings()
+@given(changes=CHANGES["lastfm-dbpedia"], config=CONFIGS)
+def test_fuzz_lastfm_dbpedia(changes: list[Corruption], config: DataConfig) -> None:
+    run_parser("lastfm-dbpedia", changes, config)
+
+
+@pytest.mark.fuzz
+@fuzz_settings()
+@given(changes=CHANGES[ML1M], config=CONFIGS)
+def test_fuzz_ml1m_dbpedia(changes: list[Corruption], config: DataConfig) -> None:
+    run_parser(ML1M, changes, config)
+
+
+@pytest.mark.fuzz
 @fuzz_settings(0.6)
 @given(data=st.data(), config=CONFIGS)
 @pytest.mark.parametrize("parser", GENERIC)
@@ -530,7 +681,8 @@ def check_cover(parser: str, contents: Contents, result: RecDataset | DatasetErr
         return
     assert isinstance(result, DatasetError), f"items {sorted(missing)} are not listed, yet the dataset loaded"
     assert result.line is not None and "is not" in result.reason
-    referring = contents[(Path(result.path).parent.name, Path(result.path).name)] or b""
+    named = Path(result.path).as_posix()  # the key's name may hold a subfolder (mapping/train.txt.gz)
+    referring = contents[next(key for key in contents if named.endswith(f"/{key[0]}/{key[1]}"))] or b""
     line = referring.split(b"\n")[result.line - 1].decode()
     assert any(item in re.split(r"[\t,]", line) for item in missing), f"line {result.line} is {line!r}"
 
@@ -647,7 +799,7 @@ def test_empty_or_missing_file_is_named(
     contents = clean(PARSERS[parser][0])
     contents[key] = content
     error = load_error(parser, contents, tmp_path)
-    assert Path(error.path).name == key[1] and error.line is None
+    assert file_key(error.path, tmp_path) == key and error.line is None
     assert key[1] in str(error)
 
 
@@ -657,6 +809,8 @@ LINK_FILES = [
     ("tsv", ("toy-tsv", "links.tsv")),
     ("recbole", ("toy", "toy.link")),
     ("recbole-split", ("toy-bench", "toy.link")),
+    ("lastfm-dbpedia", ("lastfm-dbpedia", "mappings.tsv")),
+    (ML1M, (ML1M, "i2kg_map.txt")),
 ]
 
 
@@ -787,6 +941,7 @@ def test_no_listened_artist_linked_is_an_error(tmp_path: Path) -> None:
 
 HEADER_SUFFIXES = (".csv", ".inter", ".kg", ".link", ".item", ".ent", "_list.txt")
 HEADER_FILES = {"user_artists.dat", "hetrec_artists.dat", "interactions.tsv", "links.tsv", "train.tsv", "valid.tsv"}
+HEADER_FILES |= {name for _, name in ML1M_DBPEDIA_FILES if not name.endswith(".gz")}  # ml1m-dbpedia: all but the split
 
 
 @pytest.mark.parametrize(
@@ -995,3 +1150,77 @@ def test_items_files_listing_unknown_items(tmp_path: Path) -> None:
     kgat = call("kgat", Path(write_files(tmp_path / "b", contents)["toy-kgat"]).parent, DataConfig(name="kgat"))
     assert kgat.n_items == 7 and kgat.items.name(kgat.items.index("77")) == "B77"
     assert kgat.item_entity[kgat.items.index("77")] == -1  # not a KG entity: unlinked
+
+
+# ---- deterministic cases for lastfm-dbpedia ------------------------------------------------------------------
+
+LDB = "lastfm-dbpedia"
+LDB_MAPPINGS = (LDB, "mappings.tsv")
+LDB_GENRE = (LDB, "graphs/dbo:genre.edgelist")
+
+
+def test_lastfm_dbpedia_tiny_names_drops_and_shared_entity(tmp_path: Path) -> None:
+    from kgrec.data.graph import CollaborativeKG
+
+    dataset = lastfm_dbpedia.load(write_files(tmp_path / "a", clean(LASTFM_DBPEDIA_FILES)), DataConfig())
+    items, entities = dataset.items, dataset.entities
+    assert [items.name(items.index(i)) for i in ("10", "14")] == ["Sigur R\u00f3s", "Sigur R\u00f3s & Amiina"]
+    sigur = entities.index("Sigur_R%C3%B3s")
+    assert entities.name(sigur) == "Sigur R\u00f3s" and entities.name(entities.index("Muse_(band)")) == "Muse (band)"
+    assert dataset.item_entity[items.index("10")] == dataset.item_entity[items.index("14")] == sigur
+    assert "Adele__1" not in entities.raw_ids.tolist() and not any("://" in r for r in entities.raw_ids.tolist())
+    assert dataset.relations.names.tolist()[:2] == ["associated band", "associated musical artist"]
+    assert dataset.relations.name(dataset.relations.index("recordLabel")) == "record label"
+    assert dataset.info["dropped_triples"] == 2 and dataset.info["dropped_blank_node_triples"] == 1
+    assert dataset.info["dropped_web_address_triples"] == 1 and dataset.interactions.rating.tolist()[0] == 100.0
+    # both artists of one entity get its KG edges in the collaborative KG
+    graph = CollaborativeKG.build(dataset, dataset.interactions)
+    genre = dataset.relations.index("genre") + 1
+    post_rock = graph.entity_nodes.set_index("entity").loc[entities.index("Post-rock"), "node"]
+    heads = graph.data.edge_index[0, (graph.data.edge_type == genre) & (graph.data.edge_index[1] == int(post_rock))]
+    assert sorted(graph.node_name(int(n)) for n in heads) == ["Bj\u00f6rk", "Sigur R\u00f3s", "Sigur R\u00f3s & Amiina"]
+    unlinked = lastfm_dbpedia.load(write_files(tmp_path / "b", clean(LASTFM_DBPEDIA_FILES)), DataConfig(keep_unlinked_items=True))
+    assert (unlinked.n_items, len(unlinked.interactions), unlinked.stats().linked_items) == (5, 7, 4)
+    assert unlinked.items.name(unlinked.items.index("13")) == "item 13"
+
+
+def test_lastfm_dbpedia_blank_node_artist_stays_an_unlinked_item(tmp_path: Path) -> None:
+    """An artist mapped to a blank node (5 in the real mappings.tsv) is an item without a KG link."""
+    contents = replace_line(LASTFM_DBPEDIA_FILES, LDB_MAPPINGS, 3, b"12\tCaptain Chaos\t" + DBP + b"Chris_Clavin__Captain_Chaos__1")
+    dataset = lastfm_dbpedia.load(write_files(tmp_path, contents), DataConfig())
+    check_dataset(dataset)
+    assert dataset.item_entity[dataset.items.index("12")] == -1 and dataset.items.name(dataset.items.index("12")) == "Captain Chaos"
+    assert dataset.info["items_without_readable_entity"] == 1 and dataset.stats().linked_items == 3
+
+
+@pytest.mark.parametrize(
+    ("key", "line", "text", "reason"),
+    [
+        (LDB_MAPPINGS, 2, b"11\tMuse\t" + DBP + b"Muse_%FF(band)", "percent-escape that is not valid UTF-8"),
+        (LDB_GENRE, 3, DBP + b"Bj%C3%B6rk " + DBP + b"Post%E2%80rock", "percent-escape that is not valid UTF-8"),
+        (LDB_GENRE, 2, DBP + b"Muse_(band) " + DBP, "has no name"),
+        (LDB_GENRE, 1, DBP + b"Sigur_R%C3%B3s\t" + DBP + b"Post-rock", "found 1 field(s)"),
+        (LDB_MAPPINGS, 4, b"11\tMuse\t" + DBP + b"Muse", "item '11' is already linked to entity 'Muse_(band)'"),
+    ],
+    ids=["bad-escape-in-mapping", "bad-escape-in-graph", "empty-resource-name", "tab-in-edge-list", "two-uris"],
+)
+def test_lastfm_dbpedia_bad_lines_are_named(key: FileKey, line: int, text: bytes, reason: str, tmp_path: Path) -> None:
+    error = load_error(LDB, replace_line(LASTFM_DBPEDIA_FILES, key, line, text), tmp_path)
+    assert (file_key(error.path, tmp_path), error.line) == (key, line) and reason in str(error)
+
+
+def test_lastfm_dbpedia_names_encoded_twice_are_decoded(tmp_path: Path) -> None:
+    """``Shir%25C5%258D_Hamaguchi`` (in the real graphs) reads "Shirō Hamaguchi"; "100%25_(band)" stays "100% (band)"."""
+    pairs = [("Muse_(band)", "Shir%25C5%258D_Hamaguchi"), ("Muse_(band)", "100%25_(band)"), ("Muse_(band)", "50%25_off")]
+    contents = clean(LASTFM_DBPEDIA_FILES)
+    contents[(LDB, "graphs/dbo:bandMember.edgelist")] = dbpedia_edges(*pairs)[0]
+    dataset = lastfm_dbpedia.load(write_files(tmp_path, contents), DataConfig())
+    names = [dataset.entities.name(dataset.entities.index(tail)) for _, tail in pairs]
+    assert names == ["Shir\u014d Hamaguchi", "100% (band)", "50% off"]
+
+
+def test_lastfm_dbpedia_no_mapped_artist_listened(tmp_path: Path) -> None:
+    contents = clean(LASTFM_DBPEDIA_FILES)
+    contents[LDB_MAPPINGS] = b"20\tNobody\t" + DBP + b"Muse_(band)\n"
+    error = load_error(LDB, contents, tmp_path)
+    assert file_key(error.path, tmp_path) == (LDB, "user_artists.dat") and "mappings.tsv" in str(error)

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -84,7 +85,7 @@ class Server:
         """Serve ``root/<path>``: 404, 416, a 206 for a satisfiable (If-)Range, else a 200."""
         self.requests[handler.path] += 1
         self.seen.append((handler.path, handler.headers.get("Range"), handler.headers.get("If-Range")))
-        file = self.root / handler.path.lstrip("/")
+        file = self.root / urllib.parse.unquote(handler.path.lstrip("/"))  # "dbo%3Agenre" is the file dbo:genre
         if not file.is_file():
             handler.send_error(404, "File not found")
             return
@@ -451,6 +452,50 @@ def test_archive_download_resumes(server: Server, tmp_path: Path) -> None:
     assert listing(out) == ["big.bin", "kg.txt"]  # the archive is gone once extracted
 
 
+def test_files_in_a_subfolder_download_there(server: Server, tmp_path: Path) -> None:
+    """lastfm-dbpedia's ``graphs/dbo:genre.edgelist``: fetched from ``graphs/dbo%3Agenre.edgelist`` (HTTP and
+    file://), resumed and renamed inside ``graphs/``, beside a member of an archive at the top."""
+    (server.root / "graphs").mkdir()
+    (server.root / "graphs" / "dbo:genre.edgelist").write_bytes(PAYLOAD)
+    (server.root / "bundle.zip").write_bytes(zip_bytes({"user_artists.dat": RATINGS}))
+    local = tmp_path / "mirror" / "graphs" / "dbo:bandMember.edgelist"
+    local.parent.mkdir(parents=True)
+    local.write_bytes(KG)
+    files = [
+        RemoteFile("graphs/dbo:genre.edgelist", server.url("graphs/dbo%3Agenre.edgelist"), sha(PAYLOAD)),
+        RemoteFile("graphs/dbo:bandMember.edgelist", local.parent.as_uri() + "/dbo%3AbandMember.edgelist", sha(KG)),
+        RemoteFile("user_artists.dat", server.url("bundle.zip"), sha(RATINGS), member="user_artists.dat"),
+    ]
+    server.cut_after = HALF
+    with pytest.raises(DownloadError):
+        download_dataset("ds", files, tmp_path, progress=False)
+    server.cut_after = None
+    graphs = tmp_path / "ds" / "graphs"
+    assert leftovers(graphs) == [".dbo:genre.edgelist.part", ".dbo:genre.edgelist.part.json"]
+    assert leftovers(tmp_path / "ds") == [] and not (graphs / "dbo:genre.edgelist").exists()
+    out = download_dataset("ds", files, tmp_path, progress=False)
+    assert server.seen[-2][:2] == ("/graphs/dbo%3Agenre.edgelist", f"bytes={HALF}-")  # resumed, then the zip
+    assert (out / "graphs" / "dbo:genre.edgelist").read_bytes() == PAYLOAD
+    assert (out / "graphs" / "dbo:bandMember.edgelist").read_bytes() == KG
+    assert listing(out) == ["graphs", "user_artists.dat"]
+    assert listing(out / "graphs") == ["dbo:bandMember.edgelist", "dbo:genre.edgelist"]
+    assert find_dataset("ds", files, [tmp_path]) == out
+
+
+def test_lastfm_dbpedia_canonical_urls() -> None:
+    """entity2rec's files at the pinned commit (a colon escaped as %3A), user_artists.dat from HetRec's zip."""
+    from kgrec.data.catalog import LASTFM_DBPEDIA, checksums
+
+    urls = {file.name: (file.url, file.member) for file in LASTFM_DBPEDIA.files}
+    base = "https://raw.githubusercontent.com/D2KLab/entity2rec/380c1599ea5825bbb650c248f25bf42385b619bc/datasets/LastFM/"
+    assert urls["graphs/dbo:genre.edgelist"] == (base + "graphs/dbo%3Agenre.edgelist", None)
+    assert urls["mappings.tsv"] == (base + "original/mappings.tsv", None)
+    assert urls["user_artists.dat"] == ("https://files.grouplens.org/datasets/hetrec2011/hetrec2011-lastfm-2k.zip",
+                                        "user_artists.dat")
+    assert len(urls) == 12 and all(file.sha256 == checksums("lastfm-dbpedia")[file.name] for file in LASTFM_DBPEDIA.files)
+    assert checksums("lastfm-dbpedia")["user_artists.dat"] == checksums("lastfm-kgcn")["user_artists.dat"]
+
+
 def test_whole_but_unrenamed_partial_is_verified_without_refetching(
     server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -607,3 +652,34 @@ def test_locate_verified_local_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("KGREC_DATA_DIR", str(tmp_path / "mine"))
     files = [RemoteFile("kg.txt", "http://invalid/kg.txt", sha(KG))]
     assert locate_dataset("ds", files, download=False) == local
+
+
+def test_ml1m_dbpedia_downloads_its_mapping_subfolder(server: Server, isolated_env: Path) -> None:
+    """The registered ml1m-dbpedia files, served like the pinned pearlm folder (the mirror's bytes): the split
+    and id maps come from ``mapping/`` and land in ``mapping/``, every file verified against the shipped sums."""
+    import shutil
+
+    from kgrec.data.catalog import ML1M_DBPEDIA, PEARLM_ML1M
+    from tests.conftest import SHARED_DATASETS, require_shared
+
+    require_shared("ml1m-dbpedia")
+    assert PEARLM_ML1M == (
+        "https://raw.githubusercontent.com/Chris1nexus/pearlm/60bdbb11a090deebc7a64250d4fcb086969ef7f3/"
+        "data/ml1m/preprocessed/"
+    )
+    names = sorted(file.name for file in ML1M_DBPEDIA.files)
+    assert names == sorted(
+        ["e_map.txt", "i2kg_map.txt", "kg_final.txt", "products.txt", "r_map.txt", "users.txt"]
+        + [f"mapping/{name}" for name in ("train.txt.gz", "valid.txt.gz", "test.txt.gz", "user_mapping.txt",
+                                          "product_mapping.txt")]
+    )
+    assert all(file.url == PEARLM_ML1M + file.name and file.member is None for file in ML1M_DBPEDIA.files)
+    shutil.copytree(SHARED_DATASETS / "ml1m-dbpedia", server.root / "preprocessed")
+    files = [RemoteFile(file.name, server.url("preprocessed/" + file.name), file.sha256) for file in ML1M_DBPEDIA.files]
+    out = locate_dataset("ml1m-dbpedia", files, progress=False)
+    assert out == isolated_env / "ml1m-dbpedia"
+    assert listing(out / "mapping") == ["product_mapping.txt", "test.txt.gz", "train.txt.gz", "user_mapping.txt",
+                                        "valid.txt.gz"]
+    assert sorted(server.requests) == sorted(f"/preprocessed/{name}" for name in names)
+    assert locate_dataset("ml1m-dbpedia", files, download=False) == out  # found and verified, not fetched again
+    assert sum(server.requests.values()) == len(names)

@@ -15,6 +15,7 @@ from urllib.parse import unquote
 RESOURCE_PREFIXES = ("http://dbpedia.org/resource/", "https://dbpedia.org/resource/")
 ONTOLOGY_PREFIXES = ("http://dbpedia.org/ontology/", "https://dbpedia.org/ontology/", "dbo:", "dct:", "dbp:")
 _BLANK_NODE = re.compile(r"__\d+$")
+_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 _DISAMBIGUATION = re.compile(r"\s+\([^()]*\)$")
 
 
@@ -27,13 +28,32 @@ def resource_name(uri: str) -> str:
 
 
 def display_name(uri: str) -> str:
-    """"Sigur Rós" for ``http://dbpedia.org/resource/Sigur_R%C3%B3s``: percent-decoded, ``_`` as spaces."""
-    return " ".join(unquote(resource_name(uri), errors="strict").replace("_", " ").split())
+    """"Sigur Rós" for ``http://dbpedia.org/resource/Sigur_R%C3%B3s``: percent-decoded, ``_`` as spaces.
+
+    Some names in the published files are percent-encoded twice (``Shir%25C5%258D``): where the first
+    round leaves escapes that decode as UTF-8, they are decoded too ("Shirō"); a literal ``%`` as in
+    "100% (band)" stays. UnicodeDecodeError when the first round is not UTF-8 (a parser names the line)."""
+    name = _decoded(resource_name(uri))
+    if _ESCAPE.search(name):
+        try:
+            return _decoded(name)
+        except UnicodeDecodeError:
+            pass
+    return name
+
+
+def _decoded(name: str) -> str:
+    return " ".join(unquote(name, errors="strict").replace("_", " ").split())
+
+
+def is_blank_node(uri: str) -> bool:
+    """True for a DBpedia blank node such as ``Adele__1``."""
+    return _BLANK_NODE.search(uri) is not None
 
 
 def is_readable_resource(uri: str) -> bool:
     """False for a blank node (``…__1``) and for a web address that is not a DBpedia resource."""
-    if _BLANK_NODE.search(uri):
+    if is_blank_node(uri):
         return False
     return uri.startswith(RESOURCE_PREFIXES) or "://" not in uri
 

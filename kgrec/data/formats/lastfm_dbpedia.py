@@ -1,0 +1,177 @@
+"""entity2rec's Last.FM layout: HetRec's user_artists.dat, mappings.tsv and ten DBpedia ``graphs/dbo:*.edgelist``.
+
+* ``user_artists.dat``: HetRec's ``userID<TAB>artistID<TAB>weight`` with a header; the weight (listening
+  count) is kept as the rating column.
+* ``mappings.tsv``: ``artistID<TAB>name<TAB>dbpedia_uri`` without header. The items are the listened artists
+  listed here (unless ``keep_unlinked_items``); the name is the item's display name. Several artist ids may
+  share one URI (a collaboration mapped to its first artist): those items link to one entity. One artist id
+  with two different URIs is an error at the second line.
+* ``graphs/dbo:<property>.edgelist``: ``head_uri tail_uri`` separated by one space, no header; the relation
+  is the property (``genre``), shown as words ("record label").
+
+Entities are DBpedia resources, their raw id the resource name (``Sigur_R%C3%B3s``: the URI without
+``http://dbpedia.org/resource/``, as written in the files) and their display name the decoded one ("Sigur
+Rós", :func:`kgrec.data.formats.dbpedia.display_name`; a disambiguation such as "(band)" is kept). Blank
+nodes (``Adele__1``) and web addresses are not readable resources: a triple with one as head or tail is
+dropped (counted in ``RecDataset.info``), and an artist whose URI is one stays an item without a KG link.
+A percent-escape that is not UTF-8 is an error at its line. Some names in the files are percent-encoded
+twice (``Shir%25C5%258D``): when a decoded name still holds escapes that decode as UTF-8, they are decoded
+too ("Shirō"); a literal ``%`` as in "100% (band)" stays.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kgrec.data.dataset import RecDataset
+from kgrec.data.formats.common import int_ids, keep_positives, require_single_entity
+from kgrec.data.formats.dbpedia import display_name, is_blank_node, is_readable_resource, resource_name
+from kgrec.data.options import DataConfig
+from kgrec.data.readers import LINE_COLUMN, parse_floats, read_table, require_nonempty, shown
+from kgrec.errors import DatasetError
+
+FOLDER = "lastfm-dbpedia"
+RELATIONS = (
+    "associatedBand",
+    "associatedMusicalArtist",
+    "bandMember",
+    "birthPlace",
+    "formerBandMember",
+    "genre",
+    "hometown",
+    "instrument",
+    "occupation",
+    "recordLabel",
+)
+GRAPHS = tuple(f"graphs/dbo:{relation}.edgelist" for relation in RELATIONS)
+FILES = ("user_artists.dat", "mappings.tsv", *GRAPHS)
+
+def relation_words(relation: str) -> str:
+    """"record label" for ``recordLabel``: a camel-case property as lower-case words."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", relation).lower()
+
+
+def resource_id(uri: str) -> str:
+    """The raw entity id of a readable resource URI: its resource name."""
+    return resource_name(uri)
+
+
+def name_entities(frame: pd.DataFrame, column: str, path: Path, names: dict[str, str]) -> None:
+    """Add the display name of every raw entity id in ``frame[column]`` to ``names``; an undecodable or empty
+    resource name is a DatasetError at its first line."""
+    for raw in pd.unique(frame[column]):
+        if raw in names:
+            continue
+        problem = None
+        try:
+            names[raw] = display_name(raw)
+        except UnicodeDecodeError:
+            problem = "has a percent-escape that is not valid UTF-8"
+        else:
+            if not names[raw]:
+                problem = "has no name (an empty resource name)"
+        if problem is not None:
+            row = int(np.flatnonzero((frame[column] == raw).to_numpy())[0])
+            raise DatasetError(f"DBpedia resource {shown(str(raw), 60)} {problem}", path, int(frame[LINE_COLUMN].iloc[row]))
+
+
+def unreadable_reason(uri: str) -> str:
+    """Why ``uri`` (not a readable resource) is dropped: a blank node or a web address."""
+    return "blank_node" if is_blank_node(uri) else "web_address"
+
+
+def read_mappings(path: Path) -> pd.DataFrame:
+    """``artistID<TAB>name<TAB>uri`` rows: item, name, uri, entity (raw id; None when not readable)."""
+    frame = read_table(path, ["item", "name", "uri"], expected="3 tab-separated columns (artistID, name, dbpedia_uri)")
+    require_nonempty(frame, ["uri"], path)
+    frame = int_ids(frame, ["item"], path)
+    frame["uri"] = frame["uri"].str.strip()
+    frame["name"] = frame["name"].str.strip()
+    readable = frame["uri"].map(is_readable_resource).to_numpy(dtype=bool)
+    # two lines of one artist must agree on the URI (blank nodes and web addresses included)
+    require_single_entity(frame.assign(entity=frame["uri"].map(resource_name)), path)
+    frame["entity"] = frame["uri"].map(resource_id).where(readable, None)
+    return frame
+
+
+def read_graph(path: Path, relation: str) -> tuple[pd.DataFrame, dict[str, int]]:
+    """One ``head tail`` edge list as head, relation, tail (raw ids) of readable resources, and the counts of
+    triples dropped because a head or tail is a blank node or a web address."""
+    frame = read_table(path, ["head", "tail"], sep=" ", expected="2 space-separated columns (head_uri, tail_uri)")
+    require_nonempty(frame, ["head", "tail"], path)
+    heads, tails = frame["head"].str.strip(), frame["tail"].str.strip()
+    readable_head = heads.map(is_readable_resource).to_numpy(dtype=bool)
+    readable_tail = tails.map(is_readable_resource).to_numpy(dtype=bool)
+    keep = readable_head & readable_tail
+    dropped = {"blank_node": 0, "web_address": 0}
+    for uri in np.where(~readable_head, heads, tails)[~keep]:
+        dropped[unreadable_reason(str(uri))] += 1
+    kept = pd.DataFrame(
+        {
+            "head": heads[keep].map(resource_id),
+            "relation": relation,
+            "tail": tails[keep].map(resource_id),
+            LINE_COLUMN: frame[LINE_COLUMN][keep],
+        }
+    )
+    return kept, dropped
+
+
+def load(dirs: Mapping[str, Path], config: DataConfig) -> RecDataset:
+    """Every listened (user, artist) pair whose artist is in mappings.tsv is a positive; only those artists
+    are items unless ``config.keep_unlinked_items``. The listening count is kept as the rating column."""
+    folder = dirs[FOLDER]
+    listens_path = folder / "user_artists.dat"
+    listens = int_ids(read_table(listens_path, ["user", "item", "weight"], header=True), ["user", "item"], listens_path)
+    listens["rating"] = parse_floats(listens, "weight", listens_path, "listening count")
+    mappings_path = folder / "mappings.tsv"
+    mappings = read_mappings(mappings_path)
+    entity_names: dict[str, str] = {}
+    name_entities(mappings[mappings["entity"].notna()], "entity", mappings_path, entity_names)
+
+    triples, dropped = [], {"blank_node": 0, "web_address": 0}
+    for relation, name in zip(RELATIONS, GRAPHS):
+        path = folder / name
+        kept, lost = read_graph(path, relation)
+        for column in ("head", "tail"):
+            name_entities(kept, column, path, entity_names)
+        triples.append(kept)
+        for reason, count in lost.items():
+            dropped[reason] += count
+    kg = pd.concat(triples, ignore_index=True)
+
+    if not config.keep_unlinked_items:
+        listens = listens[listens["item"].isin(set(mappings["item"]))]
+        if listens.empty:
+            raise DatasetError(
+                "no listened artist is listed in mappings.tsv (set keep_unlinked_items to keep unmapped artists)",
+                listens_path,
+            )
+    listens = keep_positives(listens, config.threshold or 0.0, listens_path)
+    listened = set(listens["item"])
+    links = mappings[mappings["entity"].notna() & mappings["item"].isin(listened)]
+    unreadable = mappings[mappings["entity"].isna() & mappings["item"].isin(listened)]["item"].nunique()
+    names = mappings.drop_duplicates("item")
+    return RecDataset.from_frames(
+        "lastfm-dbpedia",
+        listens[["user", "item", "rating"]],
+        kg[["head", "relation", "tail"]],
+        links[["item", "entity"]],
+        item_names=dict(zip(names["item"], names["name"])),
+        entity_names=entity_names,
+        relation_names={relation: relation_words(relation) for relation in RELATIONS},
+        info={
+            "positives": "every listened (user, artist) pair of a mapped artist",
+            "rating": "listening count",
+            "dropped_triples": dropped["blank_node"] + dropped["web_address"],
+            "dropped_blank_node_triples": dropped["blank_node"],
+            "dropped_web_address_triples": dropped["web_address"],
+            "items_without_readable_entity": int(unreadable),
+        },
+    )
+
