@@ -152,3 +152,23 @@ def test_baseline_set_applies_to_the_baselines_only(data_dir: Path, tmp_path: Pa
     for name in ("no_kg", "transe", "no_kg_loss"):
         variant = variant_config(config, name, tmp_path)
         assert (variant.train.loss, variant.train.negatives, variant.model.l2) == ("softmax", 64, 0.015), name
+
+
+def test_demo_says_it_is_a_fast_preset_then_prints_the_table_the_lists_and_the_report(tmp_path: Path) -> None:
+    """``kgrec demo`` on the real lastfm-kgcn (2 epochs here): the preset line first, the report path last."""
+    from kgrec.cli.pipeline import DEMO_PRESET_NOTE
+    from tests.conftest import SHARED_DATASETS, require_shared
+
+    require_shared("lastfm-kgcn")
+    short = ["--set", "train.epochs=2", "--set", "pipeline.explain_users=3", "--set", "pipeline.inspect=false"]
+    result = subprocess.run(
+        [sys.executable, "-m", "kgrec", "demo", *short, "--out", str(tmp_path / "demo")],
+        capture_output=True, text=True, cwd=tmp_path, timeout=600,
+        env={**os.environ, "KGREC_DATA_DIR": str(SHARED_DATASETS), "KGREC_CACHE_DIR": str(tmp_path / "cache")},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert lines[0] == DEMO_PRESET_NOTE
+    assert [line.split()[0] for line in lines[3:6]] == ["kgrec", "Pop", "BPR-MF"]
+    assert sum(line.startswith("user ") and line.endswith(":") for line in lines) == 3
+    assert lines[-1] == str(tmp_path / "demo" / "report.html")
