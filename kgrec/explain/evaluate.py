@@ -1,4 +1,9 @@
-"""``kgrec explain-eval``: coverage, fidelity, diversity, rule precision and the surrogate, on sampled users."""
+"""``kgrec explain-eval``: coverage, fidelity, diversity, rule precision and the surrogate, on sampled users.
+
+The told-evidence measures ``named_coverage``, ``told_weight_share`` (mean), ``told_weight_share_median``
+and ``collaborative_share`` are defined, with their formulas, in :mod:`kgrec.explain.measures`; ``fidelity``
+and ``fidelity_strict_rank`` in :mod:`kgrec.explain.fidelity` (:func:`summarise_cases`).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from tqdm.auto import tqdm
 from kgrec.explain.compare import compare_methods
 from kgrec.explain.context import ExplainContext, sample_users
 from kgrec.explain.fidelity import DeletionTest, summarise_cases
+from kgrec.explain.measures import told_measures
 from kgrec.explain.path_quality import path_quality
 from kgrec.explain.rules import rule_precision
 from kgrec.explain.surrogate import fit_surrogate
@@ -68,6 +74,7 @@ def explain_eval(
         "path_coverage": float(with_path.mean()) if len(with_path) else float("nan"),
         "path_coverage_len3": float(ctx.explainer.finder.has_path(pair_users, pair_items, 3).mean()) if len(pair_users) else float("nan"),
         "rule_coverage": float(with_rule.mean()) if len(with_rule) else float("nan"),
+        **told_measures(explanations, ctx.graph, ctx.explainer.finder),
         **deletion_summary,
         "average_path_length": float(np.mean(lengths)) if lengths else float("nan"),
         "explanation_diversity": len(anchors) / max(1, int(with_path.sum())),

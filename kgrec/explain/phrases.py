@@ -15,7 +15,13 @@ datasets) without an entry:
   inverse "directed";
 - a leading ``has_``: ``has_genre`` → noun "genre", forward "has genre", inverse "is genre of";
 - a leading ``is_``: ``is_part_of`` → noun "part", forward "is part of", inverse "has part";
+- a participle and a preposition: ``related to (wiki link)`` → forward "is related to (wiki link)", inverse
+  "is the target of “related to (wiki link)” from";
 - ``interact`` (user → item) → forward "liked", inverse "was liked by".
+
+By relation id (:meth:`PhraseTable.phrase` and friends), a relation without an entry is phrased from the
+dataset's own readable relation name when it has one (``related_to_wikipage`` of ml1m-dbpedia → "related to
+(wiki link)"), else from the raw name.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from typing import Any
 
 from kgrec.config import parse_yaml, read_yaml_text, unknown_keys
 from kgrec.data.relations import INTERACT, INVERSE_SUFFIX, RelationIds
-from kgrec.errors import ConfigError
+from kgrec.errors import ConfigError, KgrecError
 from kgrec.fields import brief_repr
 
 TABLE_PACKAGE = "kgrec.explain"
@@ -51,10 +57,11 @@ _PAST_TENSE = {
 _PERSON_NOUNS = {
     "actor", "actress", "artist", "author", "cast", "cast member", "character", "cinematographer", "composer",
     "creator", "designer", "director", "editor", "member", "musician", "performer", "person", "player",
-    "producer", "singer", "star", "writer", "user", "host", "leader", "founder", "owner", "author",
+    "producer", "singer", "star", "writer", "user", "host", "leader", "founder", "owner",
     "executive producer", "art director", "set designer", "lyricist", "songwriter", "conductor", "band",
 }
 _AUXILIARIES = ("is", "was", "are", "were", "has been", "have been")
+_PREPOSITIONS = {"to", "in", "of", "from", "at", "on", "for", "with", "into"}
 
 
 @dataclass(frozen=True)
@@ -121,7 +128,16 @@ def fallback_phrase(raw: str) -> RelationPhrase:
             thing = " ".join(prefix)
             inverse = f"{past} the {thing} of" if past else f"is {noun} of"
             return RelationPhrase(noun, f"has {thing} {last} by", inverse, tail_person=True, fallback=True)
+        if past is None and last not in _AGENTS:  # "cinematography by": "has cinematography by" / "did the ... of"
+            return RelationPhrase(last, f"has {last} by", f"did the {last} of", tail_person=True, fallback=True)
         return RelationPhrase(noun, f"was {last} by", past or f"is {noun} of", tail_person=True, fallback=True)
+    first, *rest = words.split()
+    if rest and rest[0] in _PREPOSITIONS and (first.endswith("ed") or first in _PAST_TENSE):
+        # related_to_wikipage / "related to (wiki link)": "is related to (wiki link)" / "is the target of ..."
+        return RelationPhrase(
+            words, f"is {words}", f"is the target of “{words}” from", same=f"same “{words}” target",
+            shared=f"same “{words}” source", fallback=True,
+        )
     if words.startswith("is ") and len(words) > 3:  # is_part_of: "is part of" / "has part"
         noun = re.sub(r" (of|in|at|on|to|from|for|with)$", "", words[3:])
         return RelationPhrase(noun, words, f"has {noun}", tail_person=noun in _PERSON_NOUNS, fallback=True)
@@ -242,7 +258,9 @@ class PhraseTable:
     # ---- by relation id of a collaborative KG ------------------------------------------------------------
     def _lookup(self, graph: RelationIds, relation: int) -> tuple[RelationPhrase, bool]:
         raw, inverse = self.split_name(graph.relation_names[int(relation)])
-        return self.entry(raw), inverse
+        if raw in self.entries:
+            return self.entries[raw], inverse
+        return fallback_phrase(relation_display_name(graph, raw) or raw), inverse
 
     def phrase(self, graph: RelationIds, relation: int) -> str:
         """The phrase of a relation id read along the edge: the inverse phrase for an inverse relation."""
@@ -285,6 +303,23 @@ class PhraseTable:
     def pattern_label(graph: RelationIds, pattern: tuple[int, ...] | list[int]) -> str:
         """The raw relation names of a pattern: ``[film.film.director, film.film.director⁻¹]``."""
         return "[" + ", ".join(graph.relation_names[int(r)] for r in pattern) + "]"
+
+    def pattern_text(self, graph: RelationIds, pattern: tuple[int, ...] | list[int]) -> str:
+        """A pattern in words, for people (HTML cards): its phrases joined by " → " ("was directed by → directed")."""
+        return " → ".join(self.phrase(graph, int(r)) for r in pattern) or "direct link"
+
+
+def relation_display_name(graph: RelationIds, raw: str) -> str:
+    """The dataset's own readable name of a raw relation ("related to (wiki link)" for ``related_to_wikipage``),
+    or "" when the graph has no dataset, the dataset names no relations, or ``raw`` is not one of them."""
+    relations = getattr(getattr(graph, "dataset", None), "relations", None)
+    if relations is None or raw == INTERACT:
+        return ""
+    try:
+        name = relations.names[relations.index(raw)]
+    except (KgrecError, IndexError, KeyError, TypeError):
+        return ""
+    return str(name).strip() if name else ""
 
 
 def with_also(phrase: str) -> str:

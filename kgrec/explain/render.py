@@ -20,6 +20,7 @@ import networkx as nx
 import numpy as np
 
 from kgrec.atomic import atomic_open, atomic_write_text
+from kgrec.data.formats.dbpedia import without_disambiguation
 from kgrec.data.graph import CollaborativeKG
 from kgrec.explain.phrases import PhraseTable, path_line, with_also
 from kgrec.explain.types import Explanation, Path, Rule
@@ -31,6 +32,9 @@ KIND_COLOURS = {"user": "#4e79a7", "item": "#f28e2b", "entity": "#59a14f"}
 
 # A sentence is a list of segments (style, text): style "" plain, "item" an item name, "code" a rule name.
 Segment = tuple[str, str]
+_CATEGORY = re.compile(r"^Category:\s*")  # DBpedia category resources ("Category:Films set in Seattle")
+# MovieLens' sorting form of a title: "Matrix, The (1999)", "City of Lost Children, The (Cité des ..., La) (1995)"
+_TRAILING_ARTICLE = re.compile(r"^(?P<title>.+?), (?P<article>The|A|An)(?P<rest>(?: \([^()]*\))*)$")
 
 
 # ---- small formatting helpers ----------------------------------------------------------------------------
@@ -44,8 +48,42 @@ def _count(n: int, singular: str, plural: str) -> str:
     return f"{int(n):,} {singular if int(n) == 1 else plural}"
 
 
-def _node_segment(graph: CollaborativeKG, node: int) -> Segment:
-    return ("item" if graph.node_kind(node) == "item" else "", graph.node_name(node))
+def short_name(name: str) -> str:
+    """How a sentence names a KG entity: "Muse" for "Muse (band)", "Films set in Seattle" for
+    "Category:Films set in Seattle" (a trailing disambiguation and a category prefix dropped)."""
+    return without_disambiguation(_CATEGORY.sub("", name)) or name
+
+
+def title_name(name: str) -> str:
+    """How a sentence names an item: "The Matrix (1999)" for MovieLens' "Matrix, The (1999)" (the article in
+    front); anything else unchanged (an item's "(1999)" or "(X)" is part of its name, not a disambiguation)."""
+    match = _TRAILING_ARTICLE.match(name)
+    return f"{match['article']} {match['title']}{match['rest']}" if match else name
+
+
+def sentence_names(graph: CollaborativeKG, nodes: Iterable[int]) -> dict[int, str]:
+    """The names of ``nodes`` as one sentence shows them.
+
+    Entities get their :func:`short_name`, unless two different nodes of the sentence would then read the
+    same ("Boston (band)" next to the city "Boston"): those keep their full display names. Items keep their
+    names (an item's title such as "Add N to (X)" is the name, not a disambiguation) with MovieLens' trailing
+    article put in front (:func:`title_name`); users keep theirs.
+    """
+    full = {int(n): graph.node_name(int(n)) for n in nodes}
+    kinds = {n: graph.node_kind(n) for n in full}
+    short = {
+        n: short_name(name) if kinds[n] == "entity" else title_name(name) if kinds[n] == "item" else name
+        for n, name in full.items()
+    }
+    readers: dict[str, set[int]] = {}
+    for node, name in short.items():
+        readers.setdefault(name, set()).add(node)
+    return {n: short[n] if len(readers[short[n]]) == 1 else full[n] for n in full}
+
+
+def _node_segment(graph: CollaborativeKG, node: int, names: Mapping[int, str] | None = None) -> Segment:
+    name = names[int(node)] if names is not None and int(node) in names else graph.node_name(node)
+    return ("item" if graph.node_kind(node) == "item" else "", name)
 
 
 def _markup(segments: Iterable[Segment]) -> str:
@@ -92,36 +130,48 @@ def _is_collaborative(graph: CollaborativeKG, path: Path) -> bool:
     return path.relations == (interact, back, interact) and graph.node_kind(path.nodes[2]) == "user"
 
 
-def path_segments(path: Path, graph: CollaborativeKG, phrases: PhraseTable) -> list[Segment]:
-    """"you liked *Heat*, which was directed by Michael Mann, who also directed *Collateral*" (no "because")."""
+def path_segments(
+    path: Path, graph: CollaborativeKG, phrases: PhraseTable, names: Mapping[int, str] | None = None
+) -> list[Segment]:
+    """"you liked *Heat*, which was directed by Michael Mann, who also directed *Collateral*" (no "because").
+
+    ``names``: the sentence's node names (default :func:`sentence_names` of the path's nodes).
+    """
     nodes, relations = path.nodes, path.relations
     if not relations:
         return [("", "it is the item itself")]
-    segments: list[Segment] = [("", f"you {phrases.phrase(graph, relations[0])} "), _node_segment(graph, nodes[1])]
+    names = sentence_names(graph, nodes) if names is None else names
+    segments: list[Segment] = [
+        ("", f"you {phrases.phrase(graph, relations[0])} "), _node_segment(graph, nodes[1], names)
+    ]
     if _is_collaborative(graph, path):
         return segments + [
-            ("", ", and "), _node_segment(graph, nodes[2]),
-            ("", f", who {with_also(phrases.phrase(graph, relations[0]))} "), _node_segment(graph, nodes[1]),
-            ("", f", {phrases.phrase(graph, relations[2])} "), _node_segment(graph, nodes[3]),
+            ("", ", and "), _node_segment(graph, nodes[2], names),
+            ("", f", who {with_also(phrases.phrase(graph, relations[0]))} "), _node_segment(graph, nodes[1], names),
+            ("", f", {phrases.phrase(graph, relations[2])} "), _node_segment(graph, nodes[3], names),
         ]
     for k in range(1, len(relations)):
         phrase = phrases.phrase(graph, relations[k])
         if relations[k] == graph.inverse(relations[k - 1]):
             phrase = with_also(phrase)
-        segments += [("", f", {_pronoun(graph, phrases, path, k)} {phrase} "), _node_segment(graph, nodes[k + 1])]
+        segments += [
+            ("", f", {_pronoun(graph, phrases, path, k)} {phrase} "), _node_segment(graph, nodes[k + 1], names)
+        ]
     return segments
 
 
 def explanation_segments(expl: Explanation, graph: CollaborativeKG, phrases: PhraseTable) -> list[Segment]:
     """The sentence of an explanation as styled segments (see :func:`explanation_text`)."""
-    item = _node_segment(graph, graph.item_node(expl.item))
+    path = told_path(expl)
+    item_node = graph.item_node(expl.item)
+    names = sentence_names(graph, [item_node, *(path.nodes if path is not None else ())])
+    item = _node_segment(graph, item_node, names)
     if expl.fallback:
         return [
             ("", "Popular item: "), item,
             ("", " (the user has no training history, so this is a popularity fallback, "),
             ("", "not a personalised recommendation)."),
         ]
-    path = told_path(expl)
     if path is None:
         segments = [
             ("", "Recommended "), item,
@@ -129,7 +179,7 @@ def explanation_segments(expl: Explanation, graph: CollaborativeKG, phrases: Phr
             ("", "no connecting path was found in the knowledge graph"),
         ]
     else:
-        segments = [("", "Recommended "), item, ("", " because "), *path_segments(path, graph, phrases)]
+        segments = [("", "Recommended "), item, ("", " because "), *path_segments(path, graph, phrases, names)]
     if expl.rule is not None:
         segments += rule_segments(expl.rule, graph, phrases)
     return segments + [("", ".")]
@@ -372,7 +422,7 @@ def _rule_html(rule: Rule, graph: CollaborativeKG, phrases: PhraseTable) -> str:
     escape = html.escape
     precision = "not measured" if rule.test_precision is None else f"{rule.test_precision:.3f}"
     rows = [
-        ("pattern", f"<code>{escape(phrases.pattern_label(graph, rule.pattern))}</code>"),
+        ("pattern", escape(phrases.pattern_text(graph, rule.pattern))),
         ("support (co-liked pairs)", f"{rule.support:,}"),
         ("connected pairs", f"{rule.connected:,}"),
         ("confidence", f"{rule.confidence:.3f}"),

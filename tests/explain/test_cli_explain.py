@@ -90,6 +90,26 @@ def test_explain_eval_reports_the_contract_keys(movie_run: Path) -> None:
         assert key in report
     assert report["users"] == 20 and 0.0 <= report["path_coverage"] <= 1.0
     assert (movie_run / "explain_eval.json").exists()
+    for key in NEW_KEYS:
+        assert key in report, key
+    for key in ("told_weight_share", "told_weight_share_median", "collaborative_share", "fidelity", "fidelity_strict_rank"):
+        assert 0.0 <= report[key] <= 1.0, key
+    assert report["fidelity_strict_rank"] <= report["fidelity"]  # a rank tie can only count against the strict form
+    assert report["collaborative_share"] <= report["path_coverage"]
+    assert report["named_coverage"] == 1.0  # moviekg-omdb names every movie and entity
+
+
+#: The told-evidence measures of explain-eval (JSON key names are a contract).
+NEW_KEYS = ("named_coverage", "told_weight_share", "told_weight_share_median", "collaborative_share", "fidelity",
+            "fidelity_strict_rank")
+
+
+def test_explain_eval_text_shows_the_told_evidence_measures(movie_run: Path) -> None:
+    result = kgrec("explain-eval", str(movie_run), "--users", "5", cwd=movie_run)
+    assert result.returncode == 0, result.stderr
+    rows = {line.split()[0] for line in result.stdout.splitlines() if line.strip()}
+    for key in NEW_KEYS:
+        assert key in rows, key
 
 
 @pytest.mark.parametrize(

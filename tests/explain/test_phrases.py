@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from kgrec.data.dataset import RecDataset
@@ -28,7 +29,19 @@ SHIPPED = {
         "music.album.genre", "film.film.genre", "film.producer.film", "award.competitor.awards_won",
         "award.winner.awards_won", "film.film.language", "film.film.actor",
     ],
+    # every relation (the real data's list is checked in test_shipped_tables_on_the_real_relation_names)
+    "lastfm-dbpedia": [
+        "genre", "associatedBand", "associatedMusicalArtist", "bandMember", "formerBandMember", "hometown",
+        "birthPlace", "instrument", "occupation", "recordLabel",
+    ],
+    "ml1m-dbpedia": [
+        "directed_by_director", "starred_by_actor", "composed_by_composer", "wrote_by_writter", "produced_by_producer",
+        "produced_by_prodcompany", "cinematography_by_cinematographer", "edited_by_editor", "produced_in_country",
+        "belong_to_category", "related_to_wikipage",
+    ],
 }
+# no phrase, noun or rule name of these tables may show a raw relation id, a prefix or an underscore
+UNREADABLE = ("_", "dbo:", "dct:", "http", "%")
 
 
 @pytest.fixture
@@ -69,6 +82,17 @@ def test_fallback_of_interact_has_and_underscores() -> None:
     assert (part.noun, part.forward, part.inverse) == ("part", "is part of", "has part")
 
 
+def test_fallback_of_readable_relation_names() -> None:
+    wiki = fallback_phrase("related to (wiki link)")
+    assert (wiki.noun, wiki.forward, wiki.inverse) == (
+        "related to (wiki link)", "is related to (wiki link)", "is the target of “related to (wiki link)” from"
+    )
+    assert fallback_phrase("related_to_wikipage").forward == "is related to wikipage"
+    camera = fallback_phrase("cinematography by")
+    assert (camera.noun, camera.forward, camera.inverse) == ("cinematography", "has cinematography by", "did the cinematography of")
+    assert fallback_phrase("music composed by").inverse == "composed the music of"
+
+
 def test_with_also_goes_after_an_auxiliary() -> None:
     assert with_also("directed") == "also directed"
     assert with_also("was directed by") == "was also directed by"
@@ -85,6 +109,61 @@ def test_shipped_table_loads_and_covers_its_relations(name: str) -> None:
         assert table.covers(raw), raw
         entry = table.entry(raw)
         assert not entry.fallback and entry.noun and entry.forward and entry.inverse
+
+
+@pytest.mark.parametrize("name", ["lastfm-dbpedia", "ml1m-dbpedia"])
+def test_dbpedia_tables_cover_exactly_their_relations_in_words(name: str) -> None:
+    table = PhraseTable.load(name)
+    assert sorted(table.entries) == sorted(SHIPPED[name])
+    for raw, entry in table.entries.items():
+        words = (entry.noun, entry.forward, entry.inverse, entry.same, entry.shared)
+        assert all(word and not any(bad in word for bad in UNREADABLE) for word in words), (raw, words)
+        if not (raw.isalpha() and raw.islower()):  # "genre" may be a word of its phrases, "bandMember" not
+            assert raw not in " ".join(words), raw
+
+
+def test_dbpedia_table_phrases() -> None:
+    lastfm, movies = PhraseTable.load("lastfm-dbpedia"), PhraseTable.load("ml1m-dbpedia")
+    genre = lastfm.entry("genre")
+    assert (genre.forward, genre.inverse, genre.same, genre.head_person, genre.tail_person) == (
+        "plays", "is played by", "same genre", True, False
+    )
+    member = lastfm.entry("bandMember")
+    assert (member.forward, member.inverse, member.tail_person) == ("has the member", "is a member of", True)
+    director = movies.entry("directed_by_director")
+    assert (director.noun, director.forward, director.inverse, director.tail_person) == (
+        "director", "was directed by", "directed", True
+    )
+    assert movies.entry("wrote_by_writter").inverse == "wrote"
+    assert movies.entry("related_to_wikipage").forward == "is related to"
+
+
+def test_a_relation_without_an_entry_reads_its_datasets_own_name() -> None:
+    interactions = pd.DataFrame({"user": ["u1", "u2"], "item": ["i1", "i2"]})
+    triples = pd.DataFrame(
+        {"head": ["e1", "e2", "e1"], "relation": ["related_to_wikipage"] * 2 + ["cinematography_by_cinematographer"],
+         "tail": ["e3", "e3", "e4"]}
+    )
+    links = pd.DataFrame({"item": ["i1", "i2"], "entity": ["e1", "e2"]})
+    names = {"related_to_wikipage": "related to (wiki link)", "cinematography_by_cinematographer": "cinematography by"}
+    dataset = RecDataset.from_frames("wiki", interactions, triples, links, relation_names=names)
+    graph = CollaborativeKG.build(dataset, dataset.interactions)
+    rel = {name: k for k, name in enumerate(graph.relation_names)}
+    table = PhraseTable(dataset="wiki")
+    assert table.phrase(graph, rel["related_to_wikipage"]) == "is related to (wiki link)"
+    assert table.phrase(graph, rel["related_to_wikipage⁻¹"]) == "is the target of “related to (wiki link)” from"
+    assert table.noun(graph, rel["related_to_wikipage"]) == "related to (wiki link)"
+    assert table.phrase(graph, rel["cinematography_by_cinematographer"]) == "has cinematography by"
+    assert table.phrase(graph, rel["cinematography_by_cinematographer⁻¹"]) == "did the cinematography of"
+    assert table.is_fallback(graph, rel["related_to_wikipage"])
+    assert table.pattern_text(graph, (rel["related_to_wikipage"], rel["related_to_wikipage⁻¹"])) == (
+        "is related to (wiki link) → is the target of “related to (wiki link)” from"
+    )
+    assert table.phrase(graph, 0) == "liked"  # interact is never looked up among the dataset's relations
+    # without the dataset's names the raw id is still turned into words, never shown as it is
+    bare = RecDataset.from_frames("bare", interactions, triples, links)
+    bare_graph = CollaborativeKG.build(bare, bare.interactions)
+    assert table.phrase(bare_graph, rel["related_to_wikipage"]) == "is related to wikipage"
 
 
 def test_moviekg_table_phrases(graph: CollaborativeKG) -> None:
@@ -110,7 +189,10 @@ def test_unknown_dataset_gives_a_fallback_only_table(graph: CollaborativeKG) -> 
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "name, folders",
-    [("moviekg-omdb", ["moviekg-omdb"]), ("ml100k", ["ml-100k", "ml1m-satori-kg"]), ("lastfm-kgcn", ["lastfm-kgcn"])],
+    [
+        ("moviekg-omdb", ["moviekg-omdb"]), ("ml100k", ["ml-100k", "ml1m-satori-kg"]), ("lastfm-kgcn", ["lastfm-kgcn"]),
+        ("lastfm-dbpedia", ["lastfm-dbpedia"]), ("ml1m-dbpedia", ["ml1m-dbpedia"]),
+    ],
 )
 def test_shipped_tables_on_the_real_relation_names(name: str, folders: list[str], monkeypatch, tmp_path) -> None:
     require_shared(*folders)

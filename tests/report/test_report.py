@@ -112,6 +112,7 @@ def write_fake_run(run_dir: Path) -> Path:
     )
     explain_eval = {
         "users": 2, "k": 2, "explained": 4, "path_coverage": 0.75, "path_coverage_len3": 0.5, "rule_coverage": 0.25,
+        "named_coverage": 1.0, "told_weight_share": 0.75, "told_weight_share_median": 0.5, "collaborative_share": 0.25,
         "cases": 3, "fidelity": 0.9, "fidelity_strict_rank": 0.6, "rank_ties": 0.3, "mean_rank_drop": 2.5,
         "random_rank_drop": 0.01, "mean_score_drop": 0.5, "random_score_drop": 0.002, "average_path_length": 3.0,
         "explanation_diversity": 0.5, "distinct_rules_used": 1, "rules": 2, "rule_precision": None,
@@ -227,6 +228,10 @@ def test_sections_show_the_run_files(run_dir: Path) -> None:
     assert quality["fidelity (deleting the explanation lowers the rank more than random edges)"] == "90.0 %"
     assert quality["path coverage (explained items with a path)"] == "75.0 %"
     assert quality["rule precision on test (micro)"] == "—"
+    assert quality["told weight share: mean (told path's share of the item's path weight)"] == "75.0 %"
+    assert quality["told weight share: median"] == "50.0 %"
+    assert quality["collaborative share (told path is co-likes only, no KG relation)"] == "25.0 %"
+    assert quality["fidelity, strict rank only (rank ties count as failures)"] == "60.0 %"
     assert "accuracy <strong>0.875</strong>" in text and "|--- #history items via same director &lt;= 0.50" in text
 
 
