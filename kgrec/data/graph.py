@@ -98,6 +98,15 @@ class CollaborativeKG(RelationIds):
         """Bool mask [E] of the ``interact`` edges user -> item (the training interactions, once each)."""
         return self.data.edge_type == self.interact
 
+    def relation_display_name(self, raw: str) -> str:
+        """The dataset's readable name of a raw KG relation ("" for ``interact``, an unnamed or unknown one)."""
+        relations = self.dataset.relations
+        position = int(relations.lookup([raw])[0])
+        if raw == INTERACT or position < 0:
+            return ""
+        name = relations.names[position]
+        return str(name).strip() if name else ""
+
     def node_kind(self, node: int) -> str:
         """'user', 'item' or 'entity'."""
         return NODE_KINDS[int(self.data.node_type[node])]

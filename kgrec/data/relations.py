@@ -60,6 +60,11 @@ class RelationIds:
         """The relation ids a rule pattern may use: every relation and inverse except ``interact`` / ``interact⁻¹``."""
         return [r for r in range(self.num_relations) if not self.is_interact(r)]
 
+    def relation_display_name(self, raw: str) -> str:
+        """The dataset's readable name of the raw relation ``raw`` ("related to (wiki link)" for
+        ``related_to_wikipage``), or "" when none is known (a bare list of names knows none)."""
+        return ""
+
 
 class RelationNames(RelationIds):
     """The conventions over a plain sequence of relation names (e.g. a rules file's)."""

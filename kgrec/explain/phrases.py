@@ -35,7 +35,7 @@ from typing import Any
 
 from kgrec.config import parse_yaml, read_yaml_text, unknown_keys
 from kgrec.data.relations import INTERACT, INVERSE_SUFFIX, RelationIds
-from kgrec.errors import ConfigError, KgrecError
+from kgrec.errors import ConfigError
 from kgrec.fields import brief_repr
 
 TABLE_PACKAGE = "kgrec.explain"
@@ -260,7 +260,7 @@ class PhraseTable:
         raw, inverse = self.split_name(graph.relation_names[int(relation)])
         if raw in self.entries:
             return self.entries[raw], inverse
-        return fallback_phrase(relation_display_name(graph, raw) or raw), inverse
+        return fallback_phrase(graph.relation_display_name(raw) or raw), inverse
 
     def phrase(self, graph: RelationIds, relation: int) -> str:
         """The phrase of a relation id read along the edge: the inverse phrase for an inverse relation."""
@@ -307,19 +307,6 @@ class PhraseTable:
     def pattern_text(self, graph: RelationIds, pattern: tuple[int, ...] | list[int]) -> str:
         """A pattern in words, for people (HTML cards): its phrases joined by " → " ("was directed by → directed")."""
         return " → ".join(self.phrase(graph, int(r)) for r in pattern) or "direct link"
-
-
-def relation_display_name(graph: RelationIds, raw: str) -> str:
-    """The dataset's own readable name of a raw relation ("related to (wiki link)" for ``related_to_wikipage``),
-    or "" when the graph has no dataset, the dataset names no relations, or ``raw`` is not one of them."""
-    relations = getattr(getattr(graph, "dataset", None), "relations", None)
-    if relations is None or raw == INTERACT:
-        return ""
-    try:
-        name = relations.names[relations.index(raw)]
-    except (KgrecError, IndexError, KeyError, TypeError):
-        return ""
-    return str(name).strip() if name else ""
 
 
 def with_also(phrase: str) -> str:
