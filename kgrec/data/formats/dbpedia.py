@@ -19,12 +19,15 @@ _ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 _DISAMBIGUATION = re.compile(r"\s+\([^()]*\)$")
 
 
+def _without_prefix(text: str, prefixes: tuple[str, ...]) -> str:
+    """``text`` without the first of ``prefixes`` it starts with (unchanged when none)."""
+    prefix = next((p for p in prefixes if text.startswith(p)), "")
+    return text[len(prefix) :]
+
+
 def resource_name(uri: str) -> str:
     """The resource's own name: the part after ``…/resource/`` (the whole string when there is no prefix)."""
-    for prefix in RESOURCE_PREFIXES:
-        if uri.startswith(prefix):
-            return uri[len(prefix) :]
-    return uri
+    return _without_prefix(uri, RESOURCE_PREFIXES)
 
 
 def display_name(uri: str) -> str:
@@ -60,10 +63,7 @@ def is_readable_resource(uri: str) -> bool:
 
 def relation_name(relation: str) -> str:
     """``genre`` for ``dbo:genre`` or ``http://dbpedia.org/ontology/genre``: the property without its prefix."""
-    for prefix in ONTOLOGY_PREFIXES:
-        if relation.startswith(prefix):
-            return relation[len(prefix) :]
-    return relation
+    return _without_prefix(relation, ONTOLOGY_PREFIXES)
 
 
 def without_disambiguation(name: str) -> str:
