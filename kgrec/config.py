@@ -10,7 +10,6 @@ sections (``DataConfig``, ``SplitConfig``) are defined with the data layer that 
 from __future__ import annotations
 
 import dataclasses
-import types
 import typing
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -238,11 +237,9 @@ def from_dict(cls: type[T], values: Mapping[str, Any] | None, where: str = "conf
     unknown = unknown_keys(values, fields)
     if unknown:
         raise ConfigError(f"{where}: unknown key {brief_repr(unknown[0])}; valid keys: {', '.join(fields)}")
-    hints = typing.get_type_hints(cls)
-    converted = {key: _convert(value, hints[key], f"{where}.{key}") for key, value in values.items()}
-    try:
-        return cls(**converted)
-    except ConfigError as error:  # the dataclass's checks name the field ("lr: expected ..."), not the file
+    try:  # the dataclass checks every value's type and range (kgrec.fields.check_fields)
+        return cls(**values)
+    except ConfigError as error:  # its checks name the field ("lr: expected ..."), not the file
         raise ConfigError(f"{where}.{error}") from None
 
 
@@ -325,52 +322,6 @@ def to_dict(config: Any) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()}
 
 
-def _convert(value: Any, hint: Any, where: str) -> Any:
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        options = typing.get_args(hint)
-        if value is None and type(None) in options:
-            return None
-        errors = []
-        for option in options:
-            if option is type(None):
-                continue
-            try:
-                return _convert(value, option, where)
-            except ConfigError as error:
-                errors.append(str(error))
-        raise ConfigError(errors[0] if errors else f"{where}: unexpected value {brief_repr(value)}")
-    if origin is tuple:
-        args = typing.get_args(hint)
-        if len(args) == 2 and args[1] is Ellipsis:
-            if not isinstance(value, (list, tuple)) or not value:
-                raise ConfigError(f"{where}: expected a non-empty list, got {brief_repr(value)}")
-            return tuple(_convert(v, args[0], where) for v in value)
-        if not isinstance(value, (list, tuple)) or len(value) != len(args):
-            raise ConfigError(f"{where}: expected a list of {len(args)} values, got {brief_repr(value)}")
-        return tuple(_convert(v, a, where) for v, a in zip(value, args))
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-        raise ConfigError(f"{where}: expected true or false, got {brief_repr(value)}")
-    if hint is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise ConfigError(f"{where}: expected an integer, got {brief_repr(value)}")
-    if hint is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            try:
-                return float(value)
-            except OverflowError:  # an integer beyond 1.8e308
-                raise ConfigError(f"{where}: number {brief_repr(value)} is too large") from None
-        raise ConfigError(f"{where}: expected a number, got {brief_repr(value)}")
-    if hint is str:
-        if isinstance(value, str):
-            return value
-        raise ConfigError(f"{where}: expected a string, got {brief_repr(value)}")
-    return value
-
-
 @dataclass(frozen=True)
 class RunConfig:
     """Everything one run needs, one section per stage (the layout of ``config.yaml``)."""
@@ -384,12 +335,17 @@ class RunConfig:
     pipeline: PipelineConfig = PipelineConfig()
 
     def __post_init__(self) -> None:
-        name, _, k = self.train.metric.partition("@")
-        if int(k) not in self.eval.ks:
-            raise ConfigError(
-                f"train.metric: {self.train.metric} is not computed; eval.ks is {list(self.eval.ks)}: "
-                f"use a K of eval.ks, such as {name}@{self.eval.ks[-1]}"
-            )
+        require_computed_metric(self.train, self.eval)
+
+
+def require_computed_metric(train: TrainConfig, evaluation: EvalConfig) -> None:
+    """``train.metric`` (early stopping) must be at one of the cut-offs ``eval.ks`` that evaluation computes."""
+    name, _, k = train.metric.partition("@")
+    if int(k) not in evaluation.ks:
+        raise ConfigError(
+            f"train.metric: {train.metric} is not computed; eval.ks is {list(evaluation.ks)}: "
+            f"use a K of eval.ks, such as {name}@{evaluation.ks[-1]}"
+        )
 
 
 def run_config_from_dict(values: Mapping[str, Any] | None, where: str = "config") -> RunConfig:

@@ -98,11 +98,10 @@ def _type_error(value: Any, hint: Any) -> str | None:
         return None if any(reason is None for reason in reasons) else reasons[0]
     if origin is tuple:
         args = typing.get_args(hint)
-        if not isinstance(value, (tuple, list)) or not value:
-            return "expected a non-empty list"
-        element_hints = [args[0]] * len(value) if args[-1] is Ellipsis else list(args)
-        if len(element_hints) != len(value):
-            return f"expected a list of {len(args)} values"
+        variadic = args[-1] is Ellipsis
+        if not isinstance(value, (tuple, list)) or (not value if variadic else len(value) != len(args)):
+            return "expected a non-empty list" if variadic else f"expected a list of {len(args)} values"
+        element_hints = [args[0]] * len(value) if variadic else list(args)
         reasons = [_type_error(v, h) for v, h in zip(value, element_hints)]
         return next((reason for reason in reasons if reason is not None), None)
     if hint is bool:
@@ -147,7 +146,10 @@ def check_fields(config: Any) -> None:
         reason = _type_error(value, hint)
         if reason is not None:
             raise ConfigError(f"{name}: {reason}, got {brief_repr(value)}")
-        normal = _normalised(value, hint)
+        try:
+            normal = _normalised(value, hint)
+        except OverflowError:  # an integer beyond 1.8e308 for a float field
+            raise ConfigError(f"{name}: number {brief_repr(value)} is too large") from None
         if normal is not value:
             value = normal
             object.__setattr__(config, name, value)

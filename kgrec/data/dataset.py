@@ -90,8 +90,11 @@ class IdMap:
 
     def name(self, index: int) -> str:
         """Display name; falls back to "<kind> <raw id>" so that a name is never empty."""
-        name = self.names[index]
-        return str(name) if name else f"{self.kind} {self.raw_ids[index]}"
+        return str(self.names[index]) if self.has_name(index) else f"{self.kind} {self.raw_ids[index]}"
+
+    def has_name(self, index: int) -> bool:
+        """Whether the data gives this id a display name (:meth:`name` falls back to the raw id otherwise)."""
+        return bool(self.names[index])
 
     @property
     def has_names(self) -> bool:

@@ -20,7 +20,7 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.utils import k_hop_subgraph
 
-from kgrec.data.dataset import Interactions, RecDataset
+from kgrec.data.dataset import IdMap, Interactions, RecDataset
 from kgrec.data.relations import INTERACT, INTERACT_ID, INVERSE_SUFFIX, RelationIds
 
 USER, ITEM, ENTITY = 0, 1, 2
@@ -113,8 +113,16 @@ class CollaborativeKG(RelationIds):
 
     def node_name(self, node: int) -> str:
         """Display name of a node (never empty: unnamed entities show as 'entity <raw id>')."""
+        return self._ids_of(node).name(int(self.node_index[node]))
+
+    def node_has_name(self, node: int) -> bool:
+        """Whether the data names the node (else :meth:`node_name` is the fallback '<kind> <raw id>')."""
+        return self._ids_of(node).has_name(int(self.node_index[node]))
+
+    def _ids_of(self, node: int) -> IdMap:
+        """The id map of the node's kind (users, items or entities)."""
         maps = {"user": self.dataset.users, "item": self.dataset.items, "entity": self.dataset.entities}
-        return maps[self.node_kind(node)].name(int(self.node_index[node]))
+        return maps[self.node_kind(node)]
 
     # ---- matrices ----------------------------------------------------------------------------------------
     def adjacency(self, relations: Iterable[int] | None = None) -> torch.Tensor:

@@ -19,12 +19,11 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from kgrec.config import METRIC_NAMES as METRICS
 from kgrec.data.dataset import Interactions
 
 ScoreFn = Callable[[Tensor], Tensor]
 """Given a LongTensor of B user ids, returns their ``[B, n_items]`` scores (higher = more relevant)."""
-
-METRICS = ("recall", "ndcg", "precision", "hit", "mrr")
 
 
 # ---- metrics -------------------------------------------------------------------------------------------

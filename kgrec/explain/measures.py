@@ -5,8 +5,8 @@ The *told evidence* of an explanation is its told path(s) (:func:`told_paths`: t
 explanations E (the sampled users' top-k in ``kgrec explain-eval``), with T ⊆ E the told ones:
 
 ``named_coverage`` = \|{e ∈ T : every item and entity node of e's told paths has a real name}\| / \|T\|.
-  A node has a real name when its display name (``graph.node_name``) is not the fallback
-  ``<kind> <raw id>`` (``entity 4057``, ``item 12``; :meth:`kgrec.data.dataset.IdMap.name`). User nodes
+  A node has a real name when the data names it (``graph.node_has_name``), so that ``graph.node_name`` is
+  not the fallback ``<kind> <raw id>`` (``entity 4057``, ``item 12``; :meth:`kgrec.data.dataset.IdMap.name`). User nodes
   (the user, other users u′ of a collaborative path) are not counted: users are never named.
 
 ``told_weight_share(e)`` = Σ_{p ∈ told(e)} w(p) / Σ_{p ∈ P(u, i) ∪ told(e)} w(p), for e ∈ T,
@@ -45,18 +45,10 @@ def _key(path: Path) -> tuple[tuple[int, ...], tuple[int, ...]]:
     return tuple(path.nodes), tuple(path.relations)
 
 
-def has_real_name(graph: CollaborativeKG, node: int) -> bool:
-    """Whether the node's display name is a real name, not the fallback ``<kind> <raw id>``."""
-    kind = graph.node_kind(node)
-    maps = {"user": graph.dataset.users, "item": graph.dataset.items, "entity": graph.dataset.entities}
-    raw = maps[kind].raw(int(graph.node_index[node]))
-    return graph.node_name(node) != f"{kind} {raw}"
-
-
 def is_named(explanation: Explanation, graph: CollaborativeKG) -> bool:
     """Every item and entity node of the told paths has a real name (users are not counted)."""
     return all(
-        has_real_name(graph, node)
+        graph.node_has_name(node)
         for path in told_paths(explanation)
         for node in path.nodes
         if graph.node_kind(node) != "user"

@@ -22,8 +22,7 @@ class Pop(RankingModel):
 
     def __init__(self, graph: CollaborativeKG, config: ModelConfig) -> None:
         super().__init__(graph.n_users, graph.n_items)
-        items = graph.data.edge_index[1, graph.user_item_edges()] - graph.n_users
-        self.register_buffer("popularity", torch.bincount(items, minlength=graph.n_items).float())
+        self.register_buffer("popularity", torch.as_tensor(item_popularity(graph), dtype=torch.float32))
 
     def score_users(self, users: Tensor) -> Tensor:
         return self.popularity.expand(len(users), -1)

@@ -23,10 +23,10 @@ from torch.optim.lr_scheduler import LambdaLR
 from tqdm import tqdm
 
 from kgrec.atomic import atomic_open, atomic_path, remove_stale_temporaries
-from kgrec.config import EvalConfig, TrainConfig
+from kgrec.config import EvalConfig, TrainConfig, require_computed_metric
 from kgrec.data.sampling import NegativeSampler
 from kgrec.data.split import Split
-from kgrec.errors import ConfigError, RunError
+from kgrec.errors import RunError
 from kgrec.evaluation.ranking import evaluate_ranking
 from kgrec.models.base import Objective, RankingModel
 from kgrec.training.checkpoint import checkpoint_entry, first_sentence, load_weights, read_checkpoint
@@ -34,7 +34,6 @@ from kgrec.training.checkpoint import checkpoint_entry, first_sentence, load_wei
 log = logging.getLogger(__name__)
 
 BEST, LAST = "model.pt", "last.pt"
-METRICS = ("recall", "ndcg", "precision", "hit", "mrr")
 #: The cosine schedule ends at this fraction of the base rate (and stays there).
 COSINE_FLOOR = 0.05
 
@@ -111,11 +110,7 @@ class Trainer:
         item_popularity: np.ndarray | None = None,
         progress: bool = True,
     ) -> None:
-        name, _, k = config.metric.partition("@")
-        if name not in METRICS or not k.isdigit() or int(k) not in eval_config.ks:
-            raise ConfigError(
-                f"train.metric {config.metric!r} is not computed; use one of {', '.join(METRICS)} at a K in eval.ks {list(eval_config.ks)}"
-            )
+        require_computed_metric(config, eval_config)  # TrainConfig checked the metric's name
         self.model, self.split, self.n_items = model, split, n_items
         self.config, self.eval_config = config, eval_config
         self.run_dir, self.progress, self.item_popularity = run_dir, progress, item_popularity

@@ -12,7 +12,6 @@ from kgrec.data.graph import CollaborativeKG
 from kgrec.explain.fidelity import path_pairs
 from kgrec.explain.measures import (
     collaborative_share,
-    has_real_name,
     is_collaborative,
     is_named,
     named_coverage,
@@ -90,10 +89,10 @@ def test_the_drawn_paths_have_the_hand_weights(drawn) -> None:
 
 def test_real_names_and_fallbacks(drawn) -> None:
     graph, _, node = drawn
-    assert graph.node_name(node["e"]) == "entity e" and not has_real_name(graph, node["e"])
-    assert graph.node_name(node["a0"]) == "item a0" and not has_real_name(graph, node["a0"])
-    assert has_real_name(graph, node["g"]) and has_real_name(graph, node["i2"])
-    assert not has_real_name(graph, node["u2"])  # users are never named, hence left out of named_coverage
+    assert graph.node_name(node["e"]) == "entity e" and not graph.node_has_name(node["e"])
+    assert graph.node_name(node["a0"]) == "item a0" and not graph.node_has_name(node["a0"])
+    assert graph.node_has_name(node["g"]) and graph.node_has_name(node["i2"])
+    assert not graph.node_has_name(node["u2"])  # users are never named, hence left out of named_coverage
 
 
 def test_named_coverage_counts_items_and_entities_of_told_explanations(drawn) -> None:

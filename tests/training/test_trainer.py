@@ -80,5 +80,5 @@ def test_metric_must_be_computed() -> None:
     dataset = planted_dataset()
     parts = split(dataset, SplitConfig(seed=1))
     graph = CollaborativeKG.build(dataset, parts.train)
-    with pytest.raises(ConfigError, match="train.metric 'ndcg@20' is not computed"):
+    with pytest.raises(ConfigError, match=r"train.metric: ndcg@20 is not computed; eval.ks is \[5, 10\]"):
         Trainer(build_model(graph, MODEL), parts, dataset.n_items, TrainConfig(), EvalConfig(ks=(5, 10)), progress=False)

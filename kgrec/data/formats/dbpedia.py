@@ -10,7 +10,14 @@ are web addresses, not resources, are not readable entities (:func:`is_readable_
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from urllib.parse import unquote
+
+import numpy as np
+import pandas as pd
+
+from kgrec.data.readers import LINE_COLUMN, shown
+from kgrec.errors import DatasetError
 
 RESOURCE_PREFIXES = ("http://dbpedia.org/resource/", "https://dbpedia.org/resource/")
 ONTOLOGY_PREFIXES = ("http://dbpedia.org/ontology/", "https://dbpedia.org/ontology/", "dbo:", "dct:", "dbp:")
@@ -43,6 +50,22 @@ def display_name(uri: str) -> str:
         except UnicodeDecodeError:
             pass
     return name
+
+
+def display_names(frame: pd.DataFrame, column: str, path: Path) -> dict[str, str]:
+    """:func:`display_name` of every distinct resource in ``frame[column]`` (rows read from ``path`` with their
+    line numbers); a percent-escape that is not UTF-8, or an empty name, is a DatasetError at its first line."""
+    names: dict[str, str] = {}
+    for raw in pd.unique(frame[column]):
+        try:
+            names[raw] = display_name(raw)
+            problem = "" if names[raw] else "has no name (an empty resource name)"
+        except UnicodeDecodeError:
+            problem = "has a percent-escape that is not valid UTF-8"
+        if problem:
+            row = int(np.flatnonzero((frame[column] == raw).to_numpy())[0])
+            raise DatasetError(f"DBpedia resource {shown(str(raw), 60)} {problem}", path, int(frame[LINE_COLUMN].iloc[row]))
+    return names
 
 
 def _decoded(name: str) -> str:

@@ -30,9 +30,9 @@ import pandas as pd
 
 from kgrec.data.dataset import RecDataset
 from kgrec.data.formats.common import int_ids, keep_positives, require_single_entity
-from kgrec.data.formats.dbpedia import display_name, is_blank_node, is_readable_resource, resource_name
+from kgrec.data.formats.dbpedia import display_names, is_blank_node, is_readable_resource, resource_name
 from kgrec.data.options import DataConfig
-from kgrec.data.readers import LINE_COLUMN, parse_floats, read_table, require_nonempty, shown
+from kgrec.data.readers import LINE_COLUMN, parse_floats, read_table, require_nonempty
 from kgrec.errors import DatasetError
 
 FOLDER = "lastfm-dbpedia"
@@ -56,30 +56,6 @@ def relation_words(relation: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", relation).lower()
 
 
-def resource_id(uri: str) -> str:
-    """The raw entity id of a readable resource URI: its resource name."""
-    return resource_name(uri)
-
-
-def name_entities(frame: pd.DataFrame, column: str, path: Path, names: dict[str, str]) -> None:
-    """Add the display name of every raw entity id in ``frame[column]`` to ``names``; an undecodable or empty
-    resource name is a DatasetError at its first line."""
-    for raw in pd.unique(frame[column]):
-        if raw in names:
-            continue
-        problem = None
-        try:
-            names[raw] = display_name(raw)
-        except UnicodeDecodeError:
-            problem = "has a percent-escape that is not valid UTF-8"
-        else:
-            if not names[raw]:
-                problem = "has no name (an empty resource name)"
-        if problem is not None:
-            row = int(np.flatnonzero((frame[column] == raw).to_numpy())[0])
-            raise DatasetError(f"DBpedia resource {shown(str(raw), 60)} {problem}", path, int(frame[LINE_COLUMN].iloc[row]))
-
-
 def unreadable_reason(uri: str) -> str:
     """Why ``uri`` (not a readable resource) is dropped: a blank node or a web address."""
     return "blank_node" if is_blank_node(uri) else "web_address"
@@ -94,8 +70,9 @@ def read_mappings(path: Path) -> pd.DataFrame:
     frame["name"] = frame["name"].str.strip()
     readable = frame["uri"].map(is_readable_resource).to_numpy(dtype=bool)
     # two lines of one artist must agree on the URI (blank nodes and web addresses included)
-    require_single_entity(frame.assign(entity=frame["uri"].map(resource_name)), path)
-    frame["entity"] = frame["uri"].map(resource_id).where(readable, None)
+    frame["entity"] = frame["uri"].map(resource_name)
+    require_single_entity(frame, path)
+    frame["entity"] = frame["entity"].where(readable, None)
     return frame
 
 
@@ -113,9 +90,9 @@ def read_graph(path: Path, relation: str) -> tuple[pd.DataFrame, dict[str, int]]
         dropped[unreadable_reason(str(uri))] += 1
     kept = pd.DataFrame(
         {
-            "head": heads[keep].map(resource_id),
+            "head": heads[keep].map(resource_name),
             "relation": relation,
-            "tail": tails[keep].map(resource_id),
+            "tail": tails[keep].map(resource_name),
             LINE_COLUMN: frame[LINE_COLUMN][keep],
         }
     )
@@ -132,14 +109,14 @@ def load(dirs: Mapping[str, Path], config: DataConfig) -> RecDataset:
     mappings_path = folder / "mappings.tsv"
     mappings = read_mappings(mappings_path)
     entity_names: dict[str, str] = {}
-    name_entities(mappings[mappings["entity"].notna()], "entity", mappings_path, entity_names)
+    entity_names.update(display_names(mappings[mappings["entity"].notna()], "entity", mappings_path))
 
     triples, dropped = [], {"blank_node": 0, "web_address": 0}
     for relation, name in zip(RELATIONS, GRAPHS):
         path = folder / name
         kept, lost = read_graph(path, relation)
         for column in ("head", "tail"):
-            name_entities(kept, column, path, entity_names)
+            entity_names.update(display_names(kept, column, path))
         triples.append(kept)
         for reason, count in lost.items():
             dropped[reason] += count

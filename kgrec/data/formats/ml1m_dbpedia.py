@@ -41,7 +41,7 @@ import pandas as pd
 
 from kgrec.data.dataset import PART_NAMES, RecDataset
 from kgrec.data.formats.common import int_ids, require_known, require_single_entity, split_positives
-from kgrec.data.formats.dbpedia import display_name, is_readable_resource
+from kgrec.data.formats.dbpedia import display_names, is_readable_resource
 from kgrec.data.options import DataConfig
 from kgrec.data.readers import LINE_COLUMN, parse_floats, parse_ints, read_table, require_nonempty, shown
 from kgrec.errors import DatasetError
@@ -141,13 +141,8 @@ def read_entities(path: Path) -> pd.DataFrame:
     rows["entity"] = rows["entity"].str.strip()
     unique_map(rows, "eid", "entity", path, "the entity")
     rows = rows.drop_duplicates("eid")
-    names = []
-    for uri, line in zip(rows["entity"], rows[LINE_COLUMN]):
-        try:
-            names.append(display_name(uri))
-        except UnicodeDecodeError:
-            raise DatasetError(f"entity {shown(uri)} has a percent-escape that is not UTF-8 text", path, int(line)) from None
-    return rows.assign(display=names, readable=[is_readable_resource(uri) for uri in rows["entity"]])
+    names = display_names(rows, "entity", path)
+    return rows.assign(display=rows["entity"].map(names), readable=[is_readable_resource(uri) for uri in rows["entity"]])
 
 
 def read_relations(path: Path) -> dict[str, str]:
