@@ -123,9 +123,10 @@ class ExplainConfig:
     ``max_len``: longest user→item path (edges, at most 6: the number of paths grows exponentially);
     ``max_paths``: cap on paths kept per (user, item); ``top_paths``: paths returned per recommendation;
     ``collaborative``: include u→j←u'→i paths. Rules: patterns of ``rule_max_len`` KG edges at most (1–3),
-    kept with support ≥ ``min_support`` and confidence ≥ ``min_confidence``, the ``max_rules`` best. The
-    explanation's path maximises confidence^``rule_weight`` × (path weight / best path weight)^(1 −
-    ``rule_weight``). ``eval_users`` / ``eval_k``: sample size and list length of ``kgrec explain-eval``;
+    kept with support ≥ ``min_support`` and confidence ≥ ``min_confidence``, the ``max_rules`` best; a rule
+    is told only when it is better than chance: lift ≥ ``min_lift`` (and support ≥ ``min_support``). The told
+    rule maximises confidence^``rule_weight`` × (its paths' weight / the best rule's)^(1 − ``rule_weight``)
+    (:mod:`kgrec.explain.explainer`). ``eval_users`` / ``eval_k``: sample size and list length of ``kgrec explain-eval``;
     ``surrogate_depth``: depth of its decision-tree surrogate.
     """
 
@@ -136,6 +137,7 @@ class ExplainConfig:
     rule_max_len: int = checked(3, between(1, 3))
     min_support: int = checked(5, at_least(1))
     min_confidence: float = checked(0.01, between(0, 1))
+    min_lift: float = checked(1.5, at_least(1))
     max_rules: int = checked(500, at_least(1))
     rule_weight: float = checked(0.5, between(0, 1))
     eval_users: int = checked(200, at_least(1))

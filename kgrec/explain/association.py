@@ -3,10 +3,10 @@
 For each relation (a KG relation taken with its inverse, and ``interact`` as the reference) and for the KG
 entities most used by explanations, :func:`relation_analysis` / :func:`entity_analysis` measure:
 
-- ``share``: the share of explained recommendations whose *told* path (:attr:`Explanation.path`, the one
-  the sentence reads out) uses it. This is the main measure: it is what users are shown. ``listed_share``
-  is the same over any of the explanation's listed paths (:attr:`Explanation.paths`, the strongest by model
-  weight plus the told one), closer to what the model weighs. The denominator of both is every explained
+- ``share``: the share of explained recommendations whose *told* paths (:attr:`Explanation.told_paths`,
+  the ones the sentence reads out) use it. This is the main measure: it is what users are shown.
+  ``listed_share`` is the same over any of the explanation's listed paths (:attr:`Explanation.paths`, the
+  told ones and the strongest others by model weight), closer to what the model weighs. The denominator of both is every explained
   recommendation, those without a path included (they use nothing).
 - ``mean_weight``: the mean learned propagation weight (attention × normalisation, as in
   :func:`~kgrec.explain.explainer.model_edge_weights`) of its edges in the model's propagation graph.
@@ -135,15 +135,14 @@ def path_entities(path: Path, graph: CollaborativeKG) -> set[int]:
 def usage_shares(
     explanations: Sequence[Explanation], uses: Callable[[Path], Iterable[int]]
 ) -> tuple[dict[int, float], dict[int, float]]:
-    """Per key of ``uses(path)``: (share of explanations whose told path uses it, share whose listed paths do).
+    """Per key of ``uses(path)``: (share of explanations whose told paths use it, share whose listed paths do).
 
     The denominator is every explanation, those without a path included.
     """
     told: Counter[int] = Counter()
     listed: Counter[int] = Counter()
     for explanation in explanations:
-        if explanation.path is not None:
-            told.update(set(uses(explanation.path)))
+        told.update(set().union(*(set(uses(p)) for p in explanation.told_paths)))
         listed.update(set().union(*(set(uses(p)) for p in explanation.paths)))
     n = max(len(explanations), 1)
     return {key: c / n for key, c in told.items()}, {key: c / n for key, c in listed.items()}

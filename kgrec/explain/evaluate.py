@@ -74,7 +74,7 @@ def explain_eval(
         "path_coverage": float(with_path.mean()) if len(with_path) else float("nan"),
         "path_coverage_len3": float(ctx.explainer.finder.has_path(pair_users, pair_items, 3).mean()) if len(pair_users) else float("nan"),
         "rule_coverage": float(with_rule.mean()) if len(with_rule) else float("nan"),
-        **told_measures(explanations, ctx.graph, ctx.explainer.finder),
+        **told_measures(explanations, ctx.graph),
         **deletion_summary,
         "average_path_length": float(np.mean(lengths)) if lengths else float("nan"),
         "explanation_diversity": len(anchors) / max(1, int(with_path.sum())),

@@ -1,15 +1,23 @@
-"""Rule-guided explanation: among an item's paths, the one that instantiates the most confident mined rule,
-weighted with the model's path score.
+"""Rule-guided explanation: the rule whose instances in the user's history the model weighs most, told once
+with every history item it links to the recommended item.
 
-The choice is explicit: a path p matching rule R scores
-``confidence(R) ** rule_weight * (weight(p) / max weight) ** (1 - rule_weight)``; a path that matches no
-rule scores 0 unless no path matches any rule, in which case the strongest path is told without a rule.
-``rule_weight = 1`` picks by rule confidence alone, ``0`` by the model's path weight alone.
+For a recommended item i of user u the *rule evidence* of a rule R (a KG relation pattern) is every path
+u → j →R→ i from a history item j (knowledge-graph edges only after the interaction, ≤ ``rule_max_len`` + 1
+edges), among the rules better than chance (support ≥ ``min_support``, lift ≥ ``min_lift``). Of the rules
+with evidence, the one told maximises
+
+    confidence(R) ** rule_weight * (W(R) / max W) ** (1 - rule_weight),   W(R) = Σ weight of R's evidence,
+
+the rule's strength and the model's own path weights together (``rule_weight = 1``: by confidence alone,
+``0``: by the model's weights alone), and the told evidence is all of R's paths. When no rule has
+evidence the reason is co-liking: the paths u → j ← u′ → i through the history item j whose such paths
+weigh most. When there is neither, the heaviest path is told without a rule.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -18,6 +26,7 @@ from torch import Tensor
 
 from kgrec.config import ExplainConfig
 from kgrec.data.graph import CollaborativeKG
+from kgrec.explain.measures import weight_share
 from kgrec.explain.paths import PathFinder
 from kgrec.explain.phrases import PhraseTable
 from kgrec.explain.render import explanation_text
@@ -60,51 +69,93 @@ def rule_of(path: Path, rules: dict[tuple[int, ...], Rule]) -> Rule | None:
     return rules.get(path.kg_pattern)
 
 
-def choose_path(paths: Sequence[Path], rules: dict[tuple[int, ...], Rule], rule_weight: float) -> tuple[int | None, Rule | None]:
-    """Index of the path to tell and its rule (see the module docstring for the combination)."""
-    if not paths:
-        return None, None
-    best_weight = max(p.weight for p in paths) or 1.0
-    best, best_score, best_rule = 0, 0.0, None
-    for index, path in enumerate(paths):
-        rule = rule_of(path, rules)
-        if rule is None:
-            continue
-        score = rule.confidence**rule_weight * (path.weight / best_weight) ** (1.0 - rule_weight)
-        if score > best_score:
-            best, best_score, best_rule = index, score, rule
-    if best_rule is None:
-        return 0, None
-    return best, best_rule
+@dataclass(frozen=True)
+class Evidence:
+    """What an explanation tells: the ``paths`` (heaviest first), the ``rule`` they instantiate and the
+    ``reason`` (``rule``, ``co-like``, ``path`` or ``none``, as :attr:`Explanation.reason`)."""
+
+    paths: tuple[Path, ...]
+    rule: Rule | None
+    reason: str
+
+
+def _heaviest_first(paths: Sequence[Path]) -> tuple[Path, ...]:
+    return tuple(sorted(paths, key=lambda p: -p.weight))
+
+
+def choose_evidence(
+    paths: Sequence[Path], rule_paths: Sequence[Path], rules: dict[tuple[int, ...], Rule], rule_weight: float,
+    is_colike: Callable[[Path], bool],
+) -> Evidence:
+    """The told evidence of one item (see the module docstring): ``paths`` are all its paths, ``rule_paths``
+    its knowledge-graph paths, ``rules`` the tellable rules by pattern, ``is_colike`` tells a path through
+    another user's interactions only."""
+    by_rule: dict[tuple[int, ...], list[Path]] = defaultdict(list)
+    for path in rule_paths:
+        if path.weight > 0 and path.kg_pattern in rules:
+            by_rule[path.kg_pattern].append(path)
+    if by_rule:
+        weight = {pattern: sum(p.weight for p in found) for pattern, found in by_rule.items()}
+        heaviest = max(weight.values())
+        best = max(by_rule, key=lambda pattern: (
+            rules[pattern].confidence ** rule_weight * (weight[pattern] / heaviest) ** (1.0 - rule_weight), -len(pattern)
+        ))
+        return Evidence(_heaviest_first(by_rule[best]), rules[best], "rule")
+    by_history: dict[int, list[Path]] = defaultdict(list)
+    for path in paths:
+        if path.weight > 0 and is_colike(path):
+            by_history[path.nodes[1]].append(path)
+    if by_history:
+        best_item = max(by_history, key=lambda j: sum(p.weight for p in by_history[j]))
+        return Evidence(_heaviest_first(by_history[best_item]), None, "co-like")
+    positive = [p for p in paths if p.weight > 0]
+    if positive:
+        return Evidence(_heaviest_first(positive)[:1], None, "path")
+    return Evidence((), None, "none")
 
 
 @dataclass
 class Explainer:
-    """Turns (user, recommended items) into :class:`Explanation` objects with paths, rule and sentence."""
+    """Turns (user, recommended items) into :class:`Explanation` objects with paths, rule and sentence.
+
+    ``finder`` enumerates all paths (the share's denominator, the paths shown); ``rule_finder`` only the
+    knowledge-graph paths a rule can describe (no other user, ≤ ``rule_max_len`` + 1 edges), so a rule
+    path is found however many co-like paths outweigh it; ``rules`` are the tellable rules by pattern.
+    """
 
     graph: CollaborativeKG
     finder: PathFinder
-    rules: RuleSet
+    rule_finder: PathFinder
+    rules: dict[tuple[int, ...], Rule]
     phrases: PhraseTable
     config: ExplainConfig
 
     @classmethod
     def build(cls, model: RankingModel, graph: CollaborativeKG, rules: RuleSet, phrases: PhraseTable, config: ExplainConfig) -> Explainer:
-        finder = PathFinder(graph, model_edge_weights(model, graph), config.max_len, config.max_paths, config.collaborative)
-        return cls(graph, finder, rules, phrases, config)
+        weight = model_edge_weights(model, graph)
+        finder = PathFinder(graph, weight, config.max_len, config.max_paths, config.collaborative)
+        rule_finder = PathFinder(graph, weight, max(2, min(config.max_len, config.rule_max_len + 1)), config.max_paths, collaborative=False)
+        return cls(graph, finder, rule_finder, rules.tellable(config.min_support, config.min_lift), phrases, config)
+
+    def is_colike(self, path: Path) -> bool:
+        """The path runs through other users' interactions only (u → j ← u′ → i)."""
+        return all(bool(self.graph.is_interact(r)) for r in path.relations)
 
     def explain_items(self, user: int, items: Sequence[int], scores: Sequence[float], ranks: Sequence[int], max_len: int | None = None) -> list[Explanation]:
         """Explanations of ``items`` (with their scores and 1-based ranks) for ``user``."""
         found = self.finder.paths_for_items(user, list(items), max_len)
-        by_pattern = self.rules.by_pattern()
+        rule_len = min(self.rule_finder.max_len, self.finder.max_len if max_len is None else max_len)
+        rule_found = self.rule_finder.paths_for_items(user, list(items), rule_len) if rule_len >= 2 else {}
         explanations = []
         for item, score, rank in zip(items, scores, ranks):
             paths = [p for p in found.get(int(item), []) if p.weight > 0]  # drop edges the model ignores
-            chosen, rule = choose_path(paths, by_pattern, self.config.rule_weight)
-            kept = paths[: self.config.top_paths]
-            if chosen is not None and chosen >= len(kept):  # the rule path ranks lower by weight: keep it too
-                kept, chosen = [*kept, paths[chosen]], len(kept)
-            explanation = Explanation(int(user), int(item), float(score), int(rank), tuple(kept), chosen, rule)
+            evidence = choose_evidence(paths, rule_found.get(int(item), []), self.rules, self.config.rule_weight, self.is_colike)
+            told = set(evidence.paths)
+            shown = (*evidence.paths, *[p for p in paths if p not in told][: self.config.top_paths])
+            explanation = Explanation(
+                int(user), int(item), float(score), int(rank), shown, 0 if evidence.paths else None, evidence.rule,
+                told=tuple(range(len(evidence.paths))), reason=evidence.reason,
+                told_share=weight_share(evidence.paths, paths) if evidence.paths else None,
+            )
             explanations.append(replace(explanation, text=explanation_text(explanation, self.graph, self.phrases)))
         return explanations
-

@@ -1,8 +1,8 @@
 """Are explanations faithful? Delete the explanation's edges, re-score, and compare with random deletions.
 
-For an explained top-k item i of user u the explanation's edges are the told evidence: the consecutive
-node pairs of its told path(s) (today the chosen path: the interaction u–j and the KG or collaborative
-edges to i), deleted in both directions.
+For an explained top-k item i of user u the explanation's edges are the told evidence: every edge of its
+told paths (``expl.told_paths``: each instance of the told rule — the interaction u–j and the KG edges
+from j to i — or the co-like paths u–j–u′–i), deleted in both directions.
 The control deletes as many random edges incident to the user's history (u–j' interactions and the
 edges of the history items j'), never one of the explanation's. A case counts as *faithful* when the
 explanation's deletion lowers the item's rank more than the control's (a tie in rank is decided by the
@@ -19,7 +19,6 @@ from torch import Tensor
 
 from kgrec.data.graph import CollaborativeKG
 from kgrec.evaluation.ranking import history_mask, rank_of
-from kgrec.explain.measures import told_paths
 from kgrec.explain.types import Explanation
 from kgrec.models.base import RankingModel
 
@@ -55,11 +54,10 @@ def edge_keys(pairs: np.ndarray, num_nodes: int) -> np.ndarray:
 
 
 def path_pairs(explanation: Explanation) -> np.ndarray:
-    """The node pairs [L, 2] of the explanation's told evidence: every edge of its told path(s)
-    (:func:`kgrec.explain.measures.told_paths`, today the chosen path), an edge shared by several told
-    paths once, in path order (empty when it has none)."""
+    """The node pairs [L, 2] of the explanation's told evidence: every edge of its told paths, an edge
+    shared by several told paths once, in path order (empty when it has none)."""
     pairs: dict[tuple[int, int], None] = {}
-    for path in told_paths(explanation):
+    for path in explanation.told_paths:
         for a, b in zip(path.nodes[:-1], path.nodes[1:]):
             if (b, a) not in pairs:  # deleted in both directions: one undirected edge
                 pairs.setdefault((int(a), int(b)), None)

@@ -30,6 +30,9 @@ SCHEMA_VERSION = 1
 SCHEMA_RESOURCE = "explanation.schema.json"
 KIND_COLOURS = {"user": "#4e79a7", "item": "#f28e2b", "entity": "#59a14f"}
 
+#: Intermediate nodes of a told rule a sentence spells out; more history items are counted, not named.
+MAX_TOLD_LINKS = 2
+
 # A sentence is a list of segments (style, text): style "" plain, "item" an item name, "code" a rule name.
 Segment = tuple[str, str]
 _CATEGORY = re.compile(r"^Category:\s*")  # DBpedia category resources ("Category:Films set in Seattle")
@@ -106,12 +109,85 @@ def told_path(expl: Explanation) -> Path | None:
 
 
 def rule_segments(rule: Rule, graph: CollaborativeKG, phrases: PhraseTable) -> list[Segment]:
-    """`` (rule `same director`: confidence 0.31 over 1,204 co-liked pairs)``."""
+    """`` (rule `same director`: lift 12, confidence 0.31 over 1,204 co-liked pairs)``."""
     return [
         ("", " (rule "),
         ("code", phrases.rule_name(graph, rule.pattern)),
-        ("", f": confidence {format_confidence(rule.confidence)}"),
+        ("", f": lift {format_lift(rule.lift)}, confidence {format_confidence(rule.confidence)}"),
         ("", f" over {_count(rule.support, 'co-liked pair', 'co-liked pairs')})"),
+    ]
+
+
+def format_lift(value: float) -> str:
+    """12.34 → "12", 3.456 → "3.5": how many times more often than chance, to two significant digits."""
+    value = float(value)
+    return f"{value:.0f}" if value >= 10 else f"{value:.2g}"
+
+
+def _name_list(segments: Sequence[Segment], limit: int = 3) -> list[Segment]:
+    """"*A*", "*A* and *B*", "*A*, *B* and *C*", "*A*, *B*, *C* and 2 more": names as one list."""
+    shown = list(segments[:limit])
+    hidden = len(segments) - len(shown)
+    if hidden:
+        shown.append(("", f"{hidden} more"))
+    out: list[Segment] = []
+    for k, segment in enumerate(shown):
+        if k:
+            out.append(("", " and " if k == len(shown) - 1 else ", "))
+        out.append(segment)
+    return out
+
+
+def _rule_group_segments(
+    told: Sequence[Path], graph: CollaborativeKG, phrases: PhraseTable, names: Mapping[int, str]
+) -> list[Segment]:
+    """The told rule instances read back from the recommended item, the history items that share each link
+    listed once: "it plays Alternative rock, like *Radiohead*, *Placebo* and *Coldplay*, which you liked"
+    (a "same" rule), "it is associated with the band Foo Fighters, who had the member *Dave Grohl*, which
+    you liked" (any other pattern). Links through other intermediate nodes follow as "; it also …" (at most
+    :data:`MAX_TOLD_LINKS`, then how many more history items the rule links)."""
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for path in told:  # heaviest first: groups and their items in weight order
+        items = groups.setdefault(tuple(path.nodes[2:-1]), [])
+        if path.nodes[1] not in items:
+            items.append(path.nodes[1])
+    lead = told[0]
+    kg = lead.relations[1:]  # r_1 … r_L from the history item j to the item i
+    same = len(kg) == 2 and kg[1] == graph.inverse(kg[0])
+    liked = f", which you {phrases.phrase(graph, graph.interact)}"
+    segments: list[Segment] = []
+    for index, (middle, items) in enumerate(list(groups.items())[:MAX_TOLD_LINKS]):
+        chain = middle[::-1]  # n_{L-1} … n_1, read from the item back to the history item
+        history = _name_list([_node_segment(graph, j, names) for j in items])
+        segments.append(("", "; it " if index else "it "))
+        also = with_also if index else str  # "; it also plays …" for the links after the first
+        if same:
+            segments += [("", f"{also(phrases.phrase(graph, kg[0]))} "), _node_segment(graph, middle[0], names), ("", ", like "), *history]
+        else:
+            for step, node in zip(range(len(kg) - 1, 0, -1), chain):  # "plays X, which is played by Y, …"
+                phrase = phrases.phrase(graph, graph.inverse(kg[step]))
+                segments += [("", f"{also(phrase) if step == len(kg) - 1 else phrase} "), _node_segment(graph, node, names)]
+                person = phrases.target_is_person(graph, graph.inverse(kg[step]))
+                segments.append(("", f", {'who' if person else 'which'} "))
+            last = phrases.phrase(graph, graph.inverse(kg[0]))
+            segments += [("", f"{also(last) if len(kg) == 1 else last} "), *history]
+        segments.append(("", liked))
+    rest = {p.nodes[1] for p in told} - {j for items in list(groups.values())[:MAX_TOLD_LINKS] for j in items}
+    if rest:
+        segments.append(("", f"; the same rule links {_count(len(rest), 'more item', 'more items')} of yours to it"))
+    return segments
+
+
+def _colike_segments(
+    told: Sequence[Path], graph: CollaborativeKG, phrases: PhraseTable, names: Mapping[int, str]
+) -> list[Segment]:
+    """"12 users who liked *Radiohead*, as you did, also liked *Muse*" (co-like paths through one history item)."""
+    lead = told[0]
+    others = len({p.nodes[2] for p in told})
+    verb = phrases.phrase(graph, graph.interact)
+    return [
+        ("", f"{_count(others, 'other user', 'other users')} who {verb} "), _node_segment(graph, lead.nodes[1], names),
+        ("", f", as you did, {with_also(verb)} "), _node_segment(graph, lead.nodes[-1], names),
     ]
 
 
@@ -162,9 +238,9 @@ def path_segments(
 
 def explanation_segments(expl: Explanation, graph: CollaborativeKG, phrases: PhraseTable) -> list[Segment]:
     """The sentence of an explanation as styled segments (see :func:`explanation_text`)."""
-    path = told_path(expl)
+    told = expl.told_paths or tuple(p for p in (told_path(expl),) if p is not None)
     item_node = graph.item_node(expl.item)
-    names = sentence_names(graph, [item_node, *(path.nodes if path is not None else ())])
+    names = sentence_names(graph, [item_node, *(n for p in told for n in p.nodes)])
     item = _node_segment(graph, item_node, names)
     if expl.fallback:
         return [
@@ -172,14 +248,21 @@ def explanation_segments(expl: Explanation, graph: CollaborativeKG, phrases: Phr
             ("", " (the user has no training history, so this is a popularity fallback, "),
             ("", "not a personalised recommendation)."),
         ]
-    if path is None:
-        segments = [
+    if not told:
+        return [
             ("", "Recommended "), item,
             ("", " for its similarity to your history in the model; "),
-            ("", "no connecting path was found in the knowledge graph"),
+            ("", "no connecting path was found in the knowledge graph."),
         ]
-    else:
-        segments = [("", "Recommended "), item, ("", " because "), *path_segments(path, graph, phrases, names)]
+    if expl.reason == "rule" and expl.rule is not None:
+        segments = [("", "Recommended "), item, ("", " because "), *_rule_group_segments(told, graph, phrases, names)]
+        return segments + rule_segments(expl.rule, graph, phrases) + [("", ".")]
+    if expl.reason == "co-like":
+        return [
+            ("", "Recommended "), item, ("", " because of shared taste, not a knowledge-graph rule: "),
+            *_colike_segments(told, graph, phrases, names), ("", "."),
+        ]
+    segments = [("", "Recommended "), item, ("", " because "), *path_segments(told[0], graph, phrases, names)]
     if expl.rule is not None:
         segments += rule_segments(expl.rule, graph, phrases)
     return segments + [("", ".")]
@@ -188,8 +271,10 @@ def explanation_segments(expl: Explanation, graph: CollaborativeKG, phrases: Phr
 def explanation_text(expl: Explanation, graph: CollaborativeKG, phrases: PhraseTable) -> str:
     """One sentence: item names in *asterisks*, other nodes by name, the rule name in `backticks`.
 
-    "Recommended *Collateral* because you liked *Heat*, which was directed by Michael Mann, who also
-    directed *Collateral* (rule `same director`: confidence 0.31 over 1,204 co-liked pairs)."
+    A rule: "Recommended *Muse* because it plays Alternative rock, like *Radiohead*, *Placebo* and
+    *Coldplay*, which you liked (rule `same genre`: lift 12, confidence 0.11 over 1,204 co-liked pairs)."
+    Co-liking: "Recommended *Muse* because of shared taste, not a knowledge-graph rule: 12 other users who
+    liked *Radiohead*, as you did, also liked *Muse*."
     """
     return _markup(explanation_segments(expl, graph, phrases))
 
@@ -478,7 +563,8 @@ def explanations_html(
 
     A card shows the rank, item name, score, the sentence, the top ``max_paths`` paths with weights (the
     told path highlighted), the rule with its measures and the subgraph picture (only for explanations
-    with paths). With ``png_dir`` each picture is also written there as ``<rank>-<item raw id>.png``.
+    with paths). Items show by name and relations by phrase, never by raw id (ids stay in the JSON). With
+    ``png_dir`` each picture is also written there as ``<rank>-<item raw id>.png``.
     """
     escape = html.escape
     cards = []
@@ -487,7 +573,7 @@ def explanations_html(
         parts = [
             f'<section class="card" id="rec-{expl.rank}">',
             f'<h2><span class="rank">#{expl.rank}</span>{escape(name)}</h2>',
-            f'<p class="score">score {expl.score:.4g} · item {escape(graph.dataset.items.raw(expl.item))}'
+            f'<p class="score">score {expl.score:.4g} for {escape(name)}'
             + (" · popularity fallback" if expl.fallback else "") + "</p>",
             f'<p class="sentence">{explanation_html_sentence(expl, graph, phrases)}</p>',
         ]

@@ -73,6 +73,11 @@ class RuleSet:
         """The rules keyed by pattern, e.g. to look up the rule a path's ``kg_pattern`` instantiates."""
         return {rule.pattern: rule for rule in self.rules}
 
+    def tellable(self, min_support: int, min_lift: float) -> dict[tuple[int, ...], Rule]:
+        """The rules better than chance, keyed by pattern: support ≥ ``min_support`` and lift ≥ ``min_lift``
+        (the only rules an explanation tells)."""
+        return {rule.pattern: rule for rule in self.rules if rule.support >= min_support and rule.lift >= min_lift}
+
     def pattern_names(self, pattern: Sequence[int]) -> tuple[str, ...]:
         """The relation names of ``pattern`` (ids shown as ``#r`` when names are unknown)."""
         return tuple(self.relation_names[r] if 0 <= r < len(self.relation_names) else f"#{r}" for r in pattern)

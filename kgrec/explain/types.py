@@ -80,11 +80,17 @@ class Rule:
 
 @dataclass(frozen=True)
 class Explanation:
-    """Why ``item`` is recommended to ``user``: its top ``paths`` and the ``rule`` the chosen path instantiates.
+    """Why ``item`` is recommended to ``user``: its heaviest ``paths``, the told evidence among them and the
+    ``rule`` it instantiates.
 
-    ``user`` / ``item`` are dataset ids; ``rank`` is 1-based; ``chosen`` indexes the path the text tells
-    (None when the item has no path); ``rule`` is None when no mined rule applies; ``fallback`` marks a
-    popularity recommendation for a user without training history. ``method`` names what produced the
+    ``user`` / ``item`` are dataset ids; ``rank`` is 1-based. ``told`` indexes the paths the text tells (the
+    told evidence: every instance of the told rule from the user's history, or the co-like paths through one
+    history item), heaviest first; ``chosen`` is its first (None when nothing is told). ``rule`` is None when
+    no mined rule applies. ``reason`` says what is told: ``rule`` (a knowledge-graph rule), ``co-like`` (other
+    users' interactions only), ``path`` (a path that instantiates no rule), ``none`` (no path) or ``popular``
+    (``fallback``: a popularity recommendation for a user without training history). ``told_share`` is the
+    share of the item's path weight the told evidence carries (:mod:`kgrec.explain.measures`; None when
+    nothing is told). ``method`` names what produced the
     explanation: ``paths`` (the path/rule explainer) or a sensitivity method of
     :mod:`kgrec.explain.sensitivity` (``saliency``, ``ig``, ``gnnexplainer``, ``attention``, ``random``),
     whose raw edge scores are in ``extra["edge_scores"]``.
@@ -101,11 +107,31 @@ class Explanation:
     fallback: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
     method: str = "paths"
+    told: tuple[int, ...] = ()
+    reason: str = ""
+    told_share: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.chosen is not None and not self.told:  # one told path (explanations built before grouping)
+            object.__setattr__(self, "told", (self.chosen,))
+        if self.told and self.chosen != self.told[0]:
+            raise ValueError(f"chosen ({self.chosen}) must be the first told path ({self.told[0]})")
+        if any(not 0 <= t < len(self.paths) for t in self.told):
+            raise ValueError(f"told path indexes {list(self.told)} out of range for {len(self.paths)} paths")
+        if not self.reason:
+            object.__setattr__(self, "reason", _default_reason(self))
+        if self.reason not in REASONS:
+            raise ValueError(f"reason must be one of {', '.join(REASONS)}, got {self.reason!r}")
 
     @property
     def path(self) -> Path | None:
-        """The path the explanation is about."""
+        """The lead path of the told evidence (the heaviest told path)."""
         return None if self.chosen is None else self.paths[self.chosen]
+
+    @property
+    def told_paths(self) -> tuple[Path, ...]:
+        """The told evidence: every told path, heaviest first (empty when nothing is told)."""
+        return tuple(self.paths[t] for t in self.told)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -120,6 +146,9 @@ class Explanation:
             "fallback": self.fallback,
             "extra": dict(self.extra),
             "method": self.method,
+            "told": list(self.told),
+            "reason": self.reason,
+            "told_weight_share": self.told_share,
         }
 
     @classmethod
@@ -136,4 +165,20 @@ class Explanation:
             fallback=bool(values.get("fallback", False)),
             extra=dict(values.get("extra", {})),
             method=str(values.get("method", "paths")),
+            told=tuple(int(t) for t in values.get("told", ())),
+            reason=str(values.get("reason", "")),
+            told_share=None if values.get("told_weight_share") is None else float(values["told_weight_share"]),
         )
+
+
+#: What an explanation tells (``Explanation.reason``).
+REASONS = ("rule", "co-like", "path", "none", "popular")
+
+
+def _default_reason(explanation: Explanation) -> str:
+    """The reason of an explanation built without one: from its fallback flag, rule and told path."""
+    if explanation.fallback:
+        return "popular"
+    if explanation.rule is not None:
+        return "rule"
+    return "path" if explanation.chosen is not None else "none"

@@ -7,9 +7,10 @@ it twice: ``report.html`` (inline CSS, pictures inline as base64 PNG, no scripts
 ``report.md`` (pictures as PNG files under ``report/``). Every file is written atomically, and nothing is
 written before every section and picture is ready, so a failure leaves the previous report untouched.
 
-Sections, in order: summary, dataset card, configuration, training curves, metrics against the compared
-models (with the split), top rules, explanation quality, what the model leans on (only once ``kgrec inspect``
-has written ``inspect/relations.json`` or ``inspect/entities.json``), gallery of explained recommendations.
+Sections, in order: summary, then what the run is for, the gallery of explained recommendations (each card
+with its subgraph picture), then the engineering behind it: dataset card, configuration, training curves,
+metrics against the compared models (with the split), top rules, explanation quality and what the model
+leans on (only once ``kgrec inspect`` has written ``inspect/relations.json`` or ``inspect/entities.json``).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ def build_report(run_dir: str | Path) -> tuple[Path, Path]:
     ctx = load_context(files)
     history = read_history(files)
     sections = [
+        gallery_section(ctx),  # the explained recommendations first, the engineering tables after them
         dataset_section(ctx),
         config_section(ctx),
         curves_section(ctx, history),
@@ -59,7 +61,6 @@ def build_report(run_dir: str | Path) -> tuple[Path, Path]:
         rules_section(ctx),
         explain_section(ctx),
         *association_sections(ctx),
-        gallery_section(ctx),
     ]
     summary = summary_block(ctx)
     title = f"kgrec run report: {ctx.model_name} on {ctx.dataset_name}"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from kgrec.config import ExplainConfig
 from kgrec.data.relations import RelationNames
 from kgrec.errors import KgrecError
 from kgrec.explain.phrases import PhraseTable, path_line
@@ -61,6 +63,12 @@ def rules_section(ctx: Context) -> Section:
         + (f"the top {len(shown)} by confidence:" if len(shown) < len(rules) else "best first:")
     ))
     section.blocks.append(Table(header, table_rows, frozenset({0, 3, 4, 5, 6, 7, 8})))
+    explain = {**asdict(ExplainConfig()), **ctx.section_config("explain")}
+    tellable = rules.tellable(int(explain["min_support"]), float(explain["min_lift"]))
+    section.blocks.append(P(
+        f"Explanations tell only rules better than chance: support ≥ {explain['min_support']} and lift ≥ "
+        f"{explain['min_lift']} ({len(tellable):,} of the {len(rules):,} rules)."
+    ))
     section.blocks.append(P("Support: co-liked pairs the pattern links; connected: all pairs it links; confidence = "
                             "support / connected; head coverage = support / all co-liked pairs; lift = confidence / "
                             "base rate.", "note"))
@@ -71,10 +79,10 @@ EXPLAIN_MEASURES: tuple[tuple[str, str, str], ...] = (
     # key, label, format ("pct", "num", "int", "s")
     ("path_coverage", "path coverage (explained items with a path)", "pct"),
     ("path_coverage_len3", "path coverage, paths of length ≤ 3", "pct"),
-    ("rule_coverage", "rule coverage (told path instantiates a mined rule)", "pct"),
-    ("collaborative_share", "collaborative share (told path is co-likes only, no KG relation)", "pct"),
-    ("named_coverage", "named coverage (every item and entity of the told path has a real name)", "pct"),
-    ("told_weight_share", "told weight share: mean (told path's share of the item's path weight)", "pct"),
+    ("rule_coverage", "rule coverage (told paths instantiate a mined rule)", "pct"),
+    ("collaborative_share", "collaborative share (told by co-likes only: no rule path reaches the item)", "pct"),
+    ("named_coverage", "named coverage (every item and entity of the told paths has a real name)", "pct"),
+    ("told_weight_share", "told weight share: mean (told paths' share of the item's path weight)", "pct"),
     ("told_weight_share_median", "told weight share: median", "pct"),
     ("fidelity", "fidelity (deleting the explanation lowers the rank more than random edges)", "pct"),
     ("fidelity_strict_rank", "fidelity, strict rank only (rank ties count as failures)", "pct"),
@@ -173,23 +181,27 @@ def _method_cell(value: Any, kind: str) -> str:
 
 
 def _path_cells(path: Mapping[str, Any]) -> str:
-    """A path as ``node —relation→ node …`` text."""
-    nodes = path.get("node_info") or [{"name": f"node {n}"} for n in path.get("nodes", [])]
-    relations = path.get("relation_info") or [{"phrase": f"relation {r}"} for r in path.get("relations", [])]
+    """A path as ``node —relation→ node …`` text, by names and phrases ("?" where the file has none, never an id)."""
+    nodes = path.get("node_info") or [{} for _ in path.get("nodes", [])]
+    relations = path.get("relation_info") or [{} for _ in path.get("relations", [])]
     if not nodes:
         return "?"
-    names = [str(node.get("name", "?")) for node in nodes]
-    return path_line(names, [str(relation.get("phrase") or relation.get("name", "?")) for relation in relations])
+    return path_line([str(node.get("name") or "?") for node in nodes], [_phrase(relation) for relation in relations])
+
+
+def _phrase(relation: Any) -> str:
+    """The phrase of a ``relation_info`` entry ("?" without one: its name may be an IRI such as ``dbo:genre``)."""
+    return str(relation.get("phrase") or "?") if isinstance(relation, Mapping) else "?"
 
 
 def _recommendation_card(user_raw: str, rec: Mapping[str, Any], gallery: Path) -> Card:
-    """The card of one explained recommendation: sentence, paths, rule and picture."""
+    """The card of one explained recommendation: sentence, paths, rule and picture. Its text shows names and
+    phrases only: raw item and entity ids and relation names (IRIs such as ``dbo:genre``) stay in the JSON."""
     rank = rec.get("rank", "?")
-    item = str(rec.get("item_name") or rec.get("item_raw") or f"item {rec.get('item', '?')}")
+    item = str(rec.get("item_name") or "?")
     blocks: list[Any] = [Heading(4, [("", f"#{rank} "), ("", item)])]
     score = f"score {rec['score']:.4g}" if finite(rec.get("score")) else "score —"
-    blocks.append(P(f"{score} · item {rec.get('item_raw', rec.get('item', '?'))}"
-                    + (" · popularity fallback" if rec.get("fallback") else ""), "note"))
+    blocks.append(P(f"{score} for {item}" + (" · popularity fallback" if rec.get("fallback") else ""), "note"))
     sentence = rec.get("sentence") or rec.get("text") or ""
     blocks.append(P(sentence_parts(str(sentence)) if sentence else "No sentence.", "" if sentence else "na"))
     paths = [p for p in rec.get("paths") or [] if isinstance(p, dict)]
@@ -208,10 +220,12 @@ def _recommendation_card(user_raw: str, rec: Mapping[str, Any], gallery: Path) -
             blocks.append(P(f"{more} more path{'s' if more != 1 else ''} not shown.", "note"))
     rule, info = rec.get("rule"), rec.get("rule_info")
     if isinstance(rule, dict):
-        name = str((info or {}).get("name") or "rule")
-        label = str((info or {}).get("pattern_label") or rule.get("pattern"))
-        blocks.append(P(["Rule ", ("code", name), f" {label}: confidence {fmt(rule.get('confidence'), 3)}, support "
-                         f"{fmt(rule.get('support'))} co-liked pairs, lift {fmt(rule.get('lift'), 2)}."], "note"))
+        info = info if isinstance(info, Mapping) else {}
+        name = str(info.get("name") or "rule")
+        pattern = " → ".join(_phrase(relation) for relation in info.get("relations") or [])
+        blocks.append(P(["Rule ", ("code", name), f" ({pattern})" if pattern else "",
+                         f": confidence {fmt(rule.get('confidence'), 3)}, support {fmt(rule.get('support'))} "
+                         f"co-liked pairs, lift {fmt(rule.get('lift'), 2)}."], "note"))
     elif not rec.get("fallback"):
         blocks.append(P("No mined rule applies.", "note"))
     picture = gallery_picture_name(user_raw, int(rank) if finite(rank) else 0, str(rec.get("item_raw", "")))

@@ -1,4 +1,4 @@
-"""Choosing the explained path: rule confidence combined with the model's path weight."""
+"""Choosing the told evidence: a rule's confidence combined with the model's weight of its paths."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from kgrec.config import ModelConfig
 from kgrec.data.dataset import RecDataset
 from kgrec.data.graph import CollaborativeKG
 from kgrec.evaluation.ranking import top_k
-from kgrec.explain.explainer import choose_path, model_edge_weights
+from kgrec.explain.explainer import Evidence, choose_evidence, model_edge_weights
 from kgrec.explain.types import Path, Rule
 from kgrec.models.baselines import BPRMF, LightGCN
 from kgrec.models.kgrec import KGRec
@@ -21,33 +21,55 @@ def rule(pattern: tuple[int, ...], confidence: float) -> Rule:
     return Rule(pattern, support=10, connected=100, confidence=confidence, head_coverage=0.1, lift=2.0)
 
 
+# user 0, history items 5 and 7, recommended item 6; relation 0 = interact, 3 = interact⁻¹
 PATHS = [
     Path((0, 5, 9, 6), (0, 1, 4), 0.8),   # pattern (1, 4): confidence 0.1
     Path((0, 5, 8, 6), (0, 2, 5), 0.2),   # pattern (2, 5): confidence 0.9
-    Path((0, 5, 1, 6), (0, 3, 0), 1.0),   # collaborative: no rule
+    Path((0, 7, 8, 6), (0, 2, 5), 0.1),   # pattern (2, 5) again, from history item 7
+    Path((0, 5, 1, 6), (0, 3, 0), 1.0),   # co-like through item 5 and user 1
+    Path((0, 5, 2, 6), (0, 3, 0), 0.3),   # co-like through item 5 and user 2
+    Path((0, 7, 2, 6), (0, 3, 0), 0.5),   # co-like through item 7 and user 2
 ]
+KG_PATHS = PATHS[:3]
 RULES = {(1, 4): rule((1, 4), 0.1), (2, 5): rule((2, 5), 0.9)}
 
 
-def test_rule_weight_one_picks_the_most_confident_rule() -> None:
-    assert choose_path(PATHS, RULES, 1.0) == (1, RULES[(2, 5)])
+def colike(path: Path) -> bool:
+    return set(path.relations) <= {0, 3}
 
 
-def test_rule_weight_zero_picks_the_strongest_path_with_a_rule() -> None:
-    assert choose_path(PATHS, RULES, 0.0) == (0, RULES[(1, 4)])
+def test_rule_weight_one_picks_the_most_confident_rule_with_all_its_paths() -> None:
+    evidence = choose_evidence(PATHS, KG_PATHS, RULES, 1.0, colike)
+    assert evidence == Evidence((PATHS[1], PATHS[2]), RULES[(2, 5)], "rule")
 
 
-def test_half_and_half_combination() -> None:
-    # path 0: 0.1^.5 * (0.8/1)^.5 = 0.283; path 1: 0.9^.5 * 0.2^.5 = 0.424
-    assert choose_path(PATHS, RULES, 0.5) == (1, RULES[(2, 5)])
-    # a weaker rule path loses to a strong one: 0.9^.5 * 0.05^.5 = 0.212 < 0.283
+def test_rule_weight_zero_picks_the_rule_the_model_weighs_most() -> None:
+    # W(1, 4) = 0.8 against W(2, 5) = 0.2 + 0.1 = 0.3
+    assert choose_evidence(PATHS, KG_PATHS, RULES, 0.0, colike) == Evidence((PATHS[0],), RULES[(1, 4)], "rule")
+
+
+def test_half_and_half_combines_confidence_and_the_rule_s_total_weight() -> None:
+    # (1, 4): 0.1^.5 * (0.8/0.8)^.5 = 0.316; (2, 5): 0.9^.5 * (0.3/0.8)^.5 = 0.581
+    assert choose_evidence(PATHS, KG_PATHS, RULES, 0.5, colike).rule == RULES[(2, 5)]
+    # with one instance only: 0.9^.5 * (0.05/0.8)^.5 = 0.237 < 0.316
     weak = [PATHS[0], Path((0, 5, 8, 6), (0, 2, 5), 0.05)]
-    assert choose_path(weak, RULES, 0.5) == (0, RULES[(1, 4)])
+    assert choose_evidence(weak, weak, RULES, 0.5, colike).rule == RULES[(1, 4)]
 
 
-def test_no_rule_falls_back_to_the_strongest_path_and_no_path_to_none() -> None:
-    assert choose_path(PATHS[2:], RULES, 0.5) == (0, None)
-    assert choose_path([], RULES, 0.5) == (None, None)
+def test_a_rule_below_the_tellable_set_is_not_told() -> None:
+    only = {(1, 4): RULES[(1, 4)]}  # (2, 5) failed the lift or support threshold
+    assert choose_evidence(PATHS, KG_PATHS, only, 1.0, colike) == Evidence((PATHS[0],), RULES[(1, 4)], "rule")
+
+
+def test_without_a_rule_path_the_reason_is_co_liking_through_the_heaviest_history_item() -> None:
+    # through item 5: 1.0 + 0.3 = 1.3; through item 7: 0.5
+    evidence = choose_evidence(PATHS, KG_PATHS, {}, 0.5, colike)
+    assert evidence == Evidence((PATHS[3], PATHS[4]), None, "co-like")
+
+
+def test_without_rule_or_co_like_path_the_heaviest_path_and_without_paths_nothing() -> None:
+    assert choose_evidence(KG_PATHS, KG_PATHS, {}, 0.5, colike) == Evidence((PATHS[0],), None, "path")
+    assert choose_evidence([], [], RULES, 0.5, colike) == Evidence((), None, "none")
 
 
 def test_top_k_masks_history_and_breaks_ties_by_lower_id() -> None:

@@ -10,16 +10,7 @@ import pytest
 from kgrec.data.dataset import RecDataset
 from kgrec.data.graph import CollaborativeKG
 from kgrec.explain.fidelity import path_pairs
-from kgrec.explain.measures import (
-    collaborative_share,
-    is_collaborative,
-    is_named,
-    named_coverage,
-    told_measures,
-    told_paths,
-    told_weight_shares,
-    weight_share,
-)
+from kgrec.explain.measures import collaborative_share, is_named, named_coverage, told_measures, weight_share
 from kgrec.explain.paths import PathFinder
 from kgrec.explain.types import Explanation
 
@@ -63,15 +54,21 @@ def drawn() -> tuple[CollaborativeKG, PathFinder, dict[str, int]]:
     return graph, PathFinder(graph, edge_weight, max_len=4), node
 
 
+def told(user: int, item: int, rank: int, paths: list, index: int, reason: str) -> Explanation:
+    """An explanation telling ``paths[index]``, with the share the explainer would store."""
+    return Explanation(user, item, 1.0 / rank, rank, tuple(paths), index, reason=reason,
+                       told_share=weight_share([paths[index]], paths))
+
+
 def explanations(graph: CollaborativeKG, finder: PathFinder, node: dict[str, int]) -> dict[str, Explanation]:
-    """ea: i3 told by A; eb: i3 told by B; ec: i2 told by C; ed: i2 without a path."""
+    """ea: i3 told by A; eb: i3 told by B (co-like); ec: i2 told by C; ed: i2 without a path."""
     ds = graph.dataset
     u1, i2, i3 = node["u1"], ds.items.index("i2"), ds.items.index("i3")
     to_i3, to_i2 = finder.paths(u1, i3), finder.paths(u1, i2)
     return {
-        "ea": Explanation(u1, i3, 1.0, 1, tuple(to_i3), 0),
-        "eb": Explanation(u1, i3, 1.0, 1, tuple(to_i3), 1),
-        "ec": Explanation(u1, i2, 0.5, 2, tuple(to_i2), 0),
+        "ea": told(u1, i3, 1, to_i3, 0, "path"),
+        "eb": told(u1, i3, 1, to_i3, 1, "co-like"),
+        "ec": told(u1, i2, 2, to_i2, 0, "path"),
         "ed": Explanation(u1, i2, 0.5, 2),
     }
 
@@ -116,38 +113,36 @@ def test_weight_share_of_the_told_path(drawn) -> None:
     assert weight_share([a, a], [a, b]) == pytest.approx(0.75)     # a told path listed twice counts once
     assert weight_share([a, b], [a, b]) == pytest.approx(1.0)      # A and B share u1–i1: each path once
     assert weight_share([a], [b]) == pytest.approx(0.75)           # the told path counts in the total
-    # per explanation, against every path finder enumerates (ed has none and is skipped)
-    shares = told_weight_shares([e["ea"], e["eb"], e["ec"], e["ed"]], finder)
-    assert shares == pytest.approx([0.75, 0.25, 1.0])
+    assert [e[k].told_share for k in ("ea", "eb", "ec")] == pytest.approx([0.75, 0.25, 1.0])
+    assert e["ed"].told_share is None and e["ed"].reason == "none"
 
 
 def test_collaborative_share(drawn) -> None:
     graph, finder, node = drawn
     e = explanations(graph, finder, node)
-    assert not is_collaborative(e["ea"].path, graph) and is_collaborative(e["eb"].path, graph)
     # denominator: every explanation, told or not (as path_coverage and rule_coverage)
-    assert collaborative_share([e["ea"], e["eb"], e["ec"], e["ed"]], graph) == pytest.approx(1 / 4)
-    assert collaborative_share([e["ea"], e["ec"]], graph) == 0.0
-    assert np.isnan(collaborative_share([], graph))
+    assert collaborative_share([e["ea"], e["eb"], e["ec"], e["ed"]]) == pytest.approx(1 / 4)
+    assert collaborative_share([e["ea"], e["ec"]]) == 0.0
+    assert np.isnan(collaborative_share([]))
 
 
 def test_told_measures_summary(drawn) -> None:
     graph, finder, node = drawn
     e = explanations(graph, finder, node)
-    measures = told_measures([e["ea"], e["eb"], e["ec"], e["ed"]], graph, finder)
+    measures = told_measures([e["ea"], e["eb"], e["ec"], e["ed"]], graph)
     assert measures == pytest.approx({
         "named_coverage": 2 / 3,
         "told_weight_share": (0.75 + 0.25 + 1.0) / 3,
         "told_weight_share_median": 0.75,
         "collaborative_share": 1 / 4,
     })
-    empty = told_measures([e["ed"]], graph, finder)
+    empty = told_measures([e["ed"]], graph)
     assert np.isnan(empty["told_weight_share"]) and np.isnan(empty["told_weight_share_median"])
 
 
 def test_the_deletion_test_deletes_every_edge_of_the_told_path(drawn) -> None:
     graph, finder, node = drawn
     e = explanations(graph, finder, node)
-    assert told_paths(e["ed"]) == () and path_pairs(e["ed"]).shape == (0, 2)
-    assert told_paths(e["eb"]) == (e["eb"].paths[1],)
+    assert e["ed"].told_paths == () and path_pairs(e["ed"]).shape == (0, 2)
+    assert e["eb"].told_paths == (e["eb"].paths[1],)
     assert path_pairs(e["eb"]).tolist() == [[node["u1"], node["i1"]], [node["i1"], node["u2"]], [node["u2"], node["i3"]]]

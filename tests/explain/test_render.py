@@ -21,8 +21,8 @@ from kgrec.explain.types import Explanation, Path, Rule
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 EXAMPLE = (
-    "Recommended *Collateral* because you liked *Heat*, which was directed by Michael Mann, who also directed "
-    "*Collateral* (rule `same director`: confidence 0.31 over 1,204 co-liked pairs)."
+    "Recommended *Collateral* because it was directed by Michael Mann, like *Heat*, which you liked "
+    "(rule `same director`: lift 3.5, confidence 0.31 over 1,204 co-liked pairs)."
 )
 # five-node graph: users u1=0 u2=1 | items Heat=2 Collateral=3 | Michael Mann=4
 # relations: interact=0 directed_by=1 interact⁻¹=2 directed_by⁻¹=3
@@ -61,7 +61,7 @@ def _rule() -> Rule:
 
 
 def _explanation(**changes: Any) -> Explanation:
-    values: dict[str, Any] = dict(user=0, item=1, score=2.5, rank=1, paths=(_kg_path(),), chosen=0, rule=_rule())
+    values: dict[str, Any] = dict(user=0, item=1, score=2.5, rank=1, paths=(_kg_path(),), chosen=0, rule=_rule(), told_share=1.0)
     values.update(changes)
     return Explanation(**values)
 
@@ -150,8 +150,8 @@ def test_walks_of_length_two_and_four_read_naturally() -> None:
 
 
 def test_no_rule_no_path_and_fallback_sentences(graph: CollaborativeKG, phrases: PhraseTable) -> None:
-    no_rule = render.explanation_text(_explanation(rule=None), graph, phrases)
-    assert no_rule == EXAMPLE.split(" (rule")[0] + "."
+    no_rule = render.explanation_text(_explanation(rule=None), graph, phrases)  # a path that instantiates no rule
+    assert no_rule == "Recommended *Collateral* because you liked *Heat*, which was directed by Michael Mann, who also directed *Collateral*."
     no_path = render.explanation_text(_explanation(paths=(), chosen=None, rule=None), graph, phrases)
     assert no_path == (
         "Recommended *Collateral* for its similarity to your history in the model; "
@@ -173,7 +173,8 @@ def test_unchosen_paths_tell_the_heaviest(graph: CollaborativeKG, phrases: Phras
 def test_confidence_and_support_formatting(graph: CollaborativeKG, phrases: PhraseTable) -> None:
     rule = Rule((DIRECTED_BY, DIRECTED_BY_INV), support=1, connected=250, confidence=0.004, head_coverage=0.0, lift=1.0)
     text = render.explanation_text(_explanation(rule=rule), graph, phrases)
-    assert text.endswith("(rule `same director`: confidence 0.004 over 1 co-liked pair).")
+    assert text.endswith("(rule `same director`: lift 1, confidence 0.004 over 1 co-liked pair).")
+    assert [render.format_lift(x) for x in (48.03, 12.5, 9.96, 3.456, 2.0)] == ["48", "12", "10", "3.5", "2"]
 
 
 # ---- JSON ------------------------------------------------------------------------------------------------

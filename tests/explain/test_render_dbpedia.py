@@ -155,24 +155,27 @@ def test_the_tiny_lastfm_graph_has_parsed_names(lastfm: CollaborativeKG) -> None
 
 
 # ---- exact sentences -------------------------------------------------------------------------------------
+def _rule(graph: CollaborativeKG, *relations: str) -> Rule:
+    rel = _relations(graph)
+    return Rule(tuple(rel[r] for r in relations), support=12, connected=48, confidence=0.25, head_coverage=0.01, lift=2.0)
+
+
 def test_lastfm_dbpedia_sentences_exactly(lastfm: CollaborativeKG) -> None:
     phrases = PhraseTable.load("lastfm-dbpedia")
-    rel = _relations(lastfm)
-    genre = Rule((rel["genre"], rel["genre⁻¹"]), support=12, connected=48, confidence=0.25, head_coverage=0.01, lift=2.0)
     muse = _walk(lastfm, "2", [("interact", "Radiohead"), ("genre", "Alternative rock"), ("genre⁻¹", "Muse")])
-    assert _text(lastfm, muse, phrases, genre) == (
-        "Recommended *Muse* because you liked *Radiohead*, who plays Alternative rock, which is also played by "
-        "*Muse* (rule `same genre`: confidence 0.25 over 12 co-liked pairs)."
+    assert _text(lastfm, muse, phrases, _rule(lastfm, "genre", "genre⁻¹")) == (
+        "Recommended *Muse* because it plays Alternative rock, like *Radiohead*, which you listened to "
+        "(rule `same genre`: lift 2, confidence 0.25 over 12 co-liked pairs)."
     )
     reykjavik = _walk(lastfm, "2", [("interact", "Björk"), ("hometown", "Reykjavík"), ("hometown⁻¹", "Sigur Rós")])
-    assert _text(lastfm, reykjavik, phrases) == (
-        "Recommended *Sigur Rós* because you liked *Björk*, who comes from Reykjavík, which is also the hometown of "
-        "*Sigur Rós*."
+    assert _text(lastfm, reykjavik, phrases) == (  # a path that instantiates no rule is read from the user
+        "Recommended *Sigur Rós* because you listened to *Björk*, who comes from Reykjavík, which is also the "
+        "hometown of *Sigur Rós*."
     )
     born = _walk(lastfm, "2", [("interact", "Björk"), ("birthPlace", "Reykjavík"), ("hometown⁻¹", "Sigur Rós")])
-    assert _text(lastfm, born, phrases) == (
-        "Recommended *Sigur Rós* because you liked *Björk*, who was born in Reykjavík, which is the hometown of "
-        "*Sigur Rós*."
+    assert _text(lastfm, born, phrases, _rule(lastfm, "birthPlace", "hometown⁻¹")) == (
+        "Recommended *Sigur Rós* because it comes from Reykjavík, which is the birthplace of *Björk*, which you "
+        "listened to (rule `was born in → is the hometown of`: lift 2, confidence 0.25 over 12 co-liked pairs)."
     )
     # "John Paul Jones (musician)": the disambiguation adds nothing here and is dropped
     jones = _walk(
@@ -180,16 +183,16 @@ def test_lastfm_dbpedia_sentences_exactly(lastfm: CollaborativeKG) -> None:
         [("interact", "Led Zeppelin"), ("formerBandMember", "John Paul Jones (musician)"),
          ("bandMember⁻¹", "Them Crooked Vultures")],
     )
-    assert _text(lastfm, jones, phrases) == (
-        "Recommended *Them Crooked Vultures* because you liked *Led Zeppelin*, who had the member John Paul Jones, "
-        "who is a member of *Them Crooked Vultures*."
+    assert _text(lastfm, jones, phrases, _rule(lastfm, "formerBandMember", "bandMember⁻¹")).startswith(
+        "Recommended *Them Crooked Vultures* because it has the member John Paul Jones, who was a member of "
+        "*Led Zeppelin*, which you listened to (rule "
     )
     yorke = _walk(
         lastfm, "2",
         [("interact", "Radiohead"), ("associatedMusicalArtist", "Thom Yorke"), ("associatedMusicalArtist⁻¹", "Björk")],
     )
     assert _text(lastfm, yorke, phrases) == (
-        "Recommended *Björk* because you liked *Radiohead*, who is associated with the artist Thom Yorke, "
+        "Recommended *Björk* because you listened to *Radiohead*, who is associated with the artist Thom Yorke, "
         "who is also associated with *Björk*."
     )
 
@@ -202,8 +205,13 @@ def test_a_disambiguation_stays_when_two_names_would_read_the_same(lastfm: Colla
          ("hometown⁻¹", "Aerosmith")],
     )
     assert _text(lastfm, path, PhraseTable.load("lastfm-dbpedia")) == (
-        "Recommended *Aerosmith* because you liked *Orion the Hunter*, who is associated with the band Boston (band), "
-        "who comes from Boston, which is also the hometown of *Aerosmith*."
+        "Recommended *Aerosmith* because you listened to *Orion the Hunter*, who is associated with the band "
+        "Boston (band), who comes from Boston, which is also the hometown of *Aerosmith*."
+    )
+    told = _text(lastfm, path, PhraseTable.load("lastfm-dbpedia"), _rule(lastfm, "associatedBand", "hometown", "hometown⁻¹"))
+    assert told.startswith(  # the same rule read back from the recommended artist
+        "Recommended *Aerosmith* because it comes from Boston, which is the hometown of Boston (band), who is "
+        "associated with *Orion the Hunter*, which you listened to (rule "
     )
     names = render.sentence_names(lastfm, path.nodes)
     assert [names[n] for n in path.nodes[1:]] == ["Orion the Hunter", "Boston (band)", "Boston", "Aerosmith"]
@@ -239,8 +247,8 @@ def test_ml1m_dbpedia_sentences_exactly(ml1m: CollaborativeKG) -> None:
          ("directed_by_director⁻¹", "Manhunter (1986)")],
     )
     assert _text(ml1m, mann, phrases, director) == (
-        "Recommended *Manhunter (1986)* because you liked *Heat (1995)*, which was directed by Michael Mann, who also "
-        "directed *Manhunter (1986)* (rule `same director`: confidence 0.31 over 1,204 co-liked pairs)."
+        "Recommended *Manhunter (1986)* because it was directed by Michael Mann, like *Heat (1995)*, which you liked "
+        "(rule `same director`: lift 3.5, confidence 0.31 over 1,204 co-liked pairs)."
     )
     insider = _walk(
         ml1m, "1",
@@ -353,7 +361,7 @@ def test_sentences_shorten_but_the_data_keeps_full_names(lastfm: CollaborativeKG
          ("bandMember⁻¹", "Them Crooked Vultures")],
     )
     assert render.path_text(path, lastfm, phrases) == (
-        "user 2 —liked→ Led Zeppelin —had the member→ John Paul Jones (musician) —is a member of→ Them Crooked Vultures"
+        "user 2 —listened to→ Led Zeppelin —had the member→ John Paul Jones (musician) —is a member of→ Them Crooked Vultures"
     )
     expl = Explanation(int(path.nodes[0]), int(lastfm.node_index[path.nodes[-1]]), 1.0, 1, (path,), 0)
     values: dict[str, Any] = render.explanation_dict(expl, lastfm, phrases)
@@ -361,7 +369,7 @@ def test_sentences_shorten_but_the_data_keeps_full_names(lastfm: CollaborativeKG
         "id": int(path.nodes[2]), "kind": "entity", "raw": "John_Paul_Jones_(musician)", "name": "John Paul Jones (musician)",
     }
     assert "John Paul Jones, who" in values["sentence"]
-    assert [r["phrase"] for r in values["paths"][0]["relation_info"]] == ["liked", "had the member", "is a member of"]
+    assert [r["phrase"] for r in values["paths"][0]["relation_info"]] == ["listened to", "had the member", "is a member of"]
 
 
 # ---- the real datasets -----------------------------------------------------------------------------------

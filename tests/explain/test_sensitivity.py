@@ -131,7 +131,7 @@ def test_compare_methods_measures_every_method_at_equal_budgets(rec: Recommender
     assert rows["rules"]["cases"] == rows["saliency"]["cases"] == rows["random"]["cases"] > 0
     assert 0 < rows["ig"]["cases"] == rows["gnnexplainer"]["cases"] <= rows["rules"]["cases"]
     budget = rows["rules"]["mean_edges_removed"]
-    assert 2 <= budget <= rec.config.explain.max_len
+    assert budget >= 2  # every edge of the told evidence: one or more paths of 2..max_len edges
     for method in ("paths", "saliency", "attention", "random"):
         assert rows[method]["mean_edges_removed"] == budget  # equal budgets
     assert rows["rules"]["jaccard_rules"] == 1.0 and rows["rules"]["edges_scored"] == budget

@@ -33,8 +33,8 @@ from kgrec.version import __version__
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SECTION_TITLES = [
-    "Dataset", "Configuration", "Training curves", "Metrics against the compared models", "Top mined rules",
-    "Explanation quality", "Gallery of explained recommendations",
+    "Gallery of explained recommendations", "Dataset", "Configuration", "Training curves",
+    "Metrics against the compared models", "Top mined rules", "Explanation quality",
 ]
 HEAT = 'Heat <b>&</b> "Co"'  # a name that must be escaped everywhere
 # five-node graph: users u1=0 u2=1 | items Heat=2 Collateral=3 | Michael Mann=4;
@@ -211,6 +211,24 @@ def test_report_has_every_section_in_order(run_dir: Path) -> None:
         assert expected in summary, expected
 
 
+def test_the_report_opens_with_the_explained_recommendations(run_dir: Path) -> None:
+    """Right after the title and summary: the gallery's cards (sentence and picture), then the engineering tables."""
+    html_path, md_path = build_report(run_dir)
+    text, md = html_path.read_text(encoding="utf-8"), md_path.read_text(encoding="utf-8")
+    html_order = [text.index(marker) for marker in (
+        '<p class="summary">', '<section id="gallery">', "Recommended <em>Collateral</em>", 'alt="explanation subgraph',
+        '<section id="dataset">', '<section id="curves">', '<section id="metrics">', '<section id="rules">',
+        '<section id="explanations">',
+    )]
+    assert html_order == sorted(html_order)
+    md_order = [md.index(marker) for marker in (
+        "Run run (kgrec", "## Gallery of explained recommendations", "Recommended *Collateral*",
+        "![explanation subgraph", "## Dataset", "## Training curves", "## Metrics against the compared models",
+        "| kgrec | **0.3012** |", "## Top mined rules", "## Explanation quality",
+    )]
+    assert md_order == sorted(md_order)
+
+
 def test_sections_show_the_run_files(run_dir: Path) -> None:
     text = build_report(run_dir)[0].read_text(encoding="utf-8")
     page = Page(text)
@@ -220,6 +238,8 @@ def test_sections_show_the_run_files(run_dir: Path) -> None:
     assert dataset["items linked to a KG entity"] == "2 (100.0 %)" and dataset["positives"] == "every pair"
     assert "lambda_kg: 0.1" in text and "gallery_users: 1" in text  # config.yaml as a block
     assert "seed 7" in text and "2 train / 0 valid / 1 test interactions" in text  # split under the table
+    # the told-rule thresholds (config defaults): same director (lift 3.5) passes, the lift-1.2 rule does not
+    assert "support ≥ 5 and lift ≥ 1.5 (1 of the 2 rules)" in text
     rules = page.cells["rules"]
     assert rules[1][1][0] == "same director" and rules[1][2][0] == "[directed_by, directed_by⁻¹]"
     assert rules[2][1][0] == "co-director"
@@ -228,9 +248,9 @@ def test_sections_show_the_run_files(run_dir: Path) -> None:
     assert quality["fidelity (deleting the explanation lowers the rank more than random edges)"] == "90.0 %"
     assert quality["path coverage (explained items with a path)"] == "75.0 %"
     assert quality["rule precision on test (micro)"] == "—"
-    assert quality["told weight share: mean (told path's share of the item's path weight)"] == "75.0 %"
+    assert quality["told weight share: mean (told paths' share of the item's path weight)"] == "75.0 %"
     assert quality["told weight share: median"] == "50.0 %"
-    assert quality["collaborative share (told path is co-likes only, no KG relation)"] == "25.0 %"
+    assert quality["collaborative share (told by co-likes only: no rule path reaches the item)"] == "25.0 %"
     assert quality["fidelity, strict rank only (rank ties count as failures)"] == "60.0 %"
     assert "accuracy <strong>0.875</strong>" in text and "|--- #history items via same director &lt;= 0.50" in text
 
@@ -285,10 +305,10 @@ def test_html_is_self_contained_and_escaped(run_dir: Path) -> None:
 def test_gallery_shows_each_recommendation_with_its_picture(run_dir: Path) -> None:
     text = build_report(run_dir)[0].read_text(encoding="utf-8")
     page = Page(text)
-    assert page.headings["h3"][-1] == "user u1: top 2"
+    assert page.headings["h3"][0] == "user u1: top 2"
     assert page.headings["h4"] == ["#1 Collateral", f"#2 {HEAT}"]
-    assert "Recommended <em>Collateral</em> because you liked <em>Heat &lt;b&gt;" in text
-    assert "(rule <code>same director</code>: confidence 0.30 over 12 co-liked pairs)" in text
+    assert "Recommended <em>Collateral</em> because it was directed by Michael Mann, like <em>Heat &lt;b&gt;" in text
+    assert "(rule <code>same director</code>: lift 3.5, confidence 0.30 over 12 co-liked pairs)" in text
     assert "Popular item: <em>Heat" in text  # the fallback's sentence, without paths or rule lines
     told = [row for row in page.cells["gallery"] if row and row[0] == ("✓", True)]
     assert told and told[0][1][0] == f"user u1 —liked→ {HEAT} —was directed by→ Michael Mann —directed→ Collateral"
@@ -302,7 +322,7 @@ def test_markdown_references_existing_pngs(run_dir: Path) -> None:
     _, md_path = build_report(run_dir)
     md = md_path.read_text(encoding="utf-8")
     targets = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
-    assert targets == ["report/curves.png", "report/gallery/u1-1-i2.png"]
+    assert targets == ["report/gallery/u1-1-i2.png", "report/curves.png"]
     for target in targets:
         assert not Path(target).is_absolute()
         assert (run_dir / target).read_bytes().startswith(PNG_SIGNATURE)
