@@ -124,7 +124,9 @@ class ExplainConfig:
     ``max_paths``: cap on paths kept per (user, item); ``top_paths``: paths returned per recommendation;
     ``collaborative``: include u→j←u'→i paths. Rules: patterns of ``rule_max_len`` KG edges at most (1–3),
     kept with support ≥ ``min_support`` and confidence ≥ ``min_confidence``, the ``max_rules`` best; a rule
-    is told only when it is better than chance: lift ≥ ``min_lift`` (and support ≥ ``min_support``). The told
+    is told only when it is better than chance: lift ≥ ``min_lift`` (and support ≥ ``min_support``). A pair
+    is co-liked when ``min_colikes`` users like both (None: the smallest number that leaves at most 5 % of
+    the item pairs co-liked, :func:`kgrec.explain.rules.colike_threshold`). The told
     rule maximises confidence^``rule_weight`` × (its paths' weight / the best rule's)^(1 − ``rule_weight``)
     (:mod:`kgrec.explain.explainer`). ``eval_users`` / ``eval_k``: sample size and list length of ``kgrec explain-eval``;
     ``surrogate_depth``: depth of its decision-tree surrogate.
@@ -138,6 +140,7 @@ class ExplainConfig:
     min_support: int = checked(5, at_least(1))
     min_confidence: float = checked(0.01, between(0, 1))
     min_lift: float = checked(1.5, at_least(1))
+    min_colikes: int | None = checked(None, at_least(1))
     max_rules: int = checked(500, at_least(1))
     rule_weight: float = checked(0.5, between(0, 1))
     eval_users: int = checked(200, at_least(1))

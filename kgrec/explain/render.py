@@ -143,8 +143,8 @@ def _rule_group_segments(
 ) -> list[Segment]:
     """The told rule instances read back from the recommended item, the history items that share each link
     listed once: "it plays Alternative rock, like *Radiohead*, *Placebo* and *Coldplay*, which you liked"
-    (a "same" rule), "it is associated with the band Foo Fighters, who had the member *Dave Grohl*, which
-    you liked" (any other pattern). Links through other intermediate nodes follow as "; it also …" (at most
+    (a "same" rule), "it comes from Reykjavík, which is the birthplace of *Björk*, which you listened to" (any
+    other pattern, one phrase per edge). Links through other intermediate nodes follow as "; it also …" (at most
     :data:`MAX_TOLD_LINKS`, then how many more history items the rule links)."""
     groups: dict[tuple[int, ...], list[int]] = {}
     for path in told:  # heaviest first: groups and their items in weight order
@@ -373,6 +373,21 @@ def recommendations_document(
     }
 
 
+def path_row(path: Path, graph: CollaborativeKG, phrases: PhraseTable) -> dict[str, Any]:
+    """One path as a JSON row (``kgrec paths --format json``, the service's paths endpoint): its ids and
+    weight, its length, node and relation names and the path as one line."""
+    return {
+        **path.to_dict(), "length": path.length, "names": [graph.node_name(n) for n in path.nodes],
+        "relation_names": [graph.relation_names[r] for r in path.relations], "text": path_text(path, graph, phrases),
+    }
+
+
+def rule_row(rule: Rule, graph: CollaborativeKG, phrases: PhraseTable) -> dict[str, Any]:
+    """One mined rule as a JSON row (``kgrec rules --format json``, the service's rules endpoint): its
+    readable name and pattern, then its measures."""
+    return {"name": phrases.rule_name(graph, rule.pattern), "pattern_label": phrases.pattern_label(graph, rule.pattern), **rule.to_dict()}
+
+
 def explanation_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a recommendations document; ``$defs/explanation`` for one object."""
     return json.loads(resources.files("kgrec.explain").joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8"))
@@ -523,12 +538,12 @@ def _rule_html(rule: Rule, graph: CollaborativeKG, phrases: PhraseTable) -> str:
 def _paths_html(expl: Explanation, graph: CollaborativeKG, phrases: PhraseTable, max_paths: int) -> str:
     if not expl.paths:
         return '<p class="none">No connecting path in the knowledge graph.</p>'
-    told = told_path(expl)
-    ordered = sorted(range(len(expl.paths)), key=lambda k: -expl.paths[k].weight)[:max_paths]
+    told = set(expl.told) or {k for k, p in enumerate(expl.paths) if p is told_path(expl)}
+    ordered = sorted(range(len(expl.paths)), key=lambda k: (k not in told, -expl.paths[k].weight))[:max_paths]
     rows = []
     for k in ordered:
         path = expl.paths[k]
-        chosen = ' class="chosen"' if path is told else ""
+        chosen = ' class="chosen"' if k in told else ""
         rows.append(
             f"<tr{chosen}><td>{k + 1}</td><td>{html.escape(path_text(path, graph, phrases))}</td>"
             f'<td class="num">{path.weight:.4g}</td></tr>'

@@ -59,7 +59,8 @@ def rules_section(ctx: Context) -> Section:
     section.blocks.append(P(
         f"{len(rules):,} rule{'s' if len(rules) != 1 else ''} \"users who liked j also like i when j and i are "
         f"linked by the pattern\", mined from the training interactions over {rules.n_items:,} items "
-        f"({rules.n_coliked:,} co-liked ordered pairs, base co-like rate {rules.base_rate:.3g}); "
+        f"({rules.n_coliked:,} ordered pairs co-liked by at least {rules.min_colikes} "
+        f"user{'s' if rules.min_colikes != 1 else ''}, base co-like rate {rules.base_rate:.3g}); "
         + (f"the top {len(shown)} by confidence:" if len(shown) < len(rules) else "best first:")
     ))
     section.blocks.append(Table(header, table_rows, frozenset({0, 3, 4, 5, 6, 7, 8})))
@@ -194,6 +195,14 @@ def _phrase(relation: Any) -> str:
     return str(relation.get("phrase") or "?") if isinstance(relation, Mapping) else "?"
 
 
+def _told_indexes(rec: Mapping[str, Any], n_paths: int) -> list[int]:
+    """The indexes of the told paths of a recommendation's JSON (``told``, else ``chosen``), valid ones only."""
+    told = rec.get("told")
+    if not isinstance(told, list):
+        told = [rec.get("chosen")]
+    return [k for k in dict.fromkeys(told) if isinstance(k, int) and not isinstance(k, bool) and 0 <= k < n_paths]
+
+
 def _recommendation_card(user_raw: str, rec: Mapping[str, Any], gallery: Path) -> Card:
     """The card of one explained recommendation: sentence, paths, rule and picture. Its text shows names and
     phrases only: raw item and entity ids and relation names (IRIs such as ``dbo:genre``) stay in the JSON."""
@@ -206,15 +215,17 @@ def _recommendation_card(user_raw: str, rec: Mapping[str, Any], gallery: Path) -
     blocks.append(P(sentence_parts(str(sentence)) if sentence else "No sentence.", "" if sentence else "na"))
     paths = [p for p in rec.get("paths") or [] if isinstance(p, dict)]
     if paths and not rec.get("fallback"):
-        chosen = rec.get("chosen") if isinstance(rec.get("chosen"), int) and 0 <= rec["chosen"] < len(paths) else None
-        others = [k for k in range(len(paths)) if k != chosen]
-        by_weight = sorted(others, key=lambda k: -(paths[k].get("weight") or 0.0))
-        order = ([chosen] if chosen is not None else []) + by_weight[: TOP_PATHS - (chosen is not None)]
+        told = _told_indexes(rec, len(paths))
+        others = sorted((k for k in range(len(paths)) if k not in told), key=lambda k: -(paths[k].get("weight") or 0.0))
+        order = (told + others)[: max(TOP_PATHS, min(len(told), TOP_PATHS + 2))]
         weights = [paths[k].get("weight") for k in order]
-        rows = [[("b", "✓") if k == chosen else "", _path_cells(paths[k]), f"{w:.4g}" if finite(w) else NONE]
+        rows = [[("b", "✓") if k in told else "", _path_cells(paths[k]), f"{w:.4g}" if finite(w) else NONE]
                 for k, w in zip(order, weights)]
         blocks.append(Table(["told", "path", "weight"], rows, frozenset({2}),
-                            row_classes=["chosen" if k == chosen else "" for k in order]))
+                            row_classes=["chosen" if k in told else "" for k in order]))
+        if told and finite(rec.get("told_weight_share")):
+            carry = "told path carries" if len(told) == 1 else "told paths carry"
+            blocks.append(P(f"The {len(told)} {carry} {pct(rec['told_weight_share'])} of the item's path weight.", "note"))
         if len(paths) > len(order):
             more = len(paths) - len(order)
             blocks.append(P(f"{more} more path{'s' if more != 1 else ''} not shown.", "note"))

@@ -19,6 +19,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 from kgrec.data.dataset import Interactions, RecDataset
 from kgrec.data.graph import CollaborativeKG
@@ -27,6 +28,7 @@ from kgrec.data.split import split
 from kgrec.errors import ConfigError, DatasetError, KgrecError, UnknownIdError
 from kgrec.explain.rules import (
     RuleSet,
+    colike_threshold,
     coliked_matrix,
     mine_rules,
     pattern_matrix,
@@ -118,6 +120,25 @@ def test_coliked_matrix_counts_training_pairs_only(toy, graph) -> None:
     assert coliked.dtype == bool and coliked.shape == (6, 6)
     assert nonzero_pairs(coliked) == pairs("12", "21", "14", "41", "24", "42", "23", "32", "35", "53")
     assert coliked.diagonal().sum() == 0  # u4 liked i6 alone: no pair, and never (i6, i6)
+
+
+def test_colike_threshold_keeps_the_base_rate_at_most_the_given_share() -> None:
+    # 4 items, 12 ordered pairs; co-liked by 5, 5, 3, 3, 1 and 1 users
+    counts = sp.csr_matrix((np.array([5, 5, 3, 3, 1, 1], dtype=np.float32), ([0, 1, 0, 2, 1, 3], [1, 0, 2, 0, 3, 1])), shape=(4, 4))
+    assert colike_threshold(counts, 4, max_rate=0.25) == 4  # at most 3 pairs: those of 5 users (≥ 3 would be 4)
+    assert colike_threshold(counts, 4, max_rate=1 / 3) == 2  # at most 4 pairs: the 5s and the 3s
+    assert colike_threshold(counts, 4, max_rate=0.5) == 1  # all 6 co-liked pairs already fit
+
+
+def test_a_co_like_threshold_changes_the_rule_head(toy, graph, tmp_path) -> None:
+    # every co-liked toy pair has one user in common: with two required there is no co-liked pair left
+    assert coliked_matrix(graph, toy[1], min_users=2).nnz == 0
+    strict = mine_rules(graph, toy[1], max_len=2, min_support=0, min_confidence=0.0, min_colikes=2)
+    assert (strict.min_colikes, strict.n_coliked, strict.base_rate) == (2, 0, 0.0)
+    # the automatic threshold keeps ≤ 5 % of the 30 ordered pairs (1 pair): every count is 1, so τ = 2
+    assert mine_rules(graph, toy[1], max_len=2, min_colikes=None).min_colikes == 2
+    strict.save(tmp_path / "rules.json")
+    assert RuleSet.load(tmp_path / "rules.json", graph).min_colikes == 2  # saved with the rules
 
 
 # ---- pattern matrices ------------------------------------------------------------------------------------

@@ -122,7 +122,7 @@ def write_fake_run(run_dir: Path) -> Path:
     }
     (run_dir / "explain_eval.json").write_text(json.dumps(explain_eval), encoding="utf-8")
     path = KgPath((0, 2, 4, 3), (0, 1, 3), 0.5)
-    expl = Explanation(user=0, item=1, score=2.5, rank=1, paths=(path,), chosen=0, rule=same)
+    expl = Explanation(user=0, item=1, score=2.5, rank=1, paths=(path,), chosen=0, rule=same, told_share=0.75)
     fallback = Explanation(user=0, item=0, score=0.1, rank=2, fallback=True)
     phrases = PhraseTable.load("five")
     document = render.recommendations_document(0, [expl, fallback], graph, phrases, {"run": str(run_dir)})
@@ -310,6 +310,7 @@ def test_gallery_shows_each_recommendation_with_its_picture(run_dir: Path) -> No
     assert "Recommended <em>Collateral</em> because it was directed by Michael Mann, like <em>Heat &lt;b&gt;" in text
     assert "(rule <code>same director</code>: lift 3.5, confidence 0.30 over 12 co-liked pairs)" in text
     assert "Popular item: <em>Heat" in text  # the fallback's sentence, without paths or rule lines
+    assert "The 1 told path carries 75.0 % of the item&#x27;s path weight." in text
     told = [row for row in page.cells["gallery"] if row and row[0] == ("✓", True)]
     assert told and told[0][1][0] == f"user u1 —liked→ {HEAT} —was directed by→ Michael Mann —directed→ Collateral"
     pictures = [img for img in page.images if img["alt"].startswith("explanation subgraph")]
