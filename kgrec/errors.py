@@ -35,7 +35,12 @@ class ConfigError(KgrecError):
 
 
 class UnknownIdError(KgrecError, KeyError):
-    """A raw id (user, item, entity or relation) is not in the dataset."""
+    """A raw id (user, item, entity or relation) is not in the dataset; ``query`` is what was asked for and
+    ``matches`` the close raw ids or names suggested (for a service that answers with them as data)."""
+
+    def __init__(self, message: str, query: str | None = None, matches: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.query, self.matches = query, tuple(matches)
 
     def __str__(self) -> str:  # KeyError quotes its message; keep it readable
         return str(self.args[0]) if self.args else ""

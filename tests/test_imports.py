@@ -2,7 +2,7 @@
 function-local imports of kgrec only where an allow-list says why (a heavy or optional dependency).
 
 Layers, lowest first: ground (errors, atomic, version, plotting, fields) → data → config → models /
-evaluation → training / explain → the run object (Recommender, run directories) → pipeline / report →
+evaluation → training / explain → the run object (Recommender, run directories) → pipeline / report / serve →
 api / cli. A module may import its own layer or lower ones; no two modules may import each other, not even
 within a layer. ``if TYPE_CHECKING:`` blocks are not imports at run time and are left out.
 """
@@ -38,6 +38,7 @@ LAYERS: dict[str, int] = {
     "kgrec.recommender": 5,
     "kgrec.pipeline": 6,
     "kgrec.report": 6,
+    "kgrec.serve": 6,
     "kgrec.api": 7,
     "kgrec.cli": 7,
     "kgrec.__main__": 7,
@@ -66,6 +67,7 @@ LOCAL_IMPORTS: dict[tuple[str, str], str] = {
     ("kgrec.cli.kge", "kgrec.evaluation.linkpred"): "torch",
     ("kgrec.cli.pipeline", "kgrec.pipeline"): "torch",
     ("kgrec.cli.train", "kgrec.run.fit"): "torch",
+    ("kgrec.cli.serve", "kgrec.serve.app"): "fastapi",
 }
 
 

@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from kgrec.cli import data, explain, inspect, kge, pipeline, train
+from kgrec.cli import data, explain, inspect, kge, pipeline, serve, train
 from kgrec.cli.common import EXIT_USAGE, checked_run, error_line
 from kgrec.errors import KgrecError
 
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.register(commands)
     inspect.register(commands)
     pipeline.register(commands)
+    serve.register(commands)
     return parser
 
 

@@ -106,12 +106,9 @@ def run_paths(args: argparse.Namespace) -> None:
     rec = load_recommender(args.run)
     paths = rec.paths(args.user, args.item, args.max_len)[: args.top]
     if args.format == "json":
-        rows = [
-            {**p.to_dict(), "length": p.length, "names": [rec.graph.node_name(n) for n in p.nodes],
-             "relation_names": [rec.graph.relation_names[r] for r in p.relations], "text": rec.path_text(p)}
-            for p in paths
-        ]
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        from kgrec.explain.render import path_row  # torch: after the run loads
+
+        print(json.dumps([path_row(p, rec.graph, rec.phrases) for p in paths], indent=2, ensure_ascii=False))
         return
     if not paths:
         print(f"no path of length ≤ {args.max_len} from {args.user!r} to {args.item!r} in the training graph")
@@ -125,14 +122,17 @@ def run_rules(args: argparse.Namespace) -> None:
     rules = rec.rules.rules[: args.top]
     label = rec.phrases.pattern_label
     if args.format == "json":
-        rows = [{"name": rec.rule_name(r), "pattern_label": label(rec.graph, r.pattern), **r.to_dict()} for r in rules]
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        from kgrec.explain.render import rule_row  # torch: after the run loads
+
+        print(json.dumps([rule_row(r, rec.graph, rec.phrases) for r in rules], indent=2, ensure_ascii=False))
         return
     print(table(
         [[rec.rule_name(r), label(rec.graph, r.pattern), r.support, r.connected, r.confidence, r.head_coverage, r.lift] for r in rules],
         ["rule", "pattern", "support", "connected", "confidence", "head cov.", "lift"],
     ))
-    print(f"{len(rec.rules.rules):,} rules mined from {rec.rules.n_coliked:,} co-liked item pairs (base rate {rec.rules.base_rate:.4g})")
+    users = f"{rec.rules.min_colikes} user" + ("s" if rec.rules.min_colikes != 1 else "")
+    print(f"{len(rec.rules.rules):,} rules mined from {rec.rules.n_coliked:,} item pairs co-liked by at least {users} "
+          f"(base rate {rec.rules.base_rate:.4g})")
 
 
 def run_explain_eval(args: argparse.Namespace) -> None:

@@ -23,7 +23,8 @@ def resolve(ids: IdMap, query: str | int, error: type[UnknownIdError] = UnknownI
     matches = np.flatnonzero(names == text.lower()) if text else np.array([], dtype=np.int64)
     if len(matches):
         return int(matches[0])
-    candidates = [str(r) for r in ids.raw_ids] + [str(n) for n in ids.names if n]
+    candidates = list(dict.fromkeys([str(r) for r in ids.raw_ids] + [str(n) for n in ids.names if n]))  # each once
     close = difflib.get_close_matches(text, candidates, n=3, cutoff=0.6)
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    raise error(f"unknown {ids.kind} {text!r}: not a raw {ids.kind} id or name of this dataset ({len(ids)} {ids.kind}s){hint}")
+    message = f"unknown {ids.kind} {text!r}: not a raw {ids.kind} id or name of this dataset ({len(ids)} {ids.kind}s){hint}"
+    raise error(message, query=text, matches=tuple(close))

@@ -86,9 +86,17 @@ class DeletionTest:
         self.keys = edge_keys(edges.cpu().numpy().T, graph.num_nodes)
         self.device = edges.device
 
+    def dropped(self, pairs: np.ndarray) -> np.ndarray:
+        """Bool [E] over the model's propagation edges: those between the node pairs ``pairs`` [n, 2], in
+        either direction and of any relation."""
+        return np.isin(self.keys, edge_keys(pairs, self.graph.num_nodes))
+
     def scores_without(self, user: int, pairs: np.ndarray) -> Tensor:
         """Scores of every item for ``user`` after deleting the undirected edges ``pairs``."""
-        dropped = np.isin(self.keys, edge_keys(pairs, self.graph.num_nodes))
+        return self.scores_dropping(user, self.dropped(pairs))
+
+    def scores_dropping(self, user: int, dropped: np.ndarray) -> Tensor:
+        """Scores of every item for ``user`` with the propagation edges ``dropped`` (bool [E]) left out."""
         mask = torch.as_tensor(dropped, device=self.device)
         return self.model.score_users_without(torch.tensor([user], device=self.device), mask)[0].cpu()
 

@@ -70,10 +70,12 @@ def test_cold_start_user_gets_a_labelled_popularity_fallback(rec: Recommender) -
 
 
 def test_unknown_ids_suggest_close_matches(rec: Recommender) -> None:
-    with pytest.raises(UnknownUserError, match="did you mean 'u12'"):
+    with pytest.raises(UnknownUserError, match="did you mean 'u12'") as error:
         rec.user_id("u12x")
-    with pytest.raises(UnknownItemError, match="unknown item 'zzz'"):
+    assert error.value.query == "u12x" and error.value.matches[0] == "u12"  # as data too, for the HTTP service
+    with pytest.raises(UnknownItemError, match="unknown item 'zzz'") as error:
         rec.explain("u5", "zzz")
+    assert error.value.query == "zzz"
 
 
 def test_recommend_all_matches_recommend_user_by_user(rec: Recommender) -> None:

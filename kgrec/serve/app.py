@@ -1,0 +1,208 @@
+"""The FastAPI app of ``kgrec serve``: one run directory, loaded once and read-only, answering JSON.
+
+Everything a request reads is loaded (and warmed) when the app is created, so no request touches the disk and
+no input names a file. Requests run one at a time per process (the model's lazily built structures are not
+shared between threads); ``kgrec serve --workers N`` runs N processes, each with its own copy of the run.
+Endpoints, the ``remove`` syntax and the error bodies: ``docs/serve.md``.
+
+No ``from __future__ import annotations`` here: FastAPI reads the endpoints' annotations at run time, and the
+bound on ``k`` is a local value (the run's number of items).
+"""
+
+import os
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+from starlette.routing import Match
+from starlette.types import Scope
+
+from kgrec.atomic import json_safe
+from kgrec.errors import ConfigError, KgrecError, UnknownIdError, UnknownItemError
+from kgrec.explain.render import path_row, recommendations_document, rule_row
+from kgrec.recommender import Recommender
+from kgrec.serve.counterfactual import Counterfactual
+from kgrec.serve.guard import Guard
+from kgrec.serve.metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
+from kgrec.serve.params import MAX_K, MAX_PATH_LEN, MAX_REMOVALS, MAX_TOP, MIN_PATH_LEN, ParameterError, parse_removal
+from kgrec.version import __version__
+
+#: How ``kgrec serve --workers N`` hands the run directory and the token to its worker processes.
+RUN_ENV, TOKEN_ENV = "KGREC_SERVE_RUN", "KGREC_SERVE_TOKEN"
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: ``detail`` says what was wrong and what was expected."""
+
+    detail: str
+    parameter: str | None = None
+    kind: str | None = None
+    query: str | None = None
+    matches: list[str] | None = None
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "unknown user or item: `query` and the closest `matches`"},
+    422: {"model": ErrorBody, "description": "a parameter outside what the endpoint accepts, named in `parameter`"},
+}
+
+
+class Service:
+    """A run loaded for serving: the recommender, its counterfactual scorer and the lock requests share."""
+
+    def __init__(self, run_dir: str | Path) -> None:
+        self.run_dir = str(run_dir)
+        self.rec = Recommender.load(run_dir)
+        self.counterfactual = Counterfactual(self.rec)
+        self.lock = threading.Lock()
+        self._warm()
+
+    def _warm(self) -> None:
+        """Load and build now what the first request would: rules, phrases, explainer, cached embeddings."""
+        users = self.rec.users_with_history()
+        _ = self.rec.rules  # read rules.json (or mine and save it) before any request
+        if len(users):
+            user = int(users[0])
+            top = self.rec.recommend(user, 1, explain=True)
+            if top and self.counterfactual.deletion is not None:
+                self.counterfactual.answer(user, top[0].item, [])
+
+
+def create_app(run_dir: str | Path, token: str | None = None) -> FastAPI:
+    """The service of the run in ``run_dir``; with ``token`` every request but ``/health`` must carry
+    ``Authorization: Bearer <token>``. A missing, damaged or foreign run raises its RunError here."""
+    return build_app(Service(run_dir), token)
+
+
+def app_from_environment() -> FastAPI:
+    """:func:`create_app` of the run and token in :data:`RUN_ENV` / :data:`TOKEN_ENV` (a worker process of
+    ``kgrec serve --workers N`` builds its app this way)."""
+    run_dir = os.environ.get(RUN_ENV)
+    if not run_dir:
+        raise ConfigError(f"{RUN_ENV} is not set: start the service with `kgrec serve RUN`")
+    return create_app(run_dir, os.environ.get(TOKEN_ENV) or None)
+
+
+def build_app(service: Service, token: str | None = None) -> FastAPI:
+    """The FastAPI app answering from ``service``."""
+    rec, lock = service.rec, service.lock
+    app = FastAPI(title="kgrec", version=__version__,
+                  description="Explained recommendations of one kgrec run: lists, paths, counterfactuals, rules.")
+    metrics = Metrics()
+    max_k = max(1, min(MAX_K, rec.dataset.n_items))
+
+    @app.get("/users/{user}/recommendations", responses=ERRORS)
+    def recommendations(
+        user: str,
+        k: Annotated[int, Query(ge=1, le=max_k, description="list length")] = 10,
+        explain: Annotated[bool, Query(description="add paths, rule, sentence and measures")] = True,
+    ) -> JSONResponse:
+        """The user's top-k (raw id or name) with scores, sentences, told paths, rules and measures: the
+        document of `kgrec recommend RUN --user U -k K --explain --format json`."""
+        with lock:
+            uid = rec.user_id(user)
+            explanations = rec.recommend(uid, k, explain=explain)
+            document = recommendations_document(uid, explanations, rec.graph, rec.phrases, {"run": service.run_dir})
+        return JSONResponse(json_safe(document))
+
+    @app.get("/users/{user}/items/{item}/paths", responses=ERRORS)
+    def paths(
+        user: str,
+        item: str,
+        max_len: Annotated[int, Query(ge=MIN_PATH_LEN, le=MAX_PATH_LEN, description="longest path in edges")] = 3,
+        top: Annotated[int, Query(ge=1, le=MAX_TOP, description="paths shown, heaviest first")] = 50,
+    ) -> JSONResponse:
+        """Every path from the user to the item with its weight, heaviest first: the rows of
+        `kgrec paths RUN --user U --item I --max-len L --format json`."""
+        with lock:
+            rows = [path_row(p, rec.graph, rec.phrases) for p in rec.paths(user, item, max_len)[:top]]
+        return JSONResponse(json_safe(rows))
+
+    @app.get("/users/{user}/items/{item}/counterfactual", responses=ERRORS)
+    def counterfactual(
+        user: str,
+        item: str,
+        remove: Annotated[list[str] | None, Query(max_length=MAX_REMOVALS, description=(
+            "what to leave out of the propagation, repeatable: history:<item>, relation:<name>, path:<k>, "
+            "told, edge:<node>-<node>"))] = None,
+    ) -> JSONResponse:
+        """The item's score and rank for the user before and after leaving the `remove` entries out of the
+        model's propagation, and how many edges that is."""
+        removals = [parse_removal(value) for value in remove or []]
+        with lock:
+            answer = service.counterfactual.answer(rec.user_id(user), rec.item_id(item), removals)
+        return JSONResponse(json_safe(answer))
+
+    @app.get("/rules", responses=ERRORS)
+    def rules(top: Annotated[int, Query(ge=1, le=MAX_TOP, description="rules shown, best first")] = 30) -> JSONResponse:
+        """The rules mined from the run's training interactions: the rows of `kgrec rules RUN --format json`."""
+        return JSONResponse(json_safe([rule_row(r, rec.graph, rec.phrases) for r in rec.rules.rules[:top]]))
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        """The service is up: the run, its dataset and model (open even when the service has a token)."""
+        return {"status": "ok", "run": service.run_dir, "dataset": rec.dataset.name, "model": rec.config.model.model,
+                "users": rec.dataset.n_users, "items": rec.dataset.n_items, "kgrec_version": __version__}
+
+    @app.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+    def prometheus() -> Response:
+        """Request counts and latency histograms per endpoint, Prometheus text format (this worker's)."""
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE)
+
+    _answer_errors(app)
+    app.add_middleware(Guard, token=token)
+    app.add_middleware(MetricsMiddleware, metrics=metrics, endpoint=lambda scope: _endpoint(app, scope))
+    return app
+
+
+def _endpoint(app: FastAPI, scope: Scope) -> str:
+    """The template of the route the request's URL matches, or ``unmatched``."""
+    for route in app.router.routes:
+        match, _ = route.matches(scope)
+        if match != Match.NONE:
+            return str(getattr(route, "path", "unmatched"))
+    return "unmatched"
+
+
+def _answer_errors(app: FastAPI) -> None:
+    """Bad input answers 404 (unknown user or item) or 422 (a parameter), each with one-line ``detail``."""
+
+    @app.exception_handler(UnknownIdError)
+    def unknown(request: Request, error: UnknownIdError) -> JSONResponse:
+        kind = "item" if isinstance(error, UnknownItemError) else "user"
+        return JSONResponse({"detail": str(error), "kind": kind, "query": error.query, "matches": list(error.matches)},
+                            status_code=404)
+
+    @app.exception_handler(ParameterError)
+    def bad_parameter(request: Request, error: ParameterError) -> JSONResponse:
+        return JSONResponse({"detail": str(error), "parameter": error.parameter}, status_code=422)
+
+    @app.exception_handler(KgrecError)
+    def refused(request: Request, error: KgrecError) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=422)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = error.errors()
+        detail = "; ".join(f"{_where(p.get('loc', ()))}: {p.get('msg', 'invalid value')}, got {_shown(p.get('input'))}"
+                           for p in problems)
+        names = [str(p["loc"][-1]) for p in problems if p.get("loc")]
+        return JSONResponse({"detail": detail, "parameter": names[0] if names else None}, status_code=422)
+
+
+def _where(loc: tuple[Any, ...] | list[Any]) -> str:
+    """``query parameter k`` from pydantic's location ``("query", "k")``."""
+    parts = [str(part) for part in loc]
+    if len(parts) >= 2 and parts[0] in ("query", "path", "header"):
+        return f"{parts[0]} parameter {'.'.join(parts[1:])}"
+    return ".".join(parts) or "request"
+
+
+def _shown(value: Any) -> str:
+    """A rejected value as the error shows it, cut to 80 characters."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
