@@ -20,7 +20,8 @@ REQUIRED = ("fastapi", "uvicorn", "prometheus_client")
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the ``serve`` command."""
-    serve = commands.add_parser("serve", help="serve a run's explained recommendations over HTTP (JSON; OpenAPI at /docs)")
+    serve = commands.add_parser("serve", help="serve a run's explained recommendations over HTTP (JSON; OpenAPI at /docs, "
+                                  "explorer page at /)")
     serve.add_argument("run", type=Path, metavar="RUN")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; any address "
                        "but loopback needs --token)")

@@ -3,7 +3,8 @@
 Everything a request reads is loaded (and warmed) when the app is created, so no request touches the disk and
 no input names a file. Requests run one at a time per process (the model's lazily built structures are not
 shared between threads); ``kgrec serve --workers N`` runs N processes, each with its own copy of the run.
-Endpoints, the ``remove`` syntax and the error bodies: ``docs/serve.md``.
+Endpoints, the ``remove`` syntax and the error bodies: ``docs/serve.md``; the explorer page at ``/``:
+:mod:`kgrec.serve.explorer`.
 
 No ``from __future__ import annotations`` here: FastAPI reads the endpoints' annotations at run time, and the
 bound on ``k`` is a local value (the run's number of items).
@@ -26,6 +27,7 @@ from kgrec.errors import ConfigError, KgrecError, UnknownIdError, UnknownItemErr
 from kgrec.explain.render import path_row, recommendations_document, rule_row
 from kgrec.recommender import Recommender
 from kgrec.serve.counterfactual import Counterfactual
+from kgrec.serve.explorer import add_explorer
 from kgrec.serve.guard import Guard
 from kgrec.serve.metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
 from kgrec.serve.params import MAX_K, MAX_PATH_LEN, MAX_REMOVALS, MAX_TOP, MIN_PATH_LEN, ParameterError, parse_removal
@@ -153,6 +155,7 @@ def build_app(service: Service, token: str | None = None) -> FastAPI:
         """Request counts and latency histograms per endpoint, Prometheus text format (this worker's)."""
         return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
+    add_explorer(app)
     _answer_errors(app)
     app.add_middleware(Guard, token=token)
     app.add_middleware(MetricsMiddleware, metrics=metrics, endpoint=lambda scope: _endpoint(app, scope))

@@ -28,8 +28,8 @@ from kgrec.explain.paths import PathFinder
 from kgrec.explain.phrases import PhraseTable
 from kgrec.explain.types import Explanation, Path, Rule
 from tests.conftest import SHARED_DATASETS, require_shared
+from tests.dbpedia_files import write_lastfm_dbpedia
 
-RESOURCE = "http://dbpedia.org/resource/"
 # artistID, the name in mappings.tsv (the item's name), the DBpedia resource
 ARTISTS = [
     (1, "Muse", "Muse_(band)"),
@@ -69,21 +69,10 @@ FORBIDDEN = re.compile(r"_|%[0-9A-Fa-f]{2}|https?:|dbo:|dct:|dbp:|\bentity\b|⁻
 FORBIDDEN_IN_SENTENCES = re.compile(r"Category:")
 
 
-def write_lastfm_dbpedia(folder: FilePath) -> None:
-    (folder / "graphs").mkdir(parents=True, exist_ok=True)
-    listens = "".join(f"{user}\t{artist}\t{10 * artist}\n" for user, artists in LISTENS.items() for artist in artists)
-    (folder / "user_artists.dat").write_text("userID\tartistID\tweight\n" + listens, encoding="utf-8")
-    mappings = "".join(f"{artist}\t{name}\t{RESOURCE}{uri}\n" for artist, name, uri in ARTISTS)
-    (folder / "mappings.tsv").write_text(mappings, encoding="utf-8")
-    for relation, rows in GRAPHS.items():
-        lines = "".join(f"{RESOURCE}{head} {RESOURCE}{tail}\n" for head, tail in rows)
-        (folder / "graphs" / f"dbo:{relation}.edgelist").write_text(lines, encoding="utf-8")
-
-
 @pytest.fixture(scope="module")
 def lastfm(tmp_path_factory: pytest.TempPathFactory) -> CollaborativeKG:
     folder = tmp_path_factory.mktemp("data") / "lastfm-dbpedia"
-    write_lastfm_dbpedia(folder)
+    write_lastfm_dbpedia(folder, ARTISTS, GRAPHS, LISTENS)
     dataset = lastfm_dbpedia.load({lastfm_dbpedia.FOLDER: folder}, DataConfig(name="lastfm-dbpedia"))
     return CollaborativeKG.build(dataset, dataset.interactions)
 

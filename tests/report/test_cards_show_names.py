@@ -28,8 +28,9 @@ from kgrec.explain.paths import PathFinder
 from kgrec.explain.phrases import PhraseTable
 from kgrec.explain.types import Explanation, Rule
 from kgrec.report import build_report, gallery_picture_name
+from tests.dbpedia_files import RESOURCE, write_lastfm_dbpedia
 
-RESOURCE, ONTOLOGY = "http://dbpedia.org/resource/", "http://dbpedia.org/ontology/"
+ONTOLOGY = "http://dbpedia.org/ontology/"
 # artistID (no other number on a card looks like one), the name in mappings.tsv, the DBpedia resource
 ARTISTS = [
     (90011, "Muse", "Muse_(band)"),
@@ -59,14 +60,7 @@ UNREADABLE = re.compile(r"https?://|dbpedia\.org|\bdb[op]:|\bdct:|%[0-9A-Fa-f]{2
 
 
 def _lastfm(folder: FilePath) -> RecDataset:
-    (folder / "graphs").mkdir(parents=True)
-    listens = "".join(f"{user}\t{artist}\t{artist % 100}\n" for user, artists in LISTENS.items() for artist in artists)
-    (folder / "user_artists.dat").write_text("userID\tartistID\tweight\n" + listens, encoding="utf-8")
-    mappings = "".join(f"{artist}\t{name}\t{RESOURCE}{uri}\n" for artist, name, uri in ARTISTS)
-    (folder / "mappings.tsv").write_text(mappings, encoding="utf-8")
-    for relation, rows in GRAPHS.items():
-        lines = "".join(f"{RESOURCE}{head} {RESOURCE}{tail}\n" for head, tail in rows)
-        (folder / "graphs" / f"dbo:{relation}.edgelist").write_text(lines, encoding="utf-8")
+    write_lastfm_dbpedia(folder, ARTISTS, GRAPHS, LISTENS)
     return lastfm_dbpedia.load({lastfm_dbpedia.FOLDER: folder}, DataConfig(name="lastfm-dbpedia"))
 
 

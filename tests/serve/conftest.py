@@ -24,6 +24,7 @@ from tests.cli_runner import FAST
 from tests.conftest import require_shared
 
 MODELS = ("kgrec", "bprmf")
+TOKEN = "test-token-0123456789"
 
 
 @dataclass
@@ -103,6 +104,14 @@ def run(runs: dict[str, Path]) -> Path:
 def server(run: Path) -> Iterator[Server]:
     """The real service of the kgrec run: one worker, no token."""
     server = start_server(run)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def guarded(run: Path) -> Iterator[Server]:
+    """The real service of the kgrec run with a token (:data:`TOKEN`) and two worker processes."""
+    server = start_server(run, "--workers", "2", "--token", TOKEN)
     yield server
     server.stop()
 

@@ -7,24 +7,13 @@ import shutil
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from kgrec.cli.serve import is_loopback
 from tests.cli_runner import kgrec
-from tests.serve.conftest import Server, a_user, free_port, start_server
-
-TOKEN = "test-token-0123456789"
-
-
-@pytest.fixture(scope="module")
-def guarded(run: Path) -> Iterator[Server]:
-    """The real service with a token and two worker processes."""
-    server = start_server(run, "--workers", "2", "--token", TOKEN)
-    yield server
-    server.stop()
+from tests.serve.conftest import TOKEN, Server, a_user, free_port
 
 
 def refused(result: subprocess.CompletedProcess[str]) -> str:
