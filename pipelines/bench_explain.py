@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from kgrec.atomic import atomic_write_text
 from kgrec.explain.evaluate import explain_eval
-from kgrec.recommender import Recommender
+from kgrec.recommender import Recommender, freeze_loaded_objects
 
 
 def latency(rec: Recommender, users: np.ndarray, k: int) -> list[float]:
@@ -43,6 +43,7 @@ def bench_run(run: Path, n_users: int, k: int, all_users: bool) -> dict[str, obj
     started = time.perf_counter()
     rec = Recommender.load(run)
     _ = rec.rules, rec.explainer  # mined or read, then the path index built: not part of the latency
+    freeze_loaded_objects()  # as kgrec serve does: a long-lived process keeps the run out of the GC's sweeps
     setup = time.perf_counter() - started
     rng = np.random.default_rng(0)
     eligible = rec.users_with_history()

@@ -154,12 +154,30 @@ def test_baseline_set_applies_to_the_baselines_only(data_dir: Path, tmp_path: Pa
         assert (variant.train.loss, variant.train.negatives, variant.model.l2) == ("softmax", 64, 0.015), name
 
 
+def test_the_demo_note_and_comment_state_the_preset_the_demo_runs() -> None:
+    from importlib import resources
+
+    from kgrec.cli.pipeline import DEMO_PRESET_NOTE
+
+    demo = resources.files("kgrec") / "demo.yaml"
+    with resources.as_file(demo) as path:
+        config = load_pipeline_config(path, [])
+    assert (config.data.name, config.data.min_user_interactions, config.split.scheme, config.split.seed) == (
+        "lastfm-dbpedia", 5, "ratio", 2026)
+    assert (config.model.attention, config.train.loss, config.train.negatives) == (False, "bpr", 1)
+    preset = f"batches of {config.train.batch_size:,} pairs, at most {config.train.epochs} epochs"
+    assert f"(uniform weights, one-negative BPR, {preset})" in DEMO_PRESET_NOTE
+    assert "`kgrec train lastfm-dbpedia` trains the tuned defaults" in DEMO_PRESET_NOTE
+    comment = demo.read_text(encoding="utf-8").split("\ndata:")[0]
+    assert comment.startswith("# `kgrec demo`: lastfm-dbpedia") and "`kgrec train lastfm-dbpedia`" in comment
+
+
 def test_demo_says_it_is_a_fast_preset_then_prints_the_table_the_lists_and_the_report(tmp_path: Path) -> None:
-    """``kgrec demo`` on the real lastfm-kgcn (2 epochs here): the preset line first, the report path last."""
+    """``kgrec demo`` on the real lastfm-dbpedia (2 epochs here): the preset line first, the report path last."""
     from kgrec.cli.pipeline import DEMO_PRESET_NOTE
     from tests.conftest import SHARED_DATASETS, require_shared
 
-    require_shared("lastfm-kgcn")
+    require_shared("lastfm-dbpedia")
     short = ["--set", "train.epochs=2", "--set", "pipeline.explain_users=3", "--set", "pipeline.inspect=false"]
     result = subprocess.run(
         [sys.executable, "-m", "kgrec", "demo", *short, "--out", str(tmp_path / "demo")],
@@ -172,3 +190,5 @@ def test_demo_says_it_is_a_fast_preset_then_prints_the_table_the_lists_and_the_r
     assert [line.split()[0] for line in lines[3:6]] == ["kgrec", "Pop", "BPR-MF"]
     assert sum(line.startswith("user ") and line.endswith(":") for line in lines) == 3
     assert lines[-1] == str(tmp_path / "demo" / "report.html")
+    card = json.loads((tmp_path / "demo" / "dataset.json").read_text(encoding="utf-8"))
+    assert (card["name"], card["users"]) == ("lastfm-dbpedia", 1875)  # the named DBpedia KG, users with ≥ 5 artists

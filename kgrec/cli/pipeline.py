@@ -1,4 +1,4 @@
-"""``kgrec run`` (a pipeline YAML, or ``--resume RUN``) and ``kgrec demo`` (the embedded lastfm-kgcn demo)."""
+"""``kgrec run`` (a pipeline YAML, or ``--resume RUN``) and ``kgrec demo`` (the embedded lastfm-dbpedia demo)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--resume", type=Path, metavar="RUN", help="continue the interrupted run in RUN")
     run.set_defaults(handler=run_run)
 
-    demo = commands.add_parser("demo", help="train, compare and explain on lastfm-kgcn with a fast preset")
+    demo = commands.add_parser("demo", help="train, compare and explain on lastfm-dbpedia with a fast preset")
     demo.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="e.g. train.epochs=20")
     demo.add_argument("--out", type=Path, help="run directory (default ./runs/demo-<time>/)")
     demo.set_defaults(handler=run_demo)
@@ -46,8 +46,8 @@ def run_run(args: argparse.Namespace) -> None:
 
 #: The one line ``kgrec demo`` prints before training: it is not the tuned configuration.
 DEMO_PRESET_NOTE = (
-    "kgrec demo: a fast preset (uniform weights, one-negative BPR, at most 180 epochs); "
-    "`kgrec train lastfm-kgcn` trains the tuned defaults"
+    "kgrec demo: a fast preset (uniform weights, one-negative BPR, batches of 16,384 pairs, at most 80 epochs); "
+    "`kgrec train lastfm-dbpedia` trains the tuned defaults"
 )
 
 

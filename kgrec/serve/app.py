@@ -25,7 +25,7 @@ from starlette.types import Scope
 from kgrec.atomic import json_safe
 from kgrec.errors import ConfigError, KgrecError, UnknownIdError, UnknownItemError
 from kgrec.explain.render import path_row, recommendations_document, rule_row
-from kgrec.recommender import Recommender
+from kgrec.recommender import Recommender, freeze_loaded_objects
 from kgrec.serve.counterfactual import Counterfactual
 from kgrec.serve.explorer import add_explorer
 from kgrec.serve.guard import Guard
@@ -72,6 +72,7 @@ class Service:
             top = self.rec.recommend(user, 1, explain=True)
             if top and self.counterfactual.deletion is not None:
                 self.counterfactual.answer(user, top[0].item, [])
+        freeze_loaded_objects()
 
 
 def create_app(run_dir: str | Path, token: str | None = None) -> FastAPI:
