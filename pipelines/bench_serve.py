@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -159,14 +159,20 @@ async def _send(url: str, paths: Sequence[str], concurrency: int, k: int,
                 transport: httpx.AsyncBaseTransport | None = None) -> tuple[list[float], list[str], float]:
     """Latencies (ms) of the answered requests, the errors and the wall seconds of sending ``paths`` from
     ``concurrency`` clients at once, each taking the next path when its previous answer is in (over
-    ``transport`` when given, e.g. to an app in this process)."""
+    ``transport`` when given, e.g. to an app in this process).
+
+    Each client is one keep-alive connection, opened (by a ``/health`` request) one after another before the
+    clock starts: connections opened in a burst may all be accepted by the same uvicorn worker."""
     latencies: list[float] = []
     errors: list[str] = []
     pending = iter(paths)  # shared: each path is sent once, by whichever client is free
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60, transport=transport) as client:
+    async with AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(httpx.AsyncClient(base_url=url, timeout=60, transport=transport))
+                   for _ in range(concurrency)]
+        for client in clients:
+            (await client.get("/health")).raise_for_status()
 
-        async def one_client() -> None:
+        async def one_client(client: httpx.AsyncClient) -> None:
             for path in pending:
                 started = time.perf_counter()
                 try:
@@ -179,7 +185,7 @@ async def _send(url: str, paths: Sequence[str], concurrency: int, k: int,
                     errors.append(f"{path}: {response.status_code} {response.text[:200]}")
 
         started = time.perf_counter()
-        await asyncio.gather(*(one_client() for _ in range(concurrency)))
+        await asyncio.gather(*(one_client(client) for client in clients))
         return latencies, errors, time.perf_counter() - started
 
 
