@@ -145,7 +145,7 @@ class Explainer:
         """Explanations of ``items`` (with their scores and 1-based ranks) for ``user``."""
         found = self.finder.paths_for_items(user, list(items), max_len)
         rule_len = min(self.rule_finder.max_len, self.finder.max_len if max_len is None else max_len)
-        rule_found = self.rule_finder.paths_for_items(user, list(items), rule_len) if rule_len >= 2 else {}
+        rule_found = self.rule_finder.paths_for_items(user, list(items), rule_len)  # max_len ≥ 2: finder checked it
         explanations = []
         for item, score, rank in zip(items, scores, ranks):
             paths = [p for p in found.get(int(item), []) if p.weight > 0]  # drop edges the model ignores

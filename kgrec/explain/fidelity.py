@@ -11,6 +11,7 @@ larger score drop). Ranks are among the items not in the user's training history
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -19,7 +20,7 @@ from torch import Tensor
 
 from kgrec.data.graph import CollaborativeKG
 from kgrec.evaluation.ranking import history_mask, rank_of
-from kgrec.explain.types import Explanation
+from kgrec.explain.types import Explanation, Path
 from kgrec.models.base import RankingModel
 
 
@@ -54,10 +55,15 @@ def edge_keys(pairs: np.ndarray, num_nodes: int) -> np.ndarray:
 
 
 def path_pairs(explanation: Explanation) -> np.ndarray:
-    """The node pairs [L, 2] of the explanation's told evidence: every edge of its told paths, an edge
-    shared by several told paths once, in path order (empty when it has none)."""
+    """The node pairs [L, 2] of the explanation's told evidence (empty when it has none)."""
+    return edges_of(explanation.told_paths)
+
+
+def edges_of(paths: Sequence[Path]) -> np.ndarray:
+    """The node pairs [L, 2] of every edge of ``paths``, an edge shared by several paths (or walked both
+    ways) once, in path order."""
     pairs: dict[tuple[int, int], None] = {}
-    for path in explanation.told_paths:
+    for path in paths:
         for a, b in zip(path.nodes[:-1], path.nodes[1:]):
             if (b, a) not in pairs:  # deleted in both directions: one undirected edge
                 pairs.setdefault((int(a), int(b)), None)

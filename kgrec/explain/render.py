@@ -156,7 +156,8 @@ def _rule_group_segments(
     same = len(kg) == 2 and kg[1] == graph.inverse(kg[0])
     liked = f", which you {phrases.phrase(graph, graph.interact)}"
     segments: list[Segment] = []
-    for index, (middle, items) in enumerate(list(groups.items())[:MAX_TOLD_LINKS]):
+    shown = list(groups.items())[:MAX_TOLD_LINKS]
+    for index, (middle, items) in enumerate(shown):
         chain = middle[::-1]  # n_{L-1} … n_1, read from the item back to the history item
         history = _name_list([_node_segment(graph, j, names) for j in items])
         segments.append(("", "; it " if index else "it "))
@@ -172,7 +173,7 @@ def _rule_group_segments(
             last = phrases.phrase(graph, graph.inverse(kg[0]))
             segments += [("", f"{also(last) if len(kg) == 1 else last} "), *history]
         segments.append(("", liked))
-    rest = {p.nodes[1] for p in told} - {j for items in list(groups.values())[:MAX_TOLD_LINKS] for j in items}
+    rest = {p.nodes[1] for p in told} - {j for _, items in shown for j in items}
     if rest:
         segments.append(("", f"; the same rule links {_count(len(rest), 'more item', 'more items')} of yours to it"))
     return segments

@@ -9,14 +9,13 @@ history stays the training split's whatever is removed from the graph.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import pairwise
 from typing import Any
 
 import numpy as np
 
 from kgrec.errors import KgrecError, UnknownIdError
 from kgrec.evaluation.ranking import history_mask, rank_of
-from kgrec.explain.fidelity import DeletionTest, path_pairs
+from kgrec.explain.fidelity import DeletionTest, edges_of, path_pairs
 from kgrec.explain.render import user_info
 from kgrec.explain.types import Explanation
 from kgrec.recommender import Recommender
@@ -103,8 +102,7 @@ class Counterfactual:
         if k >= len(explanation.paths):
             shown = f"0..{len(explanation.paths) - 1}" if explanation.paths else "none"
             raise ParameterError("remove", f"{removal.entry}: {where} has {len(explanation.paths)} paths (indexes {shown})")
-        nodes = explanation.paths[k].nodes
-        return np.array(list(pairwise(nodes)), dtype=np.int64)
+        return edges_of([explanation.paths[k]])
 
     def _relation(self, name: str) -> int:
         """The forward id of a relation named by its name or its inverse's."""
