@@ -6,7 +6,7 @@ Run: ``python pipelines/bench_serve.py RUN [--workers 2] [--requests 400] [--con
 start to the first ``/health`` answer, to the first explained top-k answer and to every worker's startup. Then,
 for each concurrency level, ``--requests`` requests ``GET /users/{user}/recommendations?k=10&explain=true``
 (users drawn at random, seed 0, from the run's training split) are sent by that many clients at once over
-keep-alive connections (httpx on asyncio, in this process), and each level reports its p50 / p99 latency in
+keep-alive connections (aiohttp on asyncio, in this process), and each level reports its p50 / p99 latency in
 ms (from sending a request to its whole body), throughput (requests/s), errors (answers other than 200
 with k recommendations, failed connections) and the client's own CPU time per request (it shares the cores).
 The server is always stopped, also on an error or Ctrl-C. ``--profile`` then times each stage of the same
@@ -26,14 +26,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import AsyncExitStack, contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+import aiohttp
 import httpx
 import numpy as np
+import orjson
 
 from kgrec.atomic import atomic_write_text
 
@@ -155,11 +157,39 @@ def all_workers_ready(server: Server, workers: int, timeout: float) -> float:
     return server.since_start()
 
 
-async def _send(url: str, paths: Sequence[str], concurrency: int, k: int,
-                transport: httpx.AsyncBaseTransport | None = None) -> tuple[list[float], list[str], float]:
+#: One client's GET: a path to the status and body of its answer.
+Get = Callable[[str], Awaitable[tuple[int, bytes]]]
+
+
+@asynccontextmanager
+async def socket_client(url: str) -> AsyncIterator[Get]:
+    """A client on one keep-alive connection to ``url`` (aiohttp: a fraction of httpx's CPU per request, and
+    the client shares the cores with the server)."""
+    connector = aiohttp.TCPConnector(limit=1)
+    async with aiohttp.ClientSession(url, connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
+        async def get(path: str) -> tuple[int, bytes]:
+            async with session.get(path) as response:
+                return response.status, await response.read()
+
+        yield get
+
+
+@asynccontextmanager
+async def app_client(app: object) -> AsyncIterator[Get]:
+    """A client of an ASGI app in this process, without a socket (httpx's ASGI transport)."""
+    async with httpx.AsyncClient(base_url="http://kgrec.bench", transport=httpx.ASGITransport(app=app)) as client:
+        async def get(path: str) -> tuple[int, bytes]:
+            response = await client.get(path)
+            return response.status_code, response.content
+
+        yield get
+
+
+async def _send(paths: Sequence[str], concurrency: int, k: int,
+                open_client: Callable[[], AbstractAsyncContextManager[Get]]) -> tuple[list[float], list[str], float]:
     """Latencies (ms) of the answered requests, the errors and the wall seconds of sending ``paths`` from
-    ``concurrency`` clients at once, each taking the next path when its previous answer is in (over
-    ``transport`` when given, e.g. to an app in this process).
+    ``concurrency`` clients (``open_client()``) at once, each taking the next path when its previous answer
+    is in.
 
     Each client is one keep-alive connection, opened (by a ``/health`` request) one after another before the
     clock starts: connections opened in a burst may all be accepted by the same uvicorn worker."""
@@ -167,25 +197,26 @@ async def _send(url: str, paths: Sequence[str], concurrency: int, k: int,
     errors: list[str] = []
     pending = iter(paths)  # shared: each path is sent once, by whichever client is free
     async with AsyncExitStack() as stack:
-        clients = [await stack.enter_async_context(httpx.AsyncClient(base_url=url, timeout=60, transport=transport))
-                   for _ in range(concurrency)]
-        for client in clients:
-            (await client.get("/health")).raise_for_status()
+        clients = [await stack.enter_async_context(open_client()) for _ in range(concurrency)]
+        for get in clients:
+            status, body = await get("/health")
+            if status != 200:
+                raise RuntimeError(f"/health answered {status}: {body[:200]!r}")
 
-        async def one_client(client: httpx.AsyncClient) -> None:
+        async def one_client(get: Get) -> None:
             for path in pending:
                 started = time.perf_counter()
                 try:
-                    response = await client.get(path)
-                except httpx.HTTPError as error:
+                    status, body = await get(path)
+                except (aiohttp.ClientError, httpx.HTTPError, asyncio.TimeoutError) as error:
                     errors.append(f"{path}: {type(error).__name__}: {error}")
                     continue
                 latencies.append(1000 * (time.perf_counter() - started))
-                if response.status_code != 200 or len(response.json().get("recommendations", [])) != k:
-                    errors.append(f"{path}: {response.status_code} {response.text[:200]}")
+                if status != 200 or len(orjson.loads(body).get("recommendations", [])) != k:
+                    errors.append(f"{path}: {status} {body[:200].decode(errors='replace')}")
 
         started = time.perf_counter()
-        await asyncio.gather(*(one_client(client) for client in clients))
+        await asyncio.gather(*(one_client(get) for get in clients))
         return latencies, errors, time.perf_counter() - started
 
 
@@ -207,7 +238,7 @@ def measure_level(url: str, users: Sequence[str], concurrency: int, requests: in
     every level), with its latency percentiles, throughput and errors."""
     paths = [recommendations_path(user, k) for user in drawn_users(users, requests, seed)]
     cpu = time.process_time()
-    latencies, errors, seconds = asyncio.run(_send(url, paths, concurrency, k))
+    latencies, errors, seconds = asyncio.run(_send(paths, concurrency, k, lambda: socket_client(url)))
     client_cpu = 1000 * (time.process_time() - cpu) / requests  # the client shares the machine's cores
     return {"concurrency": concurrency, "requests": requests, **summary(latencies),
             "throughput_rps": round(requests / seconds, 1), "errors": len(errors), "first_errors": errors[:3],
@@ -217,15 +248,12 @@ def measure_level(url: str, users: Sequence[str], concurrency: int, requests: in
 def profile(run: Path, users: Sequence[str], requests: int, k: int = 10, seed: int = 0) -> dict[str, object]:
     """Where a request's time goes, in this process with one torch thread, for the users of the levels: the
     import and load (with warm-up) of the service, then per request the explained top-k (``recommend``), its
-    JSON document, the JSON body (NaN cleaning and encoding) and the whole FastAPI app (middleware included)
+    JSON document, the JSON body (its encoding) and the whole FastAPI app (middleware included)
     without a socket. The HTTP levels' latency minus the app's is uvicorn's, the socket's and the client's."""
     started = time.perf_counter()
     import torch
-    from fastapi.responses import JSONResponse
-
-    from kgrec.atomic import json_safe
     from kgrec.explain.render import recommendations_document
-    from kgrec.serve.app import Service, build_app
+    from kgrec.serve.app import JSONBody, Service, build_app
 
     imported = time.perf_counter()
     torch.set_num_threads(1)
@@ -240,12 +268,12 @@ def profile(run: Path, users: Sequence[str], requests: int, k: int = 10, seed: i
         t1 = time.perf_counter()
         document = recommendations_document(uid, explanations, rec.graph, rec.phrases, {"run": service.run_dir})
         t2 = time.perf_counter()
-        JSONResponse(json_safe(document))
+        JSONBody(document)
         for name, seconds in zip(stages, (t1 - t0, t2 - t1, time.perf_counter() - t2)):
             stages[name].append(1000 * seconds)
-    transport = httpx.ASGITransport(app=build_app(service))
+    app = build_app(service)
     paths = [recommendations_path(user, k) for user in drawn]
-    latencies, errors, _ = asyncio.run(_send("http://kgrec.bench", paths, 1, k, transport))
+    latencies, errors, _ = asyncio.run(_send(paths, 1, k, lambda: app_client(app)))
     return {"import_s": round(imported - started, 2), "load_s": round(loaded - imported, 2),
             **{name: summary(times) for name, times in stages.items()}, "app": summary(latencies),
             "app_errors": len(errors)}

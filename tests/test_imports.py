@@ -68,6 +68,7 @@ LOCAL_IMPORTS: dict[tuple[str, str], str] = {
     ("kgrec.cli.pipeline", "kgrec.pipeline"): "torch",
     ("kgrec.cli.train", "kgrec.run.fit"): "torch",
     ("kgrec.cli.serve", "kgrec.serve.app"): "fastapi",
+    ("kgrec.cli.serve", "kgrec.serve.workers"): "uvicorn",
 }
 
 

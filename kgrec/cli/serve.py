@@ -15,7 +15,7 @@ from kgrec.errors import ConfigError
 
 #: What a token may be: 8 or more printable ASCII characters without spaces (it travels in an HTTP header).
 TOKEN = re.compile(r"[!-~]{8,}")
-REQUIRED = ("fastapi", "uvicorn", "prometheus_client")
+REQUIRED = ("fastapi", "uvicorn", "prometheus_client", "orjson")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -73,14 +73,20 @@ def run_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from kgrec.serve.app import RUN_ENV, TOKEN_ENV, create_app  # fastapi: checked above
+    from kgrec.serve.workers import can_fork, one_thread_per_worker, serve_forked
 
+    forked = args.workers > 1 and can_fork()
+    if forked:
+        one_thread_per_worker()
     app = create_app(args.run, args.token)  # a damaged or foreign run is refused here, before listening
     if args.workers == 1:
         uvicorn.run(app, host=args.host, port=args.port, log_level="info")
-        return
-    del app  # each worker loads its own copy
-    os.environ[RUN_ENV] = str(args.run)
-    if args.token is not None:
-        os.environ[TOKEN_ENV] = args.token
-    uvicorn.run("kgrec.serve.app:app_from_environment", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level="info")
+    elif forked:  # the workers are forks of this process: the run is loaded once
+        serve_forked(app, args.host, args.port, args.workers)
+    else:  # no fork (Windows): uvicorn's workers each load the run
+        del app
+        os.environ[RUN_ENV] = str(args.run)
+        if args.token is not None:
+            os.environ[TOKEN_ENV] = args.token
+        uvicorn.run("kgrec.serve.app:app_from_environment", factory=True, host=args.host, port=args.port,
+                    workers=args.workers, log_level="info")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 import networkx as nx
 import numpy as np
@@ -109,11 +110,15 @@ class CollaborativeKG(RelationIds):
 
     def node_kind(self, node: int) -> str:
         """'user', 'item' or 'entity'."""
-        return NODE_KINDS[int(self.data.node_type[node])]
+        return self._node_table[0][node]
+
+    def node_raw(self, node: int) -> str:
+        """The raw id of a node in its kind's id space (a user's, an item's or an entity's raw id)."""
+        return self._node_table[1][node]
 
     def node_name(self, node: int) -> str:
         """Display name of a node (never empty: unnamed entities show as 'entity <raw id>')."""
-        return self._ids_of(node).name(int(self.node_index[node]))
+        return self._node_table[2][node]
 
     def node_has_name(self, node: int) -> bool:
         """Whether the data names the node (else :meth:`node_name` is the fallback '<kind> <raw id>')."""
@@ -123,6 +128,19 @@ class CollaborativeKG(RelationIds):
         """The id map of the node's kind (users, items or entities)."""
         maps = {"user": self.dataset.users, "item": self.dataset.items, "entity": self.dataset.entities}
         return maps[self.node_kind(node)]
+
+    @cached_property
+    def _node_table(self) -> tuple[list[str], list[str], list[str]]:
+        """Per node: kind, raw id and display name, as plain lists built once (one explained list names
+        hundreds of nodes, and a list lookup is what a server can afford per node)."""
+        maps = (self.dataset.users, self.dataset.items, self.dataset.entities)
+        node_type = self.data.node_type.cpu().numpy()
+        kinds = [NODE_KINDS[t] for t in node_type.tolist()]
+        raws, names = [], []
+        for kind, index in zip(node_type.tolist(), self.node_index.tolist()):
+            raws.append(maps[kind].raw(index))
+            names.append(maps[kind].name(index))
+        return kinds, raws, names
 
     # ---- matrices ----------------------------------------------------------------------------------------
     def adjacency(self, relations: Iterable[int] | None = None) -> torch.Tensor:

@@ -16,8 +16,7 @@ weigh most. When there is neither, the heaviest path is told without a rule.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -27,7 +26,7 @@ from torch import Tensor
 from kgrec.config import ExplainConfig
 from kgrec.data.graph import CollaborativeKG
 from kgrec.explain.measures import weight_share
-from kgrec.explain.paths import PathFinder
+from kgrec.explain.paths import FoundPaths, PathFinder
 from kgrec.explain.phrases import PhraseTable
 from kgrec.explain.render import explanation_text
 from kgrec.explain.rules import RuleSet
@@ -79,38 +78,58 @@ class Evidence:
     reason: str
 
 
-def _heaviest_first(paths: Sequence[Path]) -> tuple[Path, ...]:
-    return tuple(sorted(paths, key=lambda p: -p.weight))
+def _groups_in_order(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Group of every entry of ``keys`` (1-D) numbered by first appearance, and each group's first row:
+    ``max`` over groups in that order keeps the first of equal ones, as over a dict."""
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return rank[inverse.reshape(-1)], first[order]
+
+
+def _row_keys(rows: np.ndarray) -> np.ndarray:
+    """One integer per row of small non-negative-or-padding (-1) integers: equal rows, equal keys."""
+    base = int(rows.max(initial=0)) + 2
+    if base ** rows.shape[1] >= 2**62:  # too wide for one integer: number the distinct rows instead
+        return np.unique(rows, axis=0, return_inverse=True)[1].reshape(-1)
+    return (rows + 1) @ (base ** np.arange(rows.shape[1], dtype=np.int64))
+
+
+def _told(found: FoundPaths, rows: np.ndarray) -> tuple[Path, ...]:
+    """The paths of ``rows``, heaviest first (ties in the finder's order)."""
+    return tuple(found.paths(rows[np.argsort(-found.weight[rows], kind="stable")]))
 
 
 def choose_evidence(
-    paths: Sequence[Path], rule_paths: Sequence[Path], rules: dict[tuple[int, ...], Rule], rule_weight: float,
-    is_colike: Callable[[Path], bool],
+    paths: FoundPaths, rule_paths: FoundPaths, rules: dict[tuple[int, ...], Rule], rule_weight: float,
+    interact_relations: Collection[int],
 ) -> Evidence:
     """The told evidence of one item (see the module docstring): ``paths`` are all its paths, ``rule_paths``
-    its knowledge-graph paths, ``rules`` the tellable rules by pattern, ``is_colike`` tells a path through
-    another user's interactions only."""
-    by_rule: dict[tuple[int, ...], list[Path]] = defaultdict(list)
-    for path in rule_paths:
-        if path.weight > 0 and path.kg_pattern in rules:
-            by_rule[path.kg_pattern].append(path)
-    if by_rule:
-        weight = {pattern: sum(p.weight for p in found) for pattern, found in by_rule.items()}
-        heaviest = max(weight.values())
-        best = max(by_rule, key=lambda pattern: (
-            rules[pattern].confidence ** rule_weight * (weight[pattern] / heaviest) ** (1.0 - rule_weight), -len(pattern)
-        ))
-        return Evidence(_heaviest_first(by_rule[best]), rules[best], "rule")
-    by_history: dict[int, list[Path]] = defaultdict(list)
-    for path in paths:
-        if path.weight > 0 and is_colike(path):
-            by_history[path.nodes[1]].append(path)
-    if by_history:
-        best_item = max(by_history, key=lambda j: sum(p.weight for p in by_history[j]))
-        return Evidence(_heaviest_first(by_history[best_item]), None, "co-like")
-    positive = [p for p in paths if p.weight > 0]
-    if positive:
-        return Evidence(_heaviest_first(positive)[:1], None, "path")
+    its knowledge-graph paths, ``rules`` the tellable rules by pattern; a path whose relations are all
+    ``interact_relations`` (interact and its inverse) runs through other users' interactions only."""
+    kg = rule_paths.take(rule_paths.weight > 0)
+    if len(kg):
+        group, first = _groups_in_order(_row_keys(kg.relations[:, 1:]))
+        patterns = [tuple(kg.relations[row, 1 : kg.length[row]].tolist()) for row in first]
+        told = [g for g, pattern in enumerate(patterns) if pattern in rules]
+        if told:
+            weight = np.bincount(group, weights=kg.weight, minlength=len(patterns))
+            heaviest = max(weight[g] for g in told)
+            best = max(told, key=lambda g: (
+                rules[patterns[g]].confidence ** rule_weight * (weight[g] / heaviest) ** (1.0 - rule_weight),
+                -len(patterns[g]),
+            ))
+            return Evidence(_told(kg, np.flatnonzero(group == best)), rules[patterns[best]], "rule")
+    positive = paths.take(paths.weight > 0)
+    colike = (np.isin(positive.relations, list(interact_relations)) | (positive.relations < 0)).all(axis=1)
+    if colike.any():
+        rows = np.flatnonzero(colike)
+        group, _ = _groups_in_order(positive.nodes[rows, 1])
+        best = int(np.argmax(np.bincount(group, weights=positive.weight[rows])))
+        return Evidence(_told(positive, rows[group == best]), None, "co-like")
+    if len(positive):
+        return Evidence(_told(positive, np.arange(len(positive)))[:1], None, "path")
     return Evidence((), None, "none")
 
 
@@ -137,23 +156,25 @@ class Explainer:
         rule_finder = PathFinder(graph, weight, max(2, min(config.max_len, config.rule_max_len + 1)), config.max_paths, collaborative=False)
         return cls(graph, finder, rule_finder, rules.tellable(config.min_support, config.min_lift), phrases, config)
 
-    def is_colike(self, path: Path) -> bool:
-        """The path runs through other users' interactions only (u → j ← u′ → i)."""
-        return all(bool(self.graph.is_interact(r)) for r in path.relations)
-
     def explain_items(self, user: int, items: Sequence[int], scores: Sequence[float], ranks: Sequence[int], max_len: int | None = None) -> list[Explanation]:
         """Explanations of ``items`` (with their scores and 1-based ranks) for ``user``."""
-        found = self.finder.paths_for_items(user, list(items), max_len)
+        found = self.finder.found_for_items(user, list(items), max_len)
         rule_len = min(self.rule_finder.max_len, self.finder.max_len if max_len is None else max_len)
-        rule_found = self.rule_finder.paths_for_items(user, list(items), rule_len)  # max_len ≥ 2: finder checked it
+        rule_found = self.rule_finder.found_for_items(user, list(items), rule_len)  # max_len ≥ 2: finder checked it
+        interact = [self.graph.interact, self.graph.interact_inverse]
         explanations = []
         for item, score, rank in zip(items, scores, ranks):
-            paths = [p for p in found.get(int(item), []) if p.weight > 0]  # drop edges the model ignores
-            evidence = choose_evidence(paths, rule_found.get(int(item), []), self.rules, self.config.rule_weight, self.is_colike)
+            paths = found[int(item)].take(found[int(item)].weight > 0)  # drop edges the model ignores
+            evidence = choose_evidence(paths, rule_found[int(item)], self.rules, self.config.rule_weight, interact)
             told = set(evidence.paths)
-            shown = (*evidence.paths, *[p for p in paths if p not in told][: self.config.top_paths])
+            shown = [*evidence.paths]
+            for row in range(len(paths)):  # then the heaviest other paths
+                if len(shown) == len(evidence.paths) + self.config.top_paths:
+                    break
+                if (path := paths.path(row)) not in told:
+                    shown.append(path)
             explanation = Explanation(
-                int(user), int(item), float(score), int(rank), shown, 0 if evidence.paths else None, evidence.rule,
+                int(user), int(item), float(score), int(rank), tuple(shown), 0 if evidence.paths else None, evidence.rule,
                 told=tuple(range(len(evidence.paths))), reason=evidence.reason,
                 told_share=weight_share(evidence.paths, paths) if evidence.paths else None,
             )

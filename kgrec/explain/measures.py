@@ -30,6 +30,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from kgrec.data.graph import CollaborativeKG
+from kgrec.explain.paths import FoundPaths
 from kgrec.explain.types import Explanation, Path
 
 
@@ -60,11 +61,13 @@ def collaborative_share(explanations: Sequence[Explanation]) -> float:
     return float(np.mean([e.reason == "co-like" for e in explanations]))
 
 
-def weight_share(told: Sequence[Path], paths: Sequence[Path]) -> float:
+def weight_share(told: Sequence[Path], paths: FoundPaths) -> float:
     """Σ told weights / Σ weights of ``paths`` ∪ ``told``, each distinct path once (NaN for a zero total)."""
     told_weights = {_key(p): p.weight for p in told}
-    weights = {**{_key(p): p.weight for p in paths}, **told_weights}
-    total = sum(weights.values())
+    # only rows of a told path's weight can repeat it (a path's weight is the product of its edges' weights)
+    maybe = np.isin(paths.weight, list(told_weights.values()))
+    repeated = sum(p.weight for p in paths.take(maybe).paths() if _key(p) in told_weights)
+    total = float(paths.weight.sum()) - repeated + sum(told_weights.values())
     return float(sum(told_weights.values()) / total) if total > 0 else float("nan")
 
 

@@ -36,7 +36,7 @@ and heavy users, where walks through other users explode.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,6 +63,50 @@ class _Walks:
 
     def take(self, rows: np.ndarray) -> _Walks:
         return _Walks(self.nodes[rows], self.rels[rows], self.weight[rows])
+
+
+@dataclass(frozen=True)
+class FoundPaths:
+    """The paths found to one item as arrays, in the finder's order (heaviest first): ``nodes``
+    (n × L+1) and ``relations`` (n × L), padded with -1, ``weight`` and ``length`` (edges) per row.
+
+    :class:`Path` objects are made only for the rows asked for (:meth:`paths`): an explained top-10 finds
+    thousands of paths and tells a few of them.
+    """
+
+    nodes: np.ndarray
+    relations: np.ndarray
+    weight: np.ndarray
+    length: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.weight)
+
+    @classmethod
+    def of(cls, paths: Sequence[Path]) -> FoundPaths:
+        """The arrays of a list of paths (in its order)."""
+        width = max((p.length for p in paths), default=1)
+        nodes = np.full((len(paths), width + 1), -1, dtype=np.int64)
+        relations = np.full((len(paths), width), -1, dtype=np.int64)
+        for row, path in enumerate(paths):
+            nodes[row, : path.length + 1], relations[row, : path.length] = path.nodes, path.relations
+        return cls(nodes, relations, np.array([p.weight for p in paths], dtype=np.float64),
+                   np.array([p.length for p in paths], dtype=np.int64))
+
+    def take(self, rows: np.ndarray) -> FoundPaths:
+        """The given rows (indexes or a boolean mask), in that order."""
+        return FoundPaths(self.nodes[rows], self.relations[rows], self.weight[rows], self.length[rows])
+
+    def paths(self, rows: Iterable[int] | None = None) -> list[Path]:
+        """The :class:`Path` of each of ``rows`` (all rows when None)."""
+        rows = range(len(self)) if rows is None else rows
+        return [self.path(int(row)) for row in rows]
+
+    def path(self, row: int) -> Path:
+        """The :class:`Path` of one row."""
+        length = int(self.length[row])
+        return Path(tuple(self.nodes[row, : length + 1].tolist()), tuple(self.relations[row, :length].tolist()),
+                    float(self.weight[row]))
 
 
 def _csr_slices(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -158,20 +202,22 @@ class PathFinder:
 
         Sorted by weight descending, then shorter first, then by node ids and relation ids.
         """
+        return {item: found.paths() for item, found in self.found_for_items(user, items, max_len).items()}
+
+    def found_for_items(self, user: int, items: Sequence[int], max_len: int | None = None) -> dict[int, FoundPaths]:
+        """:meth:`paths_for_items` as arrays (:class:`FoundPaths`), one per distinct item (in order)."""
         max_len = self.max_len if max_len is None else self._check_len(max_len)
         user = self._check_user(user)
         item_ids = self._check_items(items)
         unique = list(dict.fromkeys(int(i) for i in item_ids))
-        result: dict[int, list[Path]] = {i: [] for i in unique}
         if not unique:
-            return result
+            return {}
         targets = self.n_users + np.unique(np.asarray(unique, dtype=np.int64))
         nodes, rels, weight, target = self._enumerate(user, targets, max_len, self.max_paths, prune=True)
         lengths = (rels >= 0).sum(axis=1)
-        items_of = (target - self.n_users).tolist()
-        for n, r, w, i, length in zip(nodes.tolist(), rels.tolist(), weight.tolist(), items_of, lengths.tolist()):
-            result[i].append(Path(tuple(n[: length + 1]), tuple(r[:length]), w))
-        return result
+        bounds = np.searchsorted(target, targets, "left"), np.searchsorted(target, targets, "right")
+        rows = {int(t) - self.n_users: slice(int(a), int(b)) for t, a, b in zip(targets, *bounds)}
+        return {i: FoundPaths(nodes[rows[i]], rels[rows[i]], weight[rows[i]], lengths[rows[i]]) for i in unique}
 
     def has_path(self, users: np.ndarray, items: np.ndarray, max_len: int = 3) -> np.ndarray:
         """Per (user, item) pair (dataset ids): is there a path of 2..``max_len`` edges (respecting

@@ -291,8 +291,13 @@ def path_text(path: Path, graph: CollaborativeKG, phrases: PhraseTable) -> str:
 
 
 # ---- JSON ------------------------------------------------------------------------------------------------
+_PLAIN = frozenset({int, float, str, bool, type(None)})
+
+
 def _plain(value: Any) -> Any:
     """JSON-safe copy: numpy scalars to Python numbers, tuples to lists."""
+    if type(value) in _PLAIN:  # most values of a document: checked first, exactly (ABC checks are slow)
+        return value
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -304,15 +309,10 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _raw(graph: CollaborativeKG, node: int) -> str:
-    maps = {"user": graph.dataset.users, "item": graph.dataset.items, "entity": graph.dataset.entities}
-    return maps[graph.node_kind(node)].raw(int(graph.node_index[node]))
-
-
 def node_info(graph: CollaborativeKG, node: int) -> dict[str, Any]:
     """``{id, kind, raw, name}`` of a CKG node."""
     node = int(node)
-    return {"id": node, "kind": graph.node_kind(node), "raw": _raw(graph, node), "name": graph.node_name(node)}
+    return {"id": node, "kind": graph.node_kind(node), "raw": graph.node_raw(node), "name": graph.node_name(node)}
 
 
 def relation_info(graph: CollaborativeKG, phrases: PhraseTable, relation: int) -> dict[str, Any]:

@@ -221,8 +221,9 @@ def bern_probabilities(head: Tensor, rel: Tensor, tail: Tensor, num_relations: i
     if rel.numel() and (int(rel.min()) < 0 or int(rel.max()) >= num_relations):
         raise ValueError(f"relation ids must lie in [0, {num_relations})")
     num_triples = torch.bincount(rel, minlength=num_relations).float()
-    num_heads = torch.bincount(torch.stack([head, rel]).unique(dim=1)[1], minlength=num_relations).float()
-    num_tails = torch.bincount(torch.stack([rel, tail]).unique(dim=1)[0], minlength=num_relations).float()
+    span = int(torch.cat([head, tail]).max()) + 1 if head.numel() else 1  # (relation, node) as one key: a 1-D unique
+    num_heads = torch.bincount(torch.unique(rel * span + head) // span, minlength=num_relations).float()
+    num_tails = torch.bincount(torch.unique(rel * span + tail) // span, minlength=num_relations).float()
     tph = num_triples / num_heads.clamp_min(1.0)
     hpt = num_triples / num_tails.clamp_min(1.0)
     return torch.where(num_triples > 0, tph / (tph + hpt).clamp_min(1e-12), torch.full_like(tph, 0.5))

@@ -12,6 +12,7 @@ from kgrec.data.dataset import RecDataset
 from kgrec.data.graph import CollaborativeKG
 from kgrec.evaluation.ranking import top_k
 from kgrec.explain.explainer import Evidence, choose_evidence, model_edge_weights
+from kgrec.explain.paths import FoundPaths
 from kgrec.explain.types import Path, Rule
 from kgrec.models.baselines import BPRMF, LightGCN
 from kgrec.models.kgrec import KGRec
@@ -34,42 +35,45 @@ KG_PATHS = PATHS[:3]
 RULES = {(1, 4): rule((1, 4), 0.1), (2, 5): rule((2, 5), 0.9)}
 
 
-def colike(path: Path) -> bool:
-    return set(path.relations) <= {0, 3}
+INTERACT = {0, 3}
+
+
+def choose(paths: list[Path], kg_paths: list[Path], rules: dict, rule_weight: float) -> Evidence:
+    return choose_evidence(FoundPaths.of(paths), FoundPaths.of(kg_paths), rules, rule_weight, INTERACT)
 
 
 def test_rule_weight_one_picks_the_most_confident_rule_with_all_its_paths() -> None:
-    evidence = choose_evidence(PATHS, KG_PATHS, RULES, 1.0, colike)
+    evidence = choose(PATHS, KG_PATHS, RULES, 1.0)
     assert evidence == Evidence((PATHS[1], PATHS[2]), RULES[(2, 5)], "rule")
 
 
 def test_rule_weight_zero_picks_the_rule_the_model_weighs_most() -> None:
     # W(1, 4) = 0.8 against W(2, 5) = 0.2 + 0.1 = 0.3
-    assert choose_evidence(PATHS, KG_PATHS, RULES, 0.0, colike) == Evidence((PATHS[0],), RULES[(1, 4)], "rule")
+    assert choose(PATHS, KG_PATHS, RULES, 0.0) == Evidence((PATHS[0],), RULES[(1, 4)], "rule")
 
 
 def test_half_and_half_combines_confidence_and_the_rule_s_total_weight() -> None:
     # (1, 4): 0.1^.5 * (0.8/0.8)^.5 = 0.316; (2, 5): 0.9^.5 * (0.3/0.8)^.5 = 0.581
-    assert choose_evidence(PATHS, KG_PATHS, RULES, 0.5, colike).rule == RULES[(2, 5)]
+    assert choose(PATHS, KG_PATHS, RULES, 0.5).rule == RULES[(2, 5)]
     # with one instance only: 0.9^.5 * (0.05/0.8)^.5 = 0.237 < 0.316
     weak = [PATHS[0], Path((0, 5, 8, 6), (0, 2, 5), 0.05)]
-    assert choose_evidence(weak, weak, RULES, 0.5, colike).rule == RULES[(1, 4)]
+    assert choose(weak, weak, RULES, 0.5).rule == RULES[(1, 4)]
 
 
 def test_a_rule_below_the_tellable_set_is_not_told() -> None:
     only = {(1, 4): RULES[(1, 4)]}  # (2, 5) failed the lift or support threshold
-    assert choose_evidence(PATHS, KG_PATHS, only, 1.0, colike) == Evidence((PATHS[0],), RULES[(1, 4)], "rule")
+    assert choose(PATHS, KG_PATHS, only, 1.0) == Evidence((PATHS[0],), RULES[(1, 4)], "rule")
 
 
 def test_without_a_rule_path_the_reason_is_co_liking_through_the_heaviest_history_item() -> None:
     # through item 5: 1.0 + 0.3 = 1.3; through item 7: 0.5
-    evidence = choose_evidence(PATHS, KG_PATHS, {}, 0.5, colike)
+    evidence = choose(PATHS, KG_PATHS, {}, 0.5)
     assert evidence == Evidence((PATHS[3], PATHS[4]), None, "co-like")
 
 
 def test_without_rule_or_co_like_path_the_heaviest_path_and_without_paths_nothing() -> None:
-    assert choose_evidence(KG_PATHS, KG_PATHS, {}, 0.5, colike) == Evidence((PATHS[0],), None, "path")
-    assert choose_evidence([], [], RULES, 0.5, colike) == Evidence((), None, "none")
+    assert choose(KG_PATHS, KG_PATHS, {}, 0.5) == Evidence((PATHS[0],), None, "path")
+    assert choose([], [], RULES, 0.5) == Evidence((), None, "none")
 
 
 def test_top_k_masks_history_and_breaks_ties_by_lower_id() -> None:

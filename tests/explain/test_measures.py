@@ -11,7 +11,7 @@ from kgrec.data.dataset import RecDataset
 from kgrec.data.graph import CollaborativeKG
 from kgrec.explain.fidelity import path_pairs
 from kgrec.explain.measures import collaborative_share, is_named, named_coverage, told_measures, weight_share
-from kgrec.explain.paths import PathFinder
+from kgrec.explain.paths import FoundPaths, PathFinder
 from kgrec.explain.types import Explanation
 
 #: Edge weights of the drawn graph (both directions listed where a path uses them; every other edge 1.0).
@@ -57,7 +57,7 @@ def drawn() -> tuple[CollaborativeKG, PathFinder, dict[str, int]]:
 def told(user: int, item: int, rank: int, paths: list, index: int, reason: str) -> Explanation:
     """An explanation telling ``paths[index]``, with the share the explainer would store."""
     return Explanation(user, item, 1.0 / rank, rank, tuple(paths), index, reason=reason,
-                       told_share=weight_share([paths[index]], paths))
+                       told_share=weight_share([paths[index]], FoundPaths.of(paths)))
 
 
 def explanations(graph: CollaborativeKG, finder: PathFinder, node: dict[str, int]) -> dict[str, Explanation]:
@@ -108,11 +108,11 @@ def test_weight_share_of_the_told_path(drawn) -> None:
     graph, finder, node = drawn
     e = explanations(graph, finder, node)
     a, b = e["ea"].paths
-    assert weight_share([a], [a, b]) == pytest.approx(0.3 / 0.4)  # = 0.75
-    assert weight_share([b], [a, b]) == pytest.approx(0.1 / 0.4)  # = 0.25
-    assert weight_share([a, a], [a, b]) == pytest.approx(0.75)     # a told path listed twice counts once
-    assert weight_share([a, b], [a, b]) == pytest.approx(1.0)      # A and B share u1–i1: each path once
-    assert weight_share([a], [b]) == pytest.approx(0.75)           # the told path counts in the total
+    assert weight_share([a], FoundPaths.of([a, b])) == pytest.approx(0.3 / 0.4)  # = 0.75
+    assert weight_share([b], FoundPaths.of([a, b])) == pytest.approx(0.1 / 0.4)  # = 0.25
+    assert weight_share([a, a], FoundPaths.of([a, b])) == pytest.approx(0.75)     # a told path listed twice counts once
+    assert weight_share([a, b], FoundPaths.of([a, b])) == pytest.approx(1.0)      # A and B share u1–i1: each path once
+    assert weight_share([a], FoundPaths.of([b])) == pytest.approx(0.75)           # the told path counts in the total
     assert [e[k].told_share for k in ("ea", "eb", "ec")] == pytest.approx([0.75, 0.25, 1.0])
     assert e["ed"].told_share is None and e["ed"].reason == "none"
 

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from kgrec.cli.serve import is_loopback
 from tests.cli_runner import kgrec
-from tests.serve.conftest import TOKEN, Server, a_user, free_port
+from kgrec.serve.workers import MIN_LIFETIME_S
+from tests.serve.conftest import TOKEN, Server, a_user, free_port, start_server
 
 
 def refused(result: subprocess.CompletedProcess[str]) -> str:
@@ -54,6 +58,37 @@ def test_two_workers_answer_identically(guarded: Server, server: Server, run: Pa
         assert answers == expected, f"round {round_}"
     started = set(re.findall(r"Started server process \[(\d+)\]", guarded.log.read_text()))
     assert len(started) == 2, guarded.log.read_text()
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads the processes in /proc (Linux)")
+def test_the_workers_are_forks_of_the_loaded_process_and_a_dead_one_is_replaced(run: Path) -> None:
+    """Forked (same command line as the parent: nothing spawned loads the run again); a worker killed after
+    its first seconds is replaced and the service keeps answering."""
+    server = start_server(run, "--workers", "2")
+    try:
+        workers = wait_for_workers(server, 2)
+        parent_command = Path(f"/proc/{server.process.pid}/cmdline").read_bytes()
+        for pid in workers:
+            assert Path(f"/proc/{pid}/cmdline").read_bytes() == parent_command
+            assert int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]) == server.process.pid
+        time.sleep(MIN_LIFETIME_S)  # younger workers that die stop the service instead
+        os.kill(workers[0], signal.SIGKILL)
+        replaced = wait_for_workers(server, 3)
+        assert workers[0] in replaced and len(set(replaced)) == 3
+        assert all(server.get("/health").status_code == 200 for _ in range(6))
+    finally:
+        server.stop()
+
+
+def wait_for_workers(server: Server, count: int, timeout: float = 60) -> list[int]:
+    """The pids of the first ``count`` workers the server's log says started."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        started = [int(pid) for pid in re.findall(r"Started server process \[(\d+)\]", server.log.read_text())]
+        if len(started) >= count:
+            return started
+        time.sleep(0.1)
+    pytest.fail(f"fewer than {count} workers started:\n{server.log.read_text()}")
 
 
 # ---- refusals -----------------------------------------------------------------------------------------

@@ -10,7 +10,9 @@ are web addresses, not resources, are not readable entities (:func:`is_readable_
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 import numpy as np
@@ -82,6 +84,12 @@ def is_readable_resource(uri: str) -> bool:
     if is_blank_node(uri):
         return False
     return uri.startswith(RESOURCE_PREFIXES) or "://" not in uri
+
+
+def per_value(series: pd.Series, function: Callable[[str], Any]) -> pd.Series:
+    """``series.map(function)``, calling ``function`` once per distinct value (a KG file repeats its
+    entities on many lines)."""
+    return series.map({value: function(value) for value in pd.unique(series)})
 
 
 def relation_name(relation: str) -> str:

@@ -30,7 +30,7 @@ import pandas as pd
 
 from kgrec.data.dataset import RecDataset
 from kgrec.data.formats.common import int_ids, keep_positives, require_single_entity
-from kgrec.data.formats.dbpedia import display_names, is_blank_node, is_readable_resource, resource_name
+from kgrec.data.formats.dbpedia import display_names, is_blank_node, is_readable_resource, per_value, resource_name
 from kgrec.data.options import DataConfig
 from kgrec.data.readers import LINE_COLUMN, parse_floats, read_table, require_nonempty
 from kgrec.errors import DatasetError
@@ -82,17 +82,17 @@ def read_graph(path: Path, relation: str) -> tuple[pd.DataFrame, dict[str, int]]
     frame = read_table(path, ["head", "tail"], sep=" ", expected="2 space-separated columns (head_uri, tail_uri)")
     require_nonempty(frame, ["head", "tail"], path)
     heads, tails = frame["head"].str.strip(), frame["tail"].str.strip()
-    readable_head = heads.map(is_readable_resource).to_numpy(dtype=bool)
-    readable_tail = tails.map(is_readable_resource).to_numpy(dtype=bool)
+    readable_head = per_value(heads, is_readable_resource).to_numpy(dtype=bool)
+    readable_tail = per_value(tails, is_readable_resource).to_numpy(dtype=bool)
     keep = readable_head & readable_tail
     dropped = {"blank_node": 0, "web_address": 0}
     for uri in np.where(~readable_head, heads, tails)[~keep]:
         dropped[unreadable_reason(str(uri))] += 1
     kept = pd.DataFrame(
         {
-            "head": heads[keep].map(resource_name),
+            "head": per_value(heads[keep], resource_name),
             "relation": relation,
-            "tail": tails[keep].map(resource_name),
+            "tail": per_value(tails[keep], resource_name),
             LINE_COLUMN: frame[LINE_COLUMN][keep],
         }
     )
