@@ -59,6 +59,7 @@ LOCAL_IMPORTS: dict[tuple[str, str], str] = {
     ("kgrec.cli.explain", "kgrec.explain.render"): "torch",
     ("kgrec.cli.explain", "kgrec.explain.compare"): "torch",
     ("kgrec.cli.explain", "kgrec.explain.evaluate"): "torch",
+    ("kgrec.cli.explain", "kgrec.run.export"): "torch",
     ("kgrec.cli.explain", "kgrec.report"): "matplotlib",
     ("kgrec.cli.inspect", "kgrec.explain.association"): "torch",
     ("kgrec.cli.inspect", "kgrec.report"): "matplotlib",

@@ -21,11 +21,16 @@ def register(commands: argparse._SubParsersAction) -> None:
     """Add the explanation commands."""
     recommend = commands.add_parser("recommend", help="top-k recommendations of a user, optionally explained")
     recommend.add_argument("run", type=Path, metavar="RUN")
-    recommend.add_argument("--user", required=True, help="raw user id or name")
+    who = recommend.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", help="raw user id or name")
+    who.add_argument("--all-users", action="store_true", help="every user's list, one JSON line each, to --out "
+                     "(.jsonl, or .parquet with pyarrow); resumes an interrupted job")
     recommend.add_argument("-k", type=int, default=10, help="list length (default 10)")
     recommend.add_argument("--explain", action="store_true", help="add paths, rule and sentence")
-    recommend.add_argument("--format", choices=["text", "json", "html"], default="text")
-    recommend.add_argument("--out", type=Path, help="file for json/html (html default: RUN/explanations/user-<id>.html)")
+    recommend.add_argument("--format", choices=["text", "json", "html"], default=None, help="output of --user (default text)")
+    recommend.add_argument("--out", type=Path, help="file for json/html (html default: RUN/explanations/user-<id>.html); "
+                           "with --all-users the .jsonl or .parquet file")
+    recommend.add_argument("--workers", type=int, default=1, help="with --all-users: processes (default 1)")
     recommend.set_defaults(handler=run_recommend)
 
     paths = commands.add_parser("paths", help="every path from a user to an item, with the model's weights")
@@ -68,6 +73,12 @@ def load_recommender(run: Path) -> Recommender:
 
 def run_recommend(args: argparse.Namespace) -> None:
     check_positive("-k", args.k)
+    if args.all_users:
+        run_recommend_all(args)
+        return
+    if args.workers != 1:
+        raise ConfigError("--workers is an option of --all-users")
+    args.format = args.format or "text"
     rec = load_recommender(args.run)
     from kgrec.explain.render import explanations_html, recommendations_document  # torch: after the run loads
 
@@ -97,6 +108,23 @@ def run_recommend(args: argparse.Namespace) -> None:
         print(f"{e.rank:>3}. {name}  (score {e.score:.4g})")
         if args.explain:
             print(f"     {e.text}")
+
+
+def run_recommend_all(args: argparse.Namespace) -> None:
+    """``--all-users``: every user's list to ``--out`` (:mod:`kgrec.run.export`)."""
+    check_positive("--workers", args.workers)
+    if args.out is None:
+        raise ConfigError("--all-users needs --out FILE (.jsonl, or .parquet with pyarrow)")
+    if args.format not in (None, "json"):
+        raise ConfigError(f"--all-users writes JSON lines or Parquet (by the --out suffix), not --format {args.format}")
+    from kgrec.run.export import check_output, export_all  # torch: after the options are checked
+
+    check_output(args.out)
+    rec = load_recommender(args.run)
+    summary = export_all(rec, args.out, args.k, args.explain, args.workers, meta_run=str(args.run))
+    resumed = f", {summary.resumed} from an interrupted job" if summary.resumed else ""
+    print(f"{summary.users} users{resumed} in {summary.seconds:.1f} s", file=sys.stderr)
+    print(summary.out)
 
 
 def run_paths(args: argparse.Namespace) -> None:

@@ -15,7 +15,7 @@ from kgrec.errors import ConfigError
 
 #: What a token may be: 8 or more printable ASCII characters without spaces (it travels in an HTTP header).
 TOKEN = re.compile(r"[!-~]{8,}")
-REQUIRED = ("fastapi", "uvicorn", "prometheus_client", "orjson")
+REQUIRED = ("fastapi", "uvicorn", "prometheus_client")
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -298,6 +298,8 @@ class PathFinder:
                 )
             )
         nodes, rels, weight, target, lengths = (np.concatenate(columns) for columns in zip(*parts))
+        kept = _top_per_target(target, weight, k, len(targets))  # the top k over all lengths, ties kept
+        nodes, rels, weight, target, lengths = nodes[kept], rels[kept], weight[kept], target[kept], lengths[kept]
         order = np.lexsort((*rels.T[::-1], *nodes.T[::-1], lengths, -weight, target))
         sorted_target = target[order]
         first = np.flatnonzero(np.r_[True, sorted_target[1:] != sorted_target[:-1]])
