@@ -138,8 +138,9 @@ class Explainer:
     """Turns (user, recommended items) into :class:`Explanation` objects with paths, rule and sentence.
 
     ``finder`` enumerates all paths (the share's denominator, the paths shown); ``rule_finder`` only the
-    knowledge-graph paths a rule can describe (no other user, ≤ ``rule_max_len`` + 1 edges), so a rule
-    path is found however many co-like paths outweigh it; ``rules`` are the tellable rules by pattern.
+    knowledge-graph paths a tellable rule can describe (no other user, ≤ ``rule_max_len`` + 1 edges, only
+    relations of tellable rules), so a rule path is found however many co-like paths, or paths of
+    relations no tellable rule has, outweigh it; ``rules`` are the tellable rules by pattern.
     """
 
     graph: CollaborativeKG
@@ -152,9 +153,11 @@ class Explainer:
     @classmethod
     def build(cls, model: RankingModel, graph: CollaborativeKG, rules: RuleSet, phrases: PhraseTable, config: ExplainConfig) -> Explainer:
         weight = model_edge_weights(model, graph)
+        tellable = rules.tellable(config.min_support, config.min_lift)
         finder = PathFinder(graph, weight, config.max_len, config.max_paths, config.collaborative)
-        rule_finder = PathFinder(graph, weight, max(2, min(config.max_len, config.rule_max_len + 1)), config.max_paths, collaborative=False)
-        return cls(graph, finder, rule_finder, rules.tellable(config.min_support, config.min_lift), phrases, config)
+        rule_finder = PathFinder(graph, weight, max(2, min(config.max_len, config.rule_max_len + 1)), config.max_paths,
+                                 collaborative=False, relations={r for pattern in tellable for r in pattern})
+        return cls(graph, finder, rule_finder, tellable, phrases, config)
 
     def explain_items(self, user: int, items: Sequence[int], scores: Sequence[float], ranks: Sequence[int], max_len: int | None = None) -> list[Explanation]:
         """Explanations of ``items`` (with their scores and 1-based ranks) for ``user``."""

@@ -36,7 +36,7 @@ and heavy users, where walks through other users explode.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -151,7 +151,8 @@ class PathFinder:
 
     ``edge_weight`` is aligned with ``graph.data.edge_index``'s columns (e.g. the model's propagation
     weights); None uses LightGCN's normalisation ``1/sqrt(deg(src)·deg(dst))`` with degrees over all CKG
-    edges — the model's weights without attention.
+    edges — the model's weights without attention. With ``relations`` only the edges of those relation ids
+    and the interactions are walked (the weights stay the whole graph's).
     """
 
     def __init__(
@@ -161,6 +162,7 @@ class PathFinder:
         max_len: int = 4,
         max_paths: int = 200,
         collaborative: bool = True,
+        relations: Collection[int] | None = None,
     ) -> None:
         self.graph = graph
         self.max_len = self._check_len(max_len)
@@ -182,6 +184,9 @@ class PathFinder:
             if len(weight) != len(src):
                 raise ValueError(f"edge_weight has {len(weight)} values for the graph's {len(src)} edges")
         self.edge_weight = weight
+        if relations is not None:
+            walked = graph.is_interact(rel) | np.isin(rel, list(relations))
+            src, dst, rel, weight = src[walked], dst[walked], rel[walked], weight[walked]
         self._src, self._dst, self._rel = src, dst, rel
         # out-edges by source and in-edges by target, as CSR arrays (stable: CKG order within a node)
         out = np.argsort(src, kind="stable")

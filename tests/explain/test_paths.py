@@ -132,6 +132,18 @@ def test_max_paths_keeps_the_heaviest(graph: CollaborativeKG) -> None:
     assert [p.nodes for p in PathFinder(graph, explicit_weights(graph), max_paths=1).paths(U1, I2)] == [(0, 2, 3)]
 
 
+def test_a_finder_of_some_relations_walks_only_them_and_the_interactions(graph: CollaborativeKG) -> None:
+    directed = PathFinder(graph, explicit_weights(graph), relations={DIRECTED_BY, DIRECTED_BY_INV})
+    # to i2: only the shared director (similar_to is not walked), with the whole graph's weights 1.0 · 1.0 · 0.5
+    assert [(p.nodes, p.weight) for p in directed.paths(U1, I2)] == [((0, 2, 6, 3), 0.5)]
+    # to i3: every path but the collaborative one needs similar_to
+    assert {(p.nodes, p.relations) for p in directed.paths(U1, I3)} == {((0, 2, 1, 4), (INTERACT, INTERACT_INV, INTERACT))}
+    # with the top-1 cap, the lighter director path is found once the heavier similar_to path is not walked
+    assert [p.nodes for p in PathFinder(graph, explicit_weights(graph), max_paths=1).paths(U1, I2)] == [(0, 2, 3)]
+    assert [p.nodes for p in PathFinder(graph, explicit_weights(graph), max_paths=1,
+                                        relations={DIRECTED_BY, DIRECTED_BY_INV}).paths(U1, I2)] == [(0, 2, 6, 3)]
+
+
 def test_non_collaborative_paths_avoid_other_users(graph: CollaborativeKG) -> None:
     finder = PathFinder(graph, explicit_weights(graph), collaborative=False)
     assert as_set(finder.paths(U1, I2)) == {p for p in U1_I2 if U2 not in p[0]}
