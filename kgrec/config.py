@@ -72,6 +72,8 @@ LOSSES = ("bpr", "softmax")
 METRIC_NAMES = ("recall", "ndcg", "precision", "hit", "mrr")
 METRIC = Allowed(pattern=rf"({'|'.join(METRIC_NAMES)})@[1-9][0-9]*", what=f"one of {', '.join(METRIC_NAMES)} at a K, such as ndcg@20")
 DEVICE = Allowed(pattern=r"cpu|mps|(cuda|xpu)(:[0-9]+)?", what="cpu, cuda, cuda:N, mps or xpu")
+SAMPLINGS = ("full", "neighbor")
+FANOUT = Allowed(low=-1, what="-1 (every neighbour) or at least 1")  # 0 is refused in TrainConfig.__post_init__
 
 
 @dataclass(frozen=True)
@@ -85,12 +87,17 @@ class TrainConfig:
     ``eval_every`` epochs and early stopping on ``metric`` after ``patience`` epochs without a better one,
     threads and device. ``deterministic`` (default on) uses PyTorch's deterministic kernels, so that a rerun
     is bit-identical on the CPU at any fixed thread count and on a GPU (see docs/RELIABILITY.md); off
-    allows the atomic-add ones."""
+    allows the atomic-add ones. ``sampling``: ``full`` propagates every step over the whole graph;
+    ``neighbor`` (kgrec only) over the sampled neighbourhood of the batch's users and items, with at most
+    ``fanout[l]`` in-edges per node at hop l (one value per model layer, -1 = all of them; see
+    :mod:`kgrec.training.neighbors`)."""
 
     epochs: int = checked(500, at_least(0))
     batch_size: int = checked(2048, at_least(1))
     negatives: int = checked(64, at_least(1))
     loss: str = checked("softmax", one_of(*LOSSES))
+    sampling: str = checked("full", one_of(*SAMPLINGS))
+    fanout: tuple[int, ...] = checked((10, 10, 10, 10), FANOUT)
     lr: float = checked(0.005, above(0))
     lr_cosine_epochs: int = checked(400, at_least(0))
     eval_every: int = checked(1, at_least(1))
@@ -103,6 +110,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_fields(self)
+        if 0 in self.fanout:
+            raise ConfigError(f"fanout: expected values that are each {FANOUT.describe()}, got {brief_repr(list(self.fanout))}")
 
 
 @dataclass(frozen=True)
@@ -341,6 +350,7 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         require_computed_metric(self.train, self.eval)
+        require_sampling_fits(self.train, self.model)
 
 
 def require_computed_metric(train: TrainConfig, evaluation: EvalConfig) -> None:
@@ -350,6 +360,22 @@ def require_computed_metric(train: TrainConfig, evaluation: EvalConfig) -> None:
         raise ConfigError(
             f"train.metric: {train.metric} is not computed; eval.ks is {list(evaluation.ks)}: "
             f"use a K of eval.ks, such as {name}@{evaluation.ks[-1]}"
+        )
+
+
+def require_sampling_fits(train: TrainConfig, model: ModelConfig) -> None:
+    """``train.sampling = "neighbor"`` needs the kgrec model with at least one layer and one ``train.fanout``
+    value per layer (with ``full`` the fan-outs are not read)."""
+    if train.sampling != "neighbor":
+        return
+    if model.model != "kgrec":
+        raise ConfigError(f"train.sampling: neighbor applies to the kgrec model only, not to {model.model}; use train.sampling=full")
+    if model.layers == 0:
+        raise ConfigError("train.sampling: neighbor needs model.layers of at least 1 (there is nothing to sample); use train.sampling=full")
+    if len(train.fanout) != model.layers:
+        raise ConfigError(
+            f"train.fanout: {list(train.fanout)} has {len(train.fanout)} value{'s' if len(train.fanout) > 1 else ''} "
+            f"and model.layers is {model.layers}: give one fan-out per layer, such as {[10] * model.layers}"
         )
 
 

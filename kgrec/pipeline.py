@@ -70,8 +70,12 @@ def is_baseline(name: str) -> bool:
 
 def variant_overrides(config: RunConfig, name: str) -> list[str]:
     """The ``section.key=value`` overrides that turn the main config into variant ``name``: the variant's
-    own, then ``pipeline.baseline_set`` for a baseline."""
-    return [*VARIANTS[name][1], *((config.pipeline.baseline_set or ()) if is_baseline(name) else ())]
+    own, then ``pipeline.baseline_set`` for a baseline (which propagates over the full graph: neighbour
+    sampling is kgrec's)."""
+    if not is_baseline(name):
+        return list(VARIANTS[name][1])
+    full = ["train.sampling=full"] if config.train.sampling != "full" else []
+    return [*VARIANTS[name][1], *full, *(config.pipeline.baseline_set or ())]
 
 
 def model_label(model: str) -> str:

@@ -115,7 +115,7 @@ def measure(dataset_name: str, scale: int, mode: str, epochs: int, max_steps: in
         model = build_model(prepared.graph, config.model)
         trainer = Trainer(model, prepared.split, dataset.n_items, config.train, config.eval, None,
                           item_popularity(prepared.graph), progress=False)
-        trainer.train_epoch()  # warm-up (first-use allocations, the epoch's attention)
+        _steps(trainer, 1)  # warm-up: first-use allocations and structures
         started = time.perf_counter()
         if capped:
             seconds = _steps(trainer, max_steps) * steps_per_epoch / max_steps
@@ -144,19 +144,11 @@ def measure(dataset_name: str, scale: int, mode: str, epochs: int, max_steps: in
 
 
 def _steps(trainer: Any, steps: int) -> float:
-    """Seconds of ``steps`` training batches (the first ``steps`` of an epoch), as ``train_epoch`` runs them."""
-    import torch
-
-    model, config = trainer.model, trainer.config
-    model.train()
-    batches = trainer.sampler.epoch(trainer.split.train, config.batch_size, config.negatives)
+    """Seconds of the first ``steps`` training batches of an epoch (their negatives drawn before the clock)."""
+    config = trainer.config
+    batches = trainer.sampler.epoch(trainer.split.train, config.batch_size, config.negatives)[:steps]
     started = time.perf_counter()
-    for users, positives, negatives in list(batches)[:steps]:
-        as_tensor = lambda a: torch.as_tensor(a, device=trainer.device)  # noqa: E731
-        loss, _ = model.loss(as_tensor(users), as_tensor(positives), as_tensor(negatives), trainer.objective)
-        trainer.optimizer.zero_grad()
-        loss.backward()
-        trainer.optimizer.step()
+    trainer.train_batches(batches)
     return time.perf_counter() - started
 
 
@@ -195,7 +187,7 @@ def main() -> None:
     parser.add_argument("--scales", default="1,10,100")
     parser.add_argument("--modes", default="full,neighbor")
     parser.add_argument("--batch", choices=["scaled", "fixed"], default="scaled", help="train.batch_size times the scale, or as configured")
-    parser.add_argument("--epochs", type=int, default=2, help="timed epochs after one warm-up epoch")
+    parser.add_argument("--epochs", type=int, default=2, help="timed epochs (after one warm-up step)")
     parser.add_argument("--max-steps", type=int, default=40, help="batches timed when an epoch has more")
     parser.add_argument("--eval-users", type=int, default=2000)
     parser.add_argument("--fanout", help="neighbour mode's fan-out per layer, comma-separated (default: the config's)")

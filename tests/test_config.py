@@ -197,6 +197,12 @@ def test_a_value_outside_a_fields_type_choices_or_range_is_refused_by_name(case:
         (lambda: DataConfig(name=""), "name: expected a non-empty string, got ''"),
         (lambda: PipelineConfig(baseline_set=("l2=1",)), "baseline_set: expected values that are each section.key=value overrides"),
         (lambda: RunConfig(eval=EvalConfig(ks=(5,))), "train.metric: ndcg@20 is not computed; eval.ks is [5]"),
+        (lambda: TrainConfig(sampling="layer"), "sampling: expected one of full, neighbor, got 'layer'"),
+        (lambda: TrainConfig(fanout=(10, -2)), "fanout: expected values that are each -1 (every neighbour) or at least 1"),
+        (lambda: TrainConfig(fanout=(10, 0)), "fanout: expected values that are each -1 (every neighbour) or at least 1, got [10, 0]"),
+        (lambda: RunConfig(train=TrainConfig(sampling="neighbor", fanout=(5,))), "train.fanout: [5] has 1 value and model.layers is 4: give one fan-out per layer, such as [10, 10, 10, 10]"),
+        (lambda: RunConfig(model=ModelConfig(model="pop"), train=TrainConfig(sampling="neighbor")),
+         "train.sampling: neighbor applies to the kgrec model only, not to pop; use train.sampling=full"),
     ],
 )
 def test_refusals_say_what_is_allowed(config: typing.Callable[[], object], message: str) -> None:

@@ -105,13 +105,7 @@ class RankingModel(nn.Module):
         user_rows = user_emb.index_select(0, users)  # index_select: its gradient needs no sort in deterministic mode
         positive_rows = item_emb.index_select(0, positives)  # before the negatives: gradients sum in the usual order
         negative_rows = item_emb.index_select(0, negatives.reshape(-1)).view(len(users), -1, user_rows.size(-1))
-        positive = (user_rows * positive_rows).sum(-1, keepdim=True)  # [B, 1]
-        negative = (user_rows.unsqueeze(1) * negative_rows).sum(-1)  # [B, m]
-        if objective.loss == "softmax":
-            logits = torch.cat([positive, negative], dim=1)
-            ranking = F.cross_entropy(logits, torch.zeros(len(users), dtype=torch.long, device=user_rows.device))
-        else:
-            ranking = -F.logsigmoid(positive - negative).mean()
+        ranking = ranking_term(user_rows, positive_rows, negative_rows, objective)
         reg = self.squared_ego_norm(users, torch.cat([positives, negatives.reshape(-1)])) / (2 * len(users))
         total = ranking + self.l2 * reg
         return total, {objective.loss: float(ranking.detach()), "l2": float(reg.detach())}
@@ -120,3 +114,14 @@ class RankingModel(nn.Module):
         """The sum of squared L2 norms of :meth:`ego_embeddings` (a row counts once per occurrence)."""
         egos = self.ego_embeddings(users, items)
         return sum((e * e).sum() for e in egos) if egos else torch.zeros((), device=users.device)
+
+
+def ranking_term(user_rows: Tensor, positive_rows: Tensor, negative_rows: Tensor, objective: Objective = BPR) -> Tensor:
+    """The ranking loss of ``objective`` for a batch's user rows [B, d], positive rows [B, d] and negative rows
+    [B, m, d] (without the L2 penalty)."""
+    positive = (user_rows * positive_rows).sum(-1, keepdim=True)  # [B, 1]
+    negative = (user_rows.unsqueeze(1) * negative_rows).sum(-1)  # [B, m]
+    if objective.loss == "softmax":
+        logits = torch.cat([positive, negative], dim=1)
+        return F.cross_entropy(logits, torch.zeros(len(user_rows), dtype=torch.long, device=user_rows.device))
+    return -F.logsigmoid(positive - negative).mean()

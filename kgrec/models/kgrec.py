@@ -12,10 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch_geometric.sampler import SamplerOutput
 
 from kgrec.config import ModelConfig
 from kgrec.data.graph import CollaborativeKG
-from kgrec.models.base import BPR, Objective, RankingModel
+from kgrec.models.base import BPR, Objective, RankingModel, ranking_term
 from kgrec.models.layers import KnowledgeAttentionConv, TransHAttention, edge_weights
 from kgrec.models.sparse import AdjacencyPattern
 from kgrec.models.transh import TransH, bern_corrupt, bern_probabilities
@@ -23,10 +24,12 @@ from kgrec.models.transh import TransH, bern_corrupt, bern_probabilities
 
 @dataclass(frozen=True)
 class _GraphStructures:
-    """What the model precomputes once for its edge list: the sparse pattern and the attention's pairs."""
+    """What the model precomputes once for its edge list: the sparse pattern, the attention's pairs and each
+    node's number of in-edges (for sampled training)."""
 
     adjacency: AdjacencyPattern
     attention: TransHAttention
+    in_degree: Tensor
 
 
 class KGRec(RankingModel):
@@ -117,14 +120,15 @@ class KGRec(RankingModel):
             edge_weight = edge_weight * edge_mask
         return _mean(self._layer_outputs(edge_index, edge_weight, edge_mask is not None))
 
-    def _layer_outputs(self, edge_index: Tensor, edge_weight: Tensor, per_edge: bool = False) -> list[Tensor]:
-        """Layer 0 (the embeddings) and every layer's output."""
+    def _layer_outputs(self, edge_index: Tensor, edge_weight: Tensor, per_edge: bool = False, x: Tensor | None = None) -> list[Tensor]:
+        """Layer 0 (the embeddings; ``x``: the rows of a subgraph's nodes, which ``edge_index`` then numbers
+        0 … n − 1) and every layer's output."""
+        x = self.node_emb.weight if x is None else x
         if edge_weight.requires_grad or per_edge:  # per-edge gradients or masks
             graph, weight = edge_index, edge_weight
         else:
-            pattern = self._own_graph().adjacency if edge_index is self.edge_index else AdjacencyPattern(edge_index, self.num_nodes)
+            pattern = self._own_graph().adjacency if edge_index is self.edge_index else AdjacencyPattern(edge_index, x.size(0))
             graph, weight = pattern.weighted(edge_weight), None
-        x = self.node_emb.weight
         layers = [x]
         for conv in self.convs:
             x = conv(x, graph, weight)
@@ -136,7 +140,8 @@ class KGRec(RankingModel):
         the model moves to another device): every training step propagates over it."""
         if self._structures_of is not self.edge_index:
             self._structures = _GraphStructures(
-                AdjacencyPattern(self.edge_index, self.num_nodes), TransHAttention(self.edge_index, self.edge_type, self.num_nodes)
+                AdjacencyPattern(self.edge_index, self.num_nodes), TransHAttention(self.edge_index, self.edge_type, self.num_nodes),
+                torch.bincount(self.edge_index[1], minlength=self.num_nodes),
             )
             self._structures_of = self.edge_index
         return self._structures
@@ -174,12 +179,59 @@ class KGRec(RankingModel):
         return self.kge.loss(head, rel, tail, neg_head, neg_tail)
 
     def loss(self, users: Tensor, positives: Tensor, negatives: Tensor, objective: Objective = BPR) -> tuple[Tensor, dict[str, float]]:
-        total, parts = super().loss(users, positives, negatives, objective)
+        return self._with_kg_loss(*super().loss(users, positives, negatives, objective))
+
+    def _with_kg_loss(self, total: Tensor, parts: dict[str, float]) -> tuple[Tensor, dict[str, float]]:
+        """The loss plus λ_kg · the TransH loss of a batch of triples (when the config has it)."""
         if self.config.lambda_kg > 0 and self.config.use_kg and self.kg_triples.size(1):
             kg = self.kg_loss(self.config.kg_batch_size)
             total = total + self.config.lambda_kg * kg
             parts["kg"] = float(kg.detach())
         return total, parts
+
+    # ---- mini-batch training over a sampled neighbourhood (train.sampling = "neighbor") --------------------
+    def batch_nodes(self, users: Tensor, positives: Tensor, negatives: Tensor) -> Tensor:
+        """The CKG nodes of a training batch, sorted and distinct: its users, positive and negative items."""
+        return torch.unique(torch.cat([users, positives + self.n_users, negatives.reshape(-1) + self.n_users]))
+
+    def propagate_sample(self, sample: SamplerOutput) -> Tensor:
+        """Representations [n, d] of the sampled nodes ``sample.node``: the mean of L layers propagated over
+        the sampled edges only, each carrying its propagation weight in the full graph
+        (:meth:`training_edge_weight`) times deg(i) / s(i) for a target i with deg(i) in-edges of which s(i)
+        were sampled — each edge's inverse inclusion probability under uniform sampling, so the sampled
+        message is an unbiased estimate of the full one, and exactly it where all were kept.
+
+        A node's representation is exact when the sample holds its whole L-hop in-neighbourhood (a seed of
+        a sample with unlimited fan-outs). The weights are computed on the full edge list, as for full
+        propagation, so the model trained is the one evaluation propagates: with ``attention_refresh =
+        "epoch"`` once per epoch (O(E), cheap next to an epoch of steps), with ``"step"`` at every step.
+        """
+        device = self.edge_index.device
+        node, row, col = sample.node.to(device), sample.row.to(device), sample.col.to(device)
+        in_degree = self._own_graph().in_degree.index_select(0, node.index_select(0, col))
+        sampled = torch.bincount(col, minlength=node.numel()).index_select(0, col)
+        weight = self.training_edge_weight().index_select(0, sample.edge.to(device)) * (in_degree / sampled)
+        return _mean(self._layer_outputs(torch.stack([row, col]), weight, x=self.node_emb.weight.index_select(0, node)))
+
+    def sampled_loss(self, users: Tensor, positives: Tensor, negatives: Tensor, sample: SamplerOutput,
+                     objective: Objective = BPR) -> tuple[Tensor, dict[str, float]]:
+        """:meth:`loss` with the propagation over ``sample`` only: a sample whose first nodes are
+        :meth:`batch_nodes` (the seeds), as :class:`kgrec.training.neighbors.NeighborSampler` draws it.
+        The ranking loss, λ₂ · L2 of the batch's layer-0 rows and the TransH loss are those of :meth:`loss`."""
+        seeds = self.batch_nodes(users, positives, negatives)
+        if not torch.equal(sample.node[: seeds.numel()].to(seeds.device), seeds):
+            raise ValueError("sampled_loss: the sample's first nodes must be the batch's nodes (batch_nodes)")
+        final = self.propagate_sample(sample)
+        user_ids, positive_ids = torch.searchsorted(seeds, users), torch.searchsorted(seeds, positives + self.n_users)
+        negative_ids = torch.searchsorted(seeds, negatives.reshape(-1) + self.n_users)
+        user_rows, positive_rows = final.index_select(0, user_ids), final.index_select(0, positive_ids)
+        negative_rows = final.index_select(0, negative_ids).view(len(users), -1, final.size(-1))
+        ranking = ranking_term(user_rows, positive_rows, negative_rows, objective)
+        counts = torch.bincount(torch.cat([user_ids, positive_ids, negative_ids]), minlength=seeds.numel())
+        ego = self.node_emb.weight.index_select(0, seeds)
+        reg = counts.to(ego.dtype) @ (ego * ego).sum(dim=-1) / (2 * len(users))
+        total = ranking + self.l2 * reg
+        return self._with_kg_loss(total, {objective.loss: float(ranking.detach()), "l2": float(reg.detach())})
 
 
 def _mean(tensors: Sequence[Tensor]) -> Tensor:

@@ -12,6 +12,7 @@ import math
 import os
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -30,6 +31,7 @@ from kgrec.errors import RunError
 from kgrec.evaluation.ranking import evaluate_ranking
 from kgrec.models.base import Objective, RankingModel
 from kgrec.training.checkpoint import checkpoint_entry, first_sentence, load_weights, read_checkpoint
+from kgrec.training.neighbors import neighbor_sampler, sampled_loss
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,9 @@ class TrainResult:
 class Trainer:
     """Trains ``model`` on ``split.train`` and early-stops on ``config.metric`` of ``split.valid``.
 
+    ``config.sampling = "neighbor"`` propagates each step over the batch's sampled neighbourhood only
+    (:mod:`kgrec.training.neighbors`); validation always ranks with the full graph.
+
     With a ``run_dir`` it writes ``model.pt`` (weights of the best validation epoch), ``last.pt`` (all
     state needed to resume: weights, optimiser, RNGs, history), ``history.csv`` and ``curves.png``.
     """
@@ -120,6 +125,7 @@ class Trainer:
         seed_everything(config.seed)
         self.model.to(self.device)
         self.sampler = NegativeSampler(split.train, n_items, config.seed)
+        self.neighbors = neighbor_sampler(model, config) if config.sampling == "neighbor" else None
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr) if model.trainable else None
         self.scheduler = None if self.optimizer is None else learning_rate_schedule(self.optimizer, config)
         self.objective = Objective(config.loss)
@@ -139,12 +145,19 @@ class Trainer:
     # ---- training ----------------------------------------------------------------------------------------
     def train_epoch(self) -> dict[str, float]:
         """One pass over the training pairs; mean losses."""
+        return self.train_batches(self.sampler.epoch(self.split.train, self.config.batch_size, self.config.negatives))
+
+    def train_batches(self, batches: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, float]:
+        """One optimiser step per (users, positives, negatives) batch, in training mode; mean losses."""
         self.model.train()
         totals: dict[str, float] = {}
-        batches = self.sampler.epoch(self.split.train, self.config.batch_size, self.config.negatives)
         for users, positives, negatives in batches:
             as_tensor = lambda a: torch.as_tensor(a, device=self.device)  # noqa: E731
-            loss, parts = self.model.loss(as_tensor(users), as_tensor(positives), as_tensor(negatives), self.objective)
+            batch = (as_tensor(users), as_tensor(positives), as_tensor(negatives))
+            if self.neighbors is None:
+                loss, parts = self.model.loss(*batch, self.objective)
+            else:
+                loss, parts = sampled_loss(self.model, self.neighbors, *batch, self.objective)
             self.optimizer.zero_grad()
             loss.backward()
             self.optimizer.step()
@@ -220,6 +233,8 @@ class Trainer:
             "torch_rng": torch.get_rng_state(),
             "result": self.result.__dict__,
         }
+        if self.neighbors is not None:
+            state["neighbor_rng"] = self.neighbors.generator.get_state()
         with atomic_path(self.run_dir / LAST) as tmp:
             torch.save(state, tmp)
         write_history(self.run_dir / "history.csv", self.result.history)
@@ -236,6 +251,8 @@ class Trainer:
                 self.scheduler.load_state_dict(state["scheduler"])
             self.sampler.rng.bit_generator.state = checkpoint_entry(state, "sampler_rng", dict, path)
             torch.set_rng_state(checkpoint_entry(state, "torch_rng", torch.Tensor, path))
+            if self.neighbors is not None and state.get("neighbor_rng") is not None:
+                self.neighbors.generator.set_state(checkpoint_entry(state, "neighbor_rng", torch.Tensor, path))
             self.result = TrainResult(**checkpoint_entry(state, "result", dict, path))
             self.start_epoch = int(checkpoint_entry(state, "epoch", int, path)) + 1
         except (KeyError, ValueError, TypeError, RuntimeError) as error:
