@@ -129,7 +129,7 @@ def choose_evidence(
         best = int(np.argmax(np.bincount(group, weights=positive.weight[rows])))
         return Evidence(_told(positive, rows[group == best]), None, "co-like")
     if len(positive):
-        return Evidence(_told(positive, np.arange(len(positive)))[:1], None, "path")
+        return Evidence(_told(positive, np.array([np.argmax(positive.weight)])), None, "path")  # the first heaviest
     return Evidence((), None, "none")
 
 
