@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import time
 from pathlib import Path
 
-from kgrec.cli.common import checked_run
+from kgrec.cli.common import check_positive, checked_run
 from kgrec.cli.tables import table
 from kgrec.config import RunConfig, load_run_config, with_overrides
 from kgrec.data.registry import dataset_reference
@@ -27,6 +28,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="e.g. train.epochs=5")
     train.add_argument("--out", type=Path, help="run directory (default ./runs/<dataset>-<model>-<time>/)")
     train.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
+    train.add_argument(
+        "--nproc", type=int, default=1, metavar="N",
+        help="data-parallel training in N local processes (default 1); under torchrun, give torchrun the counts instead",
+    )
     train.set_defaults(handler=run_train)
 
     evaluate = commands.add_parser("evaluate", help="evaluate a run directory on its test split")
@@ -53,6 +58,7 @@ def train_config(args: argparse.Namespace) -> RunConfig:
 
 
 def run_train(args: argparse.Namespace) -> None:
+    check_positive("--nproc", args.nproc)
     if args.resume and args.out is None:
         raise ConfigError("--resume needs --out RUN, the directory of the interrupted run")
     config = train_config(args)
@@ -60,7 +66,9 @@ def run_train(args: argparse.Namespace) -> None:
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = args.out or Path("runs") / f"{Path(config.data.name).name}-{config.model.model}-{stamp}"
-    metrics = train_run(config, out, resume=args.resume)
+    metrics = train_run(config, out, resume=args.resume, nproc=args.nproc)
+    if os.environ.get("RANK", "0") != "0":  # one of torchrun's processes, not the first: the first prints
+        return
     test = metrics["test"]
     print(table([[key, test[key]] for key in SHOWN if key in test], ["test metric", "value"]))
     print(f"best epoch {metrics['best_epoch']}, {metrics['seconds_to_best']} s to best, {metrics['peak_rss_mb']} MB peak RSS")

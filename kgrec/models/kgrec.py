@@ -16,7 +16,7 @@ from torch_geometric.sampler import SamplerOutput
 
 from kgrec.config import ModelConfig
 from kgrec.data.graph import CollaborativeKG
-from kgrec.models.base import BPR, Objective, RankingModel, ranking_term
+from kgrec.models.base import BPR, WHOLE, Objective, RankingModel, Shard, ranking_term, shard_weighted
 from kgrec.models.layers import KnowledgeAttentionConv, TransHAttention, edge_weights
 from kgrec.models.sparse import AdjacencyPattern
 from kgrec.models.transh import TransH, bern_corrupt, bern_probabilities
@@ -170,21 +170,25 @@ class KGRec(RankingModel):
         counts = torch.bincount(torch.cat([users, items + self.n_users]), minlength=weight.size(0)).to(weight.dtype)
         return counts @ (weight * weight).sum(dim=-1)
 
-    def kg_loss(self, batch_size: int, generator: torch.Generator | None = None) -> Tensor:
-        """TransH margin loss on ``batch_size`` random KG triples of the graph, with "bern" negatives."""
+    def kg_loss(self, batch_size: int, generator: torch.Generator | None = None, shard: Shard = WHOLE) -> Tensor:
+        """TransH margin loss on ``batch_size`` random KG triples of the graph, with "bern" negatives.
+
+        With a ``shard`` every process draws the same global batch of triples and negatives (the same
+        random stream) and computes its part of the loss (:meth:`TransH.loss`)."""
         n = self.kg_triples.size(1)
         pick = torch.randint(n, (min(batch_size, n),), generator=generator, device=self.kg_triples.device)
         head, rel, tail = self.kg_triples[:, pick]
         neg_head, neg_tail = bern_corrupt(head, rel, tail, self.num_nodes, self.bern, generator)
-        return self.kge.loss(head, rel, tail, neg_head, neg_tail)
+        return self.kge.loss(head, rel, tail, neg_head, neg_tail, shard)
 
-    def loss(self, users: Tensor, positives: Tensor, negatives: Tensor, objective: Objective = BPR) -> tuple[Tensor, dict[str, float]]:
-        return self._with_kg_loss(*super().loss(users, positives, negatives, objective))
+    def loss(self, users: Tensor, positives: Tensor, negatives: Tensor, objective: Objective = BPR,
+             shard: Shard = WHOLE) -> tuple[Tensor, dict[str, float]]:
+        return self._with_kg_loss(*super().loss(users, positives, negatives, objective, shard), shard)
 
-    def _with_kg_loss(self, total: Tensor, parts: dict[str, float]) -> tuple[Tensor, dict[str, float]]:
+    def _with_kg_loss(self, total: Tensor, parts: dict[str, float], shard: Shard = WHOLE) -> tuple[Tensor, dict[str, float]]:
         """The loss plus λ_kg · the TransH loss of a batch of triples (when the config has it)."""
         if self.config.lambda_kg > 0 and self.config.use_kg and self.kg_triples.size(1):
-            kg = self.kg_loss(self.config.kg_batch_size)
+            kg = self.kg_loss(self.config.kg_batch_size, shard=shard)
             total = total + self.config.lambda_kg * kg
             parts["kg"] = float(kg.detach())
         return total, parts
@@ -214,10 +218,16 @@ class KGRec(RankingModel):
         return _mean(self._layer_outputs(torch.stack([row, col]), weight, x=self.node_emb.weight.index_select(0, node)))
 
     def sampled_loss(self, users: Tensor, positives: Tensor, negatives: Tensor, sample: SamplerOutput,
-                     objective: Objective = BPR) -> tuple[Tensor, dict[str, float]]:
+                     objective: Objective = BPR, shard: Shard = WHOLE) -> tuple[Tensor, dict[str, float]]:
         """:meth:`loss` with the propagation over ``sample`` only: a sample whose first nodes are
         :meth:`batch_nodes` (the seeds), as :class:`kgrec.training.neighbors.NeighborSampler` draws it.
-        The ranking loss, λ₂ · L2 of the batch's layer-0 rows and the TransH loss are those of :meth:`loss`."""
+        The ranking loss, λ₂ · L2 of the batch's layer-0 rows and the TransH loss are those of :meth:`loss`.
+        With a ``shard`` the batch is the global one and ``sample`` that of this process's rows of it."""
+        total_rows = len(users)
+        users, positives, negatives = shard.take(users, positives, negatives)
+        if not len(users):  # a global batch with fewer rows than processes (see RankingModel.ranking_loss)
+            zero = sum((p.reshape(-1)[:0].sum() for p in self.convs.parameters()), self.node_emb.weight[:0].sum())
+            return self._with_kg_loss(zero, {objective.loss: 0.0, "l2": 0.0}, shard)
         seeds = self.batch_nodes(users, positives, negatives)
         if not torch.equal(sample.node[: seeds.numel()].to(seeds.device), seeds):
             raise ValueError("sampled_loss: the sample's first nodes must be the batch's nodes (batch_nodes)")
@@ -231,7 +241,8 @@ class KGRec(RankingModel):
         ego = self.node_emb.weight.index_select(0, seeds)
         reg = counts.to(ego.dtype) @ (ego * ego).sum(dim=-1) / (2 * len(users))
         total = ranking + self.l2 * reg
-        return self._with_kg_loss(total, {objective.loss: float(ranking.detach()), "l2": float(reg.detach())})
+        parts = {objective.loss: float(ranking.detach()), "l2": float(reg.detach())}
+        return self._with_kg_loss(*shard_weighted(total, parts, shard, len(users), total_rows), shard)
 
 
 def _mean(tensors: Sequence[Tensor]) -> Tensor:

@@ -12,6 +12,8 @@ from torch import Tensor
 from torch.nn import Embedding
 from torch_geometric.nn.kge import KGEModel
 
+from kgrec.models.base import WHOLE, Shard
+
 
 def transh_project(x: Tensor, w: Tensor) -> Tensor:
     r"""Project ``x`` onto the hyperplane with unit normal ``w``: :math:`x_\perp = x - (w^\top x)\, w`.
@@ -166,13 +168,16 @@ class TransH(KGEModel):
         rels = rel_type.unique()
         return self._constraint_penalty(self.node_emb(node_index.unique()), self.normals(rels), self.rel_emb(rels))
 
-    def _constraint_penalty(self, entities: Tensor, normals: Tensor, translations: Tensor) -> Tensor:
-        """The soft constraints on given rows of the tables (each entity and relation once)."""
-        entity = F.relu((entities * entities).sum(dim=-1) - 1.0).mean()
+    def _constraint_penalty(self, entities: Tensor, normals: Tensor, translations: Tensor, shard: Shard = WHOLE,
+                            totals: tuple[int, int] | None = None) -> Tensor:
+        """The soft constraints on given rows of the tables (each entity and relation once); with a ``shard``,
+        this process's part of their means over ``totals`` = (distinct entities, distinct relations)."""
+        n_entities, n_relations = (len(entities), len(normals)) if totals is None else totals
+        entity = shard.mean(F.relu((entities * entities).sum(dim=-1) - 1.0), n_entities)
         if not self.hyperplanes:
             return entity
         cos2 = (normals * translations).sum(dim=-1).pow(2) / (translations * translations).sum(dim=-1).clamp_min(1e-12)
-        return entity + F.relu(cos2 - self.epsilon**2).mean()
+        return entity + shard.mean(F.relu(cos2 - self.epsilon**2), n_relations)
 
     def loss(
         self,
@@ -181,6 +186,7 @@ class TransH(KGEModel):
         tail_index: Tensor,
         neg_head_index: Tensor | None = None,
         neg_tail_index: Tensor | None = None,
+        shard: Shard = WHOLE,
     ) -> Tensor:
         """Margin ranking loss (mean) + ``soft_constraint_weight`` × :meth:`soft_constraint` on the batch.
 
@@ -189,24 +195,42 @@ class TransH(KGEModel):
         The value is that of :meth:`forward` and :meth:`soft_constraint` on the batch, computed from one
         lookup of the batch's unique entities, so the entity table's gradient is built once per call,
         not once per lookup (the joint recommender calls this at every training step).
+
+        ``shard`` (data parallelism, :class:`kgrec.models.base.Shard`): the triples are the global batch; this
+        process scores its rows of it and constrains every world-th of the batch's distinct entities and
+        relations, each term weighted so that the mean over the processes is the global batch's loss.
         """
         if neg_head_index is None and neg_tail_index is None:
             neg_head_index, _, neg_tail_index = self.random_sample(head_index, rel_type, tail_index)
         neg_head_index = head_index if neg_head_index is None else neg_head_index
         neg_tail_index = tail_index if neg_tail_index is None else neg_tail_index
-        nodes = torch.cat([head_index, neg_head_index, tail_index, neg_tail_index])
+        total = len(head_index)
+        sides = shard.take(head_index, neg_head_index, tail_index, neg_tail_index)
+        local_rel = shard.take(rel_type)[0]
+        rels, constrained, totals = rel_type.unique(), None, None
+        if shard.world > 1:  # the constraints are means over the global batch's distinct rows: every world-th here
+            every_node = torch.cat([head_index, neg_head_index, tail_index, neg_tail_index]).unique()
+            constrained, totals = every_node[shard.rank :: shard.world], (every_node.numel(), rels.numel())
+            rels = rels[shard.rank :: shard.world]
+        nodes = torch.cat([*sides] if constrained is None else [*sides, constrained])
         unique_nodes, row_of_node = nodes.unique(return_inverse=True)
         entities = self.node_emb(unique_nodes)
-        heads, tails = entities.index_select(0, row_of_node).view(2, 2, len(head_index), -1)  # [pos/neg, B, d] each
+        local = len(local_rel)
+        dim = entities.size(-1)
+        heads, tails = entities.index_select(0, row_of_node[: 4 * local]).view(2, 2, local, dim)  # [pos/neg, B, d] each
         normals, translations = self.normal_table(), self.rel_emb.weight
-        w, d = normals.index_select(0, rel_type), translations.index_select(0, rel_type)
+        w, d = normals.index_select(0, local_rel), translations.index_select(0, local_rel)
         if self.p_norm == 2 and self.squared:
             pos, neg = -squared_transh_distance(heads - tails, w, d)
         else:
             pos, neg = -transh_distance(heads, tails, w, d, self.p_norm, self.squared)
-        ranking = F.margin_ranking_loss(pos, neg, target=torch.ones_like(pos), margin=self.margin)
-        rels = rel_type.unique()
-        penalty = self._constraint_penalty(entities, normals.index_select(0, rels), translations.index_select(0, rels))
+        margins = F.margin_ranking_loss(pos, neg, target=torch.ones_like(pos), margin=self.margin, reduction="none")
+        ranking = shard.mean(margins, total)
+        if constrained is not None:
+            entities = entities.index_select(0, row_of_node[4 * local :])
+        penalty = self._constraint_penalty(
+            entities, normals.index_select(0, rels), translations.index_select(0, rels), shard, totals
+        )
         return ranking + self.soft_constraint_weight * penalty
 
 

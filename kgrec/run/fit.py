@@ -8,6 +8,7 @@ returns a model and its history); this module orchestrates it with the data, the
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import resource
@@ -39,6 +40,7 @@ from kgrec.run.files import (
 )
 from kgrec.training.checkpoint import checkpoint_entry, load_weights, read_checkpoint
 from kgrec.training.curves import plot_curves
+from kgrec.training.distributed import Distributed, environment_world_size, from_environment, launch, leave
 from kgrec.training.trainer import BEST, LAST, Trainer, TrainResult
 
 log = logging.getLogger(__name__)
@@ -77,9 +79,32 @@ def test_ranking(model: RankingModel, prepared: Prepared, config: RunConfig) -> 
     )
 
 
-def train_run(config: RunConfig, run_dir: Path, resume: bool = False, progress: bool = True) -> dict[str, Any]:
-    """Train and test one model; write everything into ``run_dir``; return the metrics written to metrics.json."""
+def train_run(config: RunConfig, run_dir: Path, resume: bool = False, progress: bool = True, nproc: int = 1) -> dict[str, Any]:
+    """Train and test one model; write everything into ``run_dir``; return the metrics written to metrics.json.
+
+    ``nproc`` > 1 trains data-parallel in that many new local processes (:func:`kgrec.training.distributed.launch`).
+    A process that torchrun started (``WORLD_SIZE`` > 1 in its environment) trains as its rank of torchrun's
+    group instead, and every rank returns the metrics. One process (the default) trains without a group."""
+    if environment_world_size() > 1:
+        if nproc > 1:
+            raise ConfigError(
+                f"--nproc {nproc}: this process is one of WORLD_SIZE={environment_world_size()} that torchrun started; "
+                "give the number of processes to torchrun (--nproc-per-node) and leave out --nproc"
+            )
+        distributed = from_environment(config.train.device)
+        try:
+            return fit_run(config, run_dir, resume, progress, distributed=distributed).metrics
+        finally:
+            leave()
+    if nproc > 1:
+        launch(nproc, _train_rank, (config, run_dir, resume, progress), config.train.device)
+        return json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
     return fit_run(config, run_dir, resume, progress).metrics
+
+
+def _train_rank(distributed: Distributed, config: RunConfig, run_dir: Path, resume: bool, progress: bool) -> None:
+    """One process of :func:`train_run` with ``nproc`` > 1."""
+    fit_run(config, run_dir, resume, progress, distributed=distributed)
 
 
 @dataclass
@@ -98,36 +123,62 @@ def fit_run(
     progress: bool = True,
     dataset: RecDataset | None = None,
     parts: Split | None = None,
+    distributed: Distributed | None = None,
 ) -> FittedRun:
-    """:func:`train_run`, optionally on an in-memory ``dataset`` and a given split ``parts``."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    saved_split = run_dir / "split"
-    if resume:
-        prepared = prepare(config, saved_split, dataset)
-    elif parts is not None:
-        dataset = load_dataset(config.data) if dataset is None else dataset
-        prepared = Prepared(dataset, parts, CollaborativeKG.build(dataset, parts.train, device=config.train.device))
+    """:func:`train_run`, optionally on an in-memory ``dataset`` and a given split ``parts``.
+
+    ``distributed``: this process's place in a data-parallel group. Process 0 prepares the data, writes
+    ``run_dir``, decides whether there is a checkpoint to resume from, validates and tests; the others load
+    the dataset, train on process 0's split and write nothing. Every process returns the same metrics."""
+    writes = distributed is None or distributed.writes
+    if distributed is not None:  # a bare `cuda` means each process's own GPU
+        device = distributed.device(config.train.device)
+        computed = dataclasses.replace(config, train=dataclasses.replace(config.train, device=device))
     else:
-        prepared = prepare(config, None, dataset)
-    if not resume:
-        write_run_config(run_dir, config)
-        prepared.split.save(saved_split, prepared.dataset)
-        write_dataset_card(run_dir, prepared.dataset)
+        computed = config
+    resume_from = None
+    if writes:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        saved_split = run_dir / "split"
+        if resume:
+            prepared = prepare(computed, saved_split, dataset)
+        elif parts is not None:
+            dataset = load_dataset(config.data) if dataset is None else dataset
+            prepared = Prepared(dataset, parts, CollaborativeKG.build(dataset, parts.train, device=computed.train.device))
+        else:
+            prepared = prepare(computed, None, dataset)
+        if not resume:
+            write_run_config(run_dir, config)
+            prepared.split.save(saved_split, prepared.dataset)
+            write_dataset_card(run_dir, prepared.dataset)
+        resume_from = run_dir / LAST if resume and (run_dir / LAST).exists() else None
+    else:  # while process 0 prepares: the same dataset (its split comes from process 0)
+        dataset = load_dataset(config.data) if dataset is None else dataset
+    if distributed is not None:
+        shared = distributed.broadcast((prepared.split, resume_from) if writes else None)
+        if not writes:
+            parts, resume_from = shared
+            prepared = Prepared(dataset, parts, CollaborativeKG.build(dataset, parts.train, device=computed.train.device))
+    config = computed
     torch.manual_seed(config.train.seed)
     model = build_model(prepared.graph, config.model)
     trainer = Trainer(
         model, prepared.split, prepared.dataset.n_items, config.train, config.eval, run_dir,
-        item_popularity(prepared.graph), progress,
+        item_popularity(prepared.graph), progress and writes, distributed,
     )
-    result = trainer.fit(run_dir / LAST if resume and (run_dir / LAST).exists() else None)
-    started = time.perf_counter()
-    test = test_ranking(model, prepared, config)
-    metrics = summarise(result, test, time.perf_counter() - started, prepared)
-    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    if result.history:
-        plot_curves(result.history, run_dir / "curves.png", config.train.metric)
-    if config.model.model == "kgrec":  # the rules explanations use, saved with the run
-        run_rules(run_dir, prepared, config)
+    result = trainer.fit(resume_from)
+    metrics = None
+    if writes:
+        started = time.perf_counter()
+        test = test_ranking(model, prepared, config)
+        metrics = summarise(result, test, time.perf_counter() - started, prepared)
+        atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+        if result.history:
+            plot_curves(result.history, run_dir / "curves.png", config.train.metric)
+        if config.model.model == "kgrec":  # the rules explanations use, saved with the run
+            run_rules(run_dir, prepared, config)
+    if distributed is not None:
+        metrics = distributed.broadcast(metrics)
     return FittedRun(metrics, prepared, model)
 
 

@@ -16,7 +16,7 @@ from torch_geometric.sampler import BaseSampler, EdgeSamplerInput, NodeSamplerIn
 
 from kgrec.config import TrainConfig
 from kgrec.errors import ConfigError
-from kgrec.models.base import BPR, Objective, RankingModel
+from kgrec.models.base import BPR, WHOLE, Objective, RankingModel, Shard
 from kgrec.models.kgrec import KGRec
 
 
@@ -112,9 +112,10 @@ def _positions_in(nodes: Tensor) -> Callable[[Tensor], Tensor]:
     return lambda ids: order.index_select(0, torch.searchsorted(ordered, ids))
 
 
-def neighbor_sampler(model: RankingModel, config: TrainConfig) -> NeighborSampler:
+def neighbor_sampler(model: RankingModel, config: TrainConfig, rank: int = 0) -> NeighborSampler:
     """The sampler of ``train.sampling = "neighbor"`` over ``model``'s propagation edges, one fan-out per
-    layer from ``train.fanout``, seeded by ``train.seed``; a model it does not apply to is a ConfigError."""
+    layer from ``train.fanout``, seeded by ``train.seed`` (+ ``rank``: each data-parallel process samples
+    its own stream); a model it does not apply to is a ConfigError."""
     if not isinstance(model, KGRec):
         raise ConfigError(f"train.sampling: neighbor applies to the kgrec model only, not to {type(model).__name__}; use train.sampling=full")
     if len(config.fanout) != len(model.convs):
@@ -122,13 +123,14 @@ def neighbor_sampler(model: RankingModel, config: TrainConfig) -> NeighborSample
             f"train.fanout: {list(config.fanout)} has {len(config.fanout)} value{'s' if len(config.fanout) > 1 else ''} "
             f"and the model has {len(model.convs)} layers: give one fan-out per layer"
         )
-    return NeighborSampler(model.propagation_edges(), model.num_nodes, config.fanout, config.seed)
+    return NeighborSampler(model.propagation_edges(), model.num_nodes, config.fanout, config.seed + rank)
 
 
 def sampled_loss(model: KGRec, sampler: NeighborSampler, users: Tensor, positives: Tensor, negatives: Tensor,
-                 objective: Objective = BPR) -> tuple[Tensor, dict[str, float]]:
+                 objective: Objective = BPR, shard: Shard = WHOLE) -> tuple[Tensor, dict[str, float]]:
     """One training step's loss propagated over the sampled neighbourhood of the batch's users, positive
-    and negative items (the seeds) only: :meth:`KGRec.sampled_loss`."""
-    seeds = model.batch_nodes(users, positives, negatives)
+    and negative items (the seeds) only: :meth:`KGRec.sampled_loss`. With a ``shard`` (data parallelism),
+    over the neighbourhood of this process's rows of the global batch."""
+    seeds = model.batch_nodes(*shard.take(users, positives, negatives))
     sample = sampler.sample_from_nodes(NodeSamplerInput(input_id=None, node=seeds))
-    return model.sampled_loss(users, positives, negatives, sample, objective)
+    return model.sampled_loss(users, positives, negatives, sample, objective, shard)

@@ -31,6 +31,7 @@ from kgrec.errors import RunError
 from kgrec.evaluation.ranking import evaluate_ranking
 from kgrec.models.base import Objective, RankingModel
 from kgrec.training.checkpoint import checkpoint_entry, first_sentence, load_weights, read_checkpoint
+from kgrec.training.distributed import Distributed, data_parallel
 from kgrec.training.neighbors import neighbor_sampler, sampled_loss
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,12 @@ class Trainer:
 
     With a ``run_dir`` it writes ``model.pt`` (weights of the best validation epoch), ``last.pt`` (all
     state needed to resume: weights, optimiser, RNGs, history), ``history.csv`` and ``curves.png``.
+
+    ``distributed`` (one process of a data-parallel group, :mod:`kgrec.training.distributed`): every process
+    trains the same model on its shard of each global batch under DistributedDataParallel; process 0
+    validates and tells the others the metrics, so all stop at the same epoch; only process 0 reads the
+    checkpoint to resume from (and sends it to the others) and only it writes ``run_dir`` — the others
+    ignore it and keep their best weights in memory.
     """
 
     def __init__(
@@ -114,8 +121,12 @@ class Trainer:
         run_dir: Path | None = None,
         item_popularity: np.ndarray | None = None,
         progress: bool = True,
+        distributed: Distributed | None = None,
     ) -> None:
         require_computed_metric(config, eval_config)  # TrainConfig checked the metric's name
+        if distributed is not None and not distributed.writes:
+            run_dir = None  # process 0 writes the run directory, no other
+        self.distributed = distributed
         self.model, self.split, self.n_items = model, split, n_items
         self.config, self.eval_config = config, eval_config
         self.run_dir, self.progress, self.item_popularity = run_dir, progress, item_popularity
@@ -125,10 +136,15 @@ class Trainer:
         seed_everything(config.seed)
         self.model.to(self.device)
         self.sampler = NegativeSampler(split.train, n_items, config.seed)
-        self.neighbors = neighbor_sampler(model, config) if config.sampling == "neighbor" else None
+        rank = 0 if distributed is None else distributed.rank
+        self.neighbors = neighbor_sampler(model, config, rank) if config.sampling == "neighbor" else None
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr) if model.trainable else None
         self.scheduler = None if self.optimizer is None else learning_rate_schedule(self.optimizer, config)
         self.objective = Objective(config.loss)
+        # under data parallelism the step runs through DistributedDataParallel (which syncs the weights now)
+        self.step = None if distributed is None or not model.trainable else data_parallel(
+            model, self.objective, self.neighbors, distributed
+        )
         self._best_state: dict[str, torch.Tensor] | None = None  # the best weights, without a run directory
         self.result = TrainResult()
         self.start_epoch = 1
@@ -142,19 +158,29 @@ class Trainer:
             self.eval_config.batch_size, self.item_popularity, self.device,
         )
 
+    def validate_everywhere(self) -> dict[str, float]:
+        """:meth:`validate`; under data parallelism computed by process 0 and sent to the others."""
+        if self.distributed is None:
+            return self.validate()
+        return self.distributed.broadcast(self.validate() if self.distributed.rank == 0 else None)
+
     # ---- training ----------------------------------------------------------------------------------------
     def train_epoch(self) -> dict[str, float]:
         """One pass over the training pairs; mean losses."""
         return self.train_batches(self.sampler.epoch(self.split.train, self.config.batch_size, self.config.negatives))
 
     def train_batches(self, batches: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, float]:
-        """One optimiser step per (users, positives, negatives) batch, in training mode; mean losses."""
-        self.model.train()
+        """One optimiser step per (users, positives, negatives) batch, in training mode; mean losses.
+
+        Under data parallelism the batches are the global ones and the losses the global batches' means."""
+        (self.model if self.step is None else self.step).train()
         totals: dict[str, float] = {}
         for users, positives, negatives in batches:
             as_tensor = lambda a: torch.as_tensor(a, device=self.device)  # noqa: E731
             batch = (as_tensor(users), as_tensor(positives), as_tensor(negatives))
-            if self.neighbors is None:
+            if self.step is not None:  # this process's shard, gradients averaged over the processes
+                loss, parts = self.step(*batch)
+            elif self.neighbors is None:
                 loss, parts = self.model.loss(*batch, self.objective)
             else:
                 loss, parts = sampled_loss(self.model, self.neighbors, *batch, self.objective)
@@ -163,7 +189,7 @@ class Trainer:
             self.optimizer.step()
             for key, value in {"loss": float(loss.detach()), **parts}.items():
                 totals[key] = totals.get(key, 0.0) + value / len(batches)
-        return totals
+        return totals if self.distributed is None else self.distributed.mean(totals)
 
     def fit(self, resume: Path | None = None) -> TrainResult:
         """Train until ``epochs`` or until ``patience`` epochs pass without a better validation metric."""
@@ -173,7 +199,7 @@ class Trainer:
         if resume is not None:
             self.load_checkpoint(resume)
         if not self.model.trainable:
-            self.result.best_metrics = self.validate()
+            self.result.best_metrics = self.validate_everywhere()
             self.result.best_valid = self.result.best_metrics[self.config.metric]
             self.save_weights()
             return self.result
@@ -185,7 +211,7 @@ class Trainer:
             self.result.train_seconds += time.perf_counter() - started
             self.result.epochs_run = epoch
             if epoch % self.config.eval_every == 0 or epoch == self.config.epochs:
-                metrics = self.validate()
+                metrics = self.validate_everywhere()
                 row.update({f"valid_{k}": v for k, v in metrics.items() if "@" in k})
                 if metrics[self.config.metric] > self.result.best_valid:
                     self.result.best_valid, self.result.best_epoch = metrics[self.config.metric], epoch
@@ -222,6 +248,9 @@ class Trainer:
 
     def save_checkpoint(self, epoch: int) -> None:
         """Everything needed to resume after ``epoch``; written atomically, then history and curves."""
+        neighbor_rngs = None  # under data parallelism each process has its own neighbour stream
+        if self.distributed is not None and self.neighbors is not None:
+            neighbor_rngs = self.distributed.gather(self.neighbors.generator.get_state())
         if self.run_dir is None:
             return
         state = {
@@ -235,6 +264,8 @@ class Trainer:
         }
         if self.neighbors is not None:
             state["neighbor_rng"] = self.neighbors.generator.get_state()
+        if neighbor_rngs is not None:
+            state["neighbor_rngs"] = neighbor_rngs
         with atomic_path(self.run_dir / LAST) as tmp:
             torch.save(state, tmp)
         write_history(self.run_dir / "history.csv", self.result.history)
@@ -242,8 +273,10 @@ class Trainer:
     def load_checkpoint(self, path: Path) -> None:
         """Restore the state written by :meth:`save_checkpoint` and continue after its epoch.
 
-        A damaged or foreign ``last.pt`` is a RunError naming it (never a half-restored trainer)."""
-        state = read_checkpoint(path, str(self.device))
+        A damaged or foreign ``last.pt`` is a RunError naming it (never a half-restored trainer). Under data
+        parallelism process 0 reads it and sends it to the others (the RNG states are the same in every
+        process; each restores its own neighbour-sampling stream)."""
+        state = self.read_checkpoint_everywhere(path)
         try:
             load_weights(self.model, checkpoint_entry(state, "model", dict, path), path)
             self.optimizer.load_state_dict(checkpoint_entry(state, "optimizer", dict, path))
@@ -252,11 +285,38 @@ class Trainer:
             self.sampler.rng.bit_generator.state = checkpoint_entry(state, "sampler_rng", dict, path)
             torch.set_rng_state(checkpoint_entry(state, "torch_rng", torch.Tensor, path))
             if self.neighbors is not None and state.get("neighbor_rng") is not None:
-                self.neighbors.generator.set_state(checkpoint_entry(state, "neighbor_rng", torch.Tensor, path))
+                self.restore_neighbor_rng(state, path)
             self.result = TrainResult(**checkpoint_entry(state, "result", dict, path))
             self.start_epoch = int(checkpoint_entry(state, "epoch", int, path)) + 1
         except (KeyError, ValueError, TypeError, RuntimeError) as error:
             raise RunError(f"{path}: cannot resume from this checkpoint ({first_sentence(error)})") from error
+
+    def read_checkpoint_everywhere(self, path: Path) -> dict[str, Any]:
+        """The checkpoint at ``path``; under data parallelism read by process 0 alone (onto the CPU) and sent to
+        the others, with its error if it cannot be read, so that every process stops on it."""
+        if self.distributed is None:
+            return read_checkpoint(path, str(self.device))
+        state, problem = None, None
+        if self.distributed.rank == 0:
+            try:
+                state = read_checkpoint(path, "cpu")
+            except RunError as error:
+                problem = str(error)
+        state, problem = self.distributed.broadcast((state, problem))
+        if problem is not None:
+            raise RunError(problem)
+        return state
+
+    def restore_neighbor_rng(self, state: dict[str, Any], path: Path) -> None:
+        """This process's neighbour-sampling stream from ``state``: its own of ``neighbor_rngs`` (data parallel,
+        as many processes as wrote it) or ``neighbor_rng`` (one process); other counts restart the streams."""
+        world, rank = (1, 0) if self.distributed is None else (self.distributed.world, self.distributed.rank)
+        streams = state.get("neighbor_rngs") or [checkpoint_entry(state, "neighbor_rng", torch.Tensor, path)]
+        if len(streams) != world:
+            log.warning("%s was written by %d processes, resumed by %d: the neighbour samplers restart from the seed",
+                        path, len(streams), world)
+            return
+        self.neighbors.generator.set_state(streams[rank])
 
 
 def write_history(path: Path, history: list[dict[str, Any]]) -> None:
