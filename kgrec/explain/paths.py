@@ -365,11 +365,17 @@ class PathFinder:
     @staticmethod
     def _join(left: _Walks, right: _Walks) -> tuple[np.ndarray, np.ndarray]:
         """Row pairs (forward, backward) that meet on a node and repeat no node."""
-        order = np.argsort(right.nodes[:, 0], kind="stable")
-        meeting = right.nodes[order, 0]
+        starts = right.nodes[:, 0]
+        order = np.argsort(starts, kind="stable")
         key = left.nodes[:, -1]
-        low = np.searchsorted(meeting, key, "left")
-        count = np.searchsorted(meeting, key, "right") - low
+        size = int(max(key.max(initial=0), starts.max(initial=0))) + 1
+        if size <= 4 * (len(key) + len(starts)):  # a table per node: no binary search of every key
+            per_node = np.bincount(starts, minlength=size)
+            count, low = per_node[key], (np.cumsum(per_node) - per_node)[key]
+        else:
+            meeting = starts[order]
+            low = np.searchsorted(meeting, key, "left")
+            count = np.searchsorted(meeting, key, "right") - low
         fi = np.repeat(np.arange(len(left)), count)
         bi = order[np.arange(fi.size) + np.repeat(low - (np.cumsum(count) - count), count)]
         keep = np.ones(fi.size, dtype=bool)
