@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
+
 log = logging.getLogger(__name__)
 
 
@@ -114,6 +116,12 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [json_safe(item) for item in value]
     return value
+
+
+def json_bytes(value: Any) -> bytes:
+    """``value`` as compact JSON in UTF-8 (orjson): NaN and infinities as null, numpy numbers and arrays as
+    JSON numbers and lists; the encoding of the service's answers and of the all-users export."""
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 def atomic_write_json(path: str | os.PathLike[str], value: Any, indent: int = 2) -> None:

@@ -21,7 +21,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,6 +37,7 @@ import numpy as np
 import orjson
 
 from kgrec.atomic import atomic_write_text
+from kgrec.net import free_port
 
 #: Requests sent (and not measured) before the first level, so that every worker has answered once.
 WARMUP = 20
@@ -63,13 +63,6 @@ class Server:
         if self.process.poll() is not None:
             tail = "\n".join(self.log.read_text(errors="replace").splitlines()[-20:])
             raise RuntimeError(f"kgrec serve exited with {self.process.returncode}:\n{tail}")
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager

@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
     "kgrec.version": 0,
     "kgrec.plotting": 0,
     "kgrec.fields": 0,
+    "kgrec.net": 0,
     "kgrec.data": 1,
     "kgrec.config": 2,
     "kgrec.models": 3,

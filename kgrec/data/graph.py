@@ -126,14 +126,18 @@ class CollaborativeKG(RelationIds):
 
     def _ids_of(self, node: int) -> IdMap:
         """The id map of the node's kind (users, items or entities)."""
-        maps = {"user": self.dataset.users, "item": self.dataset.items, "entity": self.dataset.entities}
-        return maps[self.node_kind(node)]
+        return self._id_maps[NODE_KINDS.index(self.node_kind(node))]
+
+    @property
+    def _id_maps(self) -> tuple[IdMap, IdMap, IdMap]:
+        """The id maps of the node types ``USER``, ``ITEM``, ``ENTITY``, in that order."""
+        return self.dataset.users, self.dataset.items, self.dataset.entities
 
     @cached_property
     def _node_table(self) -> tuple[list[str], list[str], list[str]]:
         """Per node: kind, raw id and display name, as plain lists built once (one explained list names
         hundreds of nodes, and a list lookup is what a server can afford per node)."""
-        maps = (self.dataset.users, self.dataset.items, self.dataset.entities)
+        maps = self._id_maps
         node_type = self.data.node_type.cpu().numpy()
         kinds = [NODE_KINDS[t] for t in node_type.tolist()]
         raws, names = [], []

@@ -30,7 +30,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from kgrec.atomic import atomic_path, atomic_write_text
+from kgrec.atomic import atomic_path, atomic_write_text, json_bytes
 from kgrec.errors import ConfigError
 from kgrec.explain.render import recommendations_document
 from kgrec.recommender import Recommender
@@ -158,7 +158,7 @@ def _lines(users: list[int]) -> bytes:
     for user in users:
         explanations = rec.recommend(user, job.k, explain=job.explain)
         document = recommendations_document(user, explanations, rec.graph, rec.phrases, {"run": job.run})
-        out.append(orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
+        out.append(json_bytes(document) + b"\n")
     return b"".join(out)
 
 
@@ -173,7 +173,7 @@ def recommendation_rows(documents: Iterator[dict]) -> pd.DataFrame:
                 "user": document["user"]["raw"], "rank": values["rank"], "item": values["item_raw"],
                 "item_name": values["item_name"], "score": values["score"], "sentence": values["sentence"],
                 "reason": values["reason"], "told_weight_share": values["told_weight_share"],
-                "explanation": orjson.dumps(values).decode(),
+                "explanation": json_bytes(values).decode(),
             })
     return pd.DataFrame(rows)
 

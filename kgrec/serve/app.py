@@ -12,8 +12,6 @@ bound on ``k`` is a local value (the run's number of items).
 """
 
 import os
-
-import orjson
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,6 +22,7 @@ from pydantic import BaseModel
 from starlette.routing import Match
 from starlette.types import Scope
 
+from kgrec.atomic import json_bytes
 from kgrec.errors import ConfigError, KgrecError, UnknownIdError, UnknownItemError
 from kgrec.explain.render import path_row, recommendations_document, rule_row
 from kgrec.recommender import Recommender, freeze_loaded_objects
@@ -39,13 +38,13 @@ RUN_ENV, TOKEN_ENV = "KGREC_SERVE_RUN", "KGREC_SERVE_TOKEN"
 
 
 class JSONBody(Response):
-    """A JSON answer encoded by orjson: NaN and infinities as ``null``, numpy numbers and arrays as JSON
-    (the standard encoder takes longer than the explanation it encodes)."""
+    """A JSON answer encoded by :func:`kgrec.atomic.json_bytes` (orjson: the standard encoder takes longer
+    than the explanation it encodes)."""
 
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+        return json_bytes(content)
 
 
 class ErrorBody(BaseModel):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from kgrec.errors import ConfigError, KgrecError, RunError
 from kgrec.models.base import Objective, RankingModel, Shard
+from kgrec.net import free_port
 from kgrec.training.neighbors import NeighborSampler, sampled_loss
 
 log = logging.getLogger(__name__)
@@ -124,13 +124,6 @@ def leave() -> None:
     """Leave the process group (if this process is in one)."""
     if dist.is_initialized():
         dist.destroy_process_group()
-
-
-def free_port() -> int:
-    """A TCP port free on the loopback interface (the kernel's pick)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def launch(nproc: int, fn: Callable[..., Any], args: tuple[Any, ...] = (), device: str = "cpu") -> None:

@@ -5,7 +5,6 @@ app in-process for the tests that need many requests or the run's Python objects
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from kgrec.net import free_port
 from kgrec.recommender import Recommender
 from kgrec.serve.app import create_app
 from tests.cli_runner import FAST
@@ -47,13 +47,6 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=10)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def start_server(run: Path, *options: str, timeout: float = 90) -> Server:

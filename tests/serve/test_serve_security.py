@@ -17,7 +17,8 @@ import pytest
 from kgrec.cli.serve import is_loopback
 from tests.cli_runner import kgrec
 from kgrec.serve.workers import MIN_LIFETIME_S
-from tests.serve.conftest import TOKEN, Server, a_user, free_port, start_server
+from kgrec.net import free_port
+from tests.serve.conftest import TOKEN, Server, a_user, start_server
 
 
 def refused(result: subprocess.CompletedProcess[str]) -> str:

@@ -24,7 +24,8 @@ from kgrec.data.split import split
 from kgrec.models.base import Shard
 from kgrec.models.baselines import build_model
 from kgrec.run.fit import fit_run
-from kgrec.training.distributed import Distributed, free_port, launch
+from kgrec.net import free_port
+from kgrec.training.distributed import Distributed, launch
 from kgrec.training.trainer import BEST, LAST, Trainer
 from tests.cli_runner import FAST, kgrec
 from tests.models.planted import planted_dataset, write_planted_files
