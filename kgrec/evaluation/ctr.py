@@ -14,6 +14,7 @@ from sklearn.metrics import f1_score, roc_auc_score
 from torch import Tensor
 
 from kgrec.data.dataset import Interactions, RecDataset
+from kgrec.data.sampling import KeySet
 from kgrec.data.split import Split
 
 PairScoreFn = Callable[[Tensor, Tensor], Tensor]
@@ -32,25 +33,17 @@ def sample_negatives(pairs: Interactions, known_positive_keys: np.ndarray, n_ite
     if n_items < 1:
         raise ValueError(f"n_items must be positive, got {n_items}")
     users = np.asarray(pairs.user, dtype=np.int64)
-    known = np.unique(np.concatenate([np.asarray(known_positive_keys, np.int64), pairs.pair_keys(n_items)]))
-    saturated = np.bincount(known // n_items, minlength=int(users.max(initial=-1)) + 1)[users] >= n_items
+    known = KeySet(np.concatenate([np.asarray(known_positive_keys, np.int64), pairs.pair_keys(n_items)]))
+    saturated = np.bincount(known.sorted // n_items, minlength=int(users.max(initial=-1)) + 1)[users] >= n_items
     if saturated.any():
         raise ValueError(f"user {users[saturated][0]} is positive with all {n_items} items: no negative to sample")
     rng = np.random.default_rng(seed)
     items = rng.integers(0, n_items, size=len(users), dtype=np.int64)
-    pending = np.flatnonzero(_is_known(users * np.int64(n_items) + items, known))
+    pending = np.flatnonzero(known.contains(users * np.int64(n_items) + items))
     while len(pending):
         items[pending] = rng.integers(0, n_items, size=len(pending), dtype=np.int64)
-        pending = pending[_is_known(users[pending] * np.int64(n_items) + items[pending], known)]
+        pending = pending[known.contains(users[pending] * np.int64(n_items) + items[pending])]
     return items
-
-
-def _is_known(keys: np.ndarray, known_sorted: np.ndarray) -> np.ndarray:
-    """Whether each key is in the sorted array ``known_sorted`` (binary search)."""
-    if len(known_sorted) == 0:
-        return np.zeros(len(keys), dtype=bool)
-    position = np.minimum(np.searchsorted(known_sorted, keys), len(known_sorted) - 1)
-    return known_sorted[position] == keys
 
 
 def _score_all(
