@@ -1,7 +1,7 @@
 """Benchmark of ``kgrec serve``: time to the first answer, then latency and throughput under concurrent clients.
 
 Run: ``python pipelines/bench_serve.py RUN [--workers 2] [--requests 400] [--concurrency 1,8,32]
-[--out bench_serve.json]``, on a run directory written by ``kgrec train``. It starts ``kgrec serve RUN --port P
+[--answers FILE] [--out bench_serve.json]``, on a run directory written by ``kgrec train``. It starts ``kgrec serve RUN --port P
 --workers W`` on a free loopback port (``OMP_NUM_THREADS=1`` in every worker) and measures the seconds from the
 start to the first ``/health`` answer, to the first explained top-k answer and to every worker's startup. Then,
 for each concurrency level, ``--requests`` requests ``GET /users/{user}/recommendations?k=10&explain=true``
@@ -66,13 +66,14 @@ class Server:
 
 
 @contextmanager
-def serving(run: Path, workers: int, log: Path) -> Iterator[Server]:
-    """``kgrec serve RUN --port P --workers W`` for the duration of the block, with its output in ``log``
+def serving(run: Path, workers: int, log: Path, answers: Path | None = None) -> Iterator[Server]:
+    """``kgrec serve RUN --port P --workers W [--answers FILE]`` for the duration of the block, with its output in ``log``
     (a file: the access log must never fill a pipe), one torch thread per worker; its whole process group
     is stopped when the block ends, however it ends."""
     port = free_port()
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "kgrec", "serve", str(run), "--port", str(port), "--workers", str(workers)]
+    command = [sys.executable, "-m", "kgrec", "serve", str(run), "--port", str(port), "--workers", str(workers),
+               *(["--answers", str(answers)] if answers is not None else [])]
     with log.open("wb") as out:
         started = time.perf_counter()
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
@@ -273,31 +274,33 @@ def profile(run: Path, users: Sequence[str], requests: int, k: int = 10, seed: i
 
 
 def bench(run: Path, workers: int, requests: int, concurrency: Sequence[int], k: int = 10,
-          timeout: float = 300) -> dict[str, object]:
-    """Start ``kgrec serve`` on the run, time its startup, measure every concurrency level, stop it."""
+          timeout: float = 300, answers: Path | None = None) -> dict[str, object]:
+    """Start ``kgrec serve`` on the run (answering from ``answers``, an all-users export, if given), time its
+    startup, measure every concurrency level, stop it."""
     users = run_users(run)
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as scratch, \
-            serving(run, workers, Path(scratch) / "serve.log") as server:
+            serving(run, workers, Path(scratch) / "serve.log", answers) as server:
         startup = first_answer(server, users[0], k, timeout)
         startup["all_workers_s"] = all_workers_ready(server, workers, timeout)
         health = httpx.get(server.url + "/health", timeout=timeout).json()
         measure_level(server.url, users, max(concurrency), min(WARMUP, requests), k, seed=1)
         levels = [measure_level(server.url, users, level, requests, k) for level in concurrency]
     return {"run": str(run), "commit": commit(), "dataset": health["dataset"], "model": health["model"],
-            "workers": workers, "k": k,
+            "workers": workers, "k": k, "answers": None if answers is None else str(answers),
             "users": len(users), "load_avg_1min_before": round(load, 2),
             **{name: round(value, 2) for name, value in startup.items()}, "levels": levels}
 
 
 def markdown(results: Sequence[dict[str, object]]) -> str:
     """One row per (workers, concurrency level); the startup times of each server under the table."""
-    lines = ["| workers | clients | requests | p50 ms | p99 ms | requests/s | errors | client CPU ms/request |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| workers | answers | clients | requests | p50 ms | p99 ms | requests/s | errors | client CPU ms/request |",
+             "|---|---|---|---|---|---|---|---|---|"]
     notes = []
     for result in results:
         for level in result["levels"]:  # type: ignore[attr-defined]
-            lines.append(f"| {result['workers']} | {level['concurrency']} | {level['requests']} | {level['p50_ms']} | "
+            answered = "computed" if result.get("answers") is None else "stored"
+            lines.append(f"| {result['workers']} | {answered} | {level['concurrency']} | {level['requests']} | {level['p50_ms']} | "
                          f"{level['p99_ms']} | {level['throughput_rps']} | {level['errors']} | "
                          f"{level['client_cpu_ms_per_request']} |")
         notes.append(f"{result['workers']} worker(s): /health after {result['health_s']} s, first top-{result['k']} "
@@ -327,11 +330,13 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400, help="requests per concurrency level (default 400)")
     parser.add_argument("--concurrency", default="1,8,32", help="concurrent clients per level, comma-separated")
     parser.add_argument("-k", type=int, default=10)
+    parser.add_argument("--answers", type=Path, metavar="FILE", help="kgrec serve --answers FILE: an export of the run's "
+                        "top-k (kgrec recommend RUN --all-users -k K --explain --out FILE.jsonl)")
     parser.add_argument("--profile", action="store_true", help="then time each stage of a request in this process")
     parser.add_argument("--out", type=Path, default=Path("bench_serve.json"))
     args = parser.parse_args()
     levels = [int(value) for value in args.concurrency.split(",")]
-    result = bench(args.run, args.workers, args.requests, levels, args.k)
+    result = bench(args.run, args.workers, args.requests, levels, args.k, answers=args.answers)
     print(markdown([result]))
     if args.profile:
         result["profile"] = profile(args.run, run_users(args.run), args.requests, args.k)

@@ -28,6 +28,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     serve.add_argument("--workers", type=int, default=1, help="worker processes, each with the run loaded (default 1)")
     serve.add_argument("--token", help="require 'Authorization: Bearer TOKEN' on every request but /health")
+    serve.add_argument("--answers", type=Path, metavar="FILE",
+                       help="answer the lists it holds from an export of this run (kgrec recommend RUN --all-users "
+                       "-k K [--explain] --out FILE.jsonl); other requests are computed")
     serve.set_defaults(handler=run_serve)
 
 
@@ -72,13 +75,13 @@ def run_serve(args: argparse.Namespace) -> None:
     check_port_free(args.host, args.port)
     import uvicorn
 
-    from kgrec.serve.app import RUN_ENV, TOKEN_ENV, create_app  # fastapi: checked above
+    from kgrec.serve.app import ANSWERS_ENV, RUN_ENV, TOKEN_ENV, create_app  # fastapi: checked above
     from kgrec.serve.workers import can_fork, one_thread_per_worker, serve_forked
 
     forked = args.workers > 1 and can_fork()
     if forked:
         one_thread_per_worker()
-    app = create_app(args.run, args.token)  # a damaged or foreign run is refused here, before listening
+    app = create_app(args.run, args.token, args.answers)  # a damaged or foreign run (or answers) is refused here
     if args.workers == 1:
         uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     elif forked:  # the workers are forks of this process: the run is loaded once
@@ -88,5 +91,7 @@ def run_serve(args: argparse.Namespace) -> None:
         os.environ[RUN_ENV] = str(args.run)
         if args.token is not None:
             os.environ[TOKEN_ENV] = args.token
+        if args.answers is not None:
+            os.environ[ANSWERS_ENV] = str(args.answers)
         uvicorn.run("kgrec.serve.app:app_from_environment", factory=True, host=args.host, port=args.port,
                     workers=args.workers, log_level="info")

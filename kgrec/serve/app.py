@@ -26,6 +26,7 @@ from kgrec.atomic import json_bytes
 from kgrec.errors import ConfigError, KgrecError, UnknownIdError, UnknownItemError
 from kgrec.explain.render import path_row, recommendations_document, rule_row
 from kgrec.recommender import Recommender, freeze_loaded_objects
+from kgrec.serve.answers import StoredAnswers
 from kgrec.serve.counterfactual import Counterfactual
 from kgrec.serve.explorer import add_explorer
 from kgrec.serve.guard import Guard
@@ -34,7 +35,7 @@ from kgrec.serve.params import MAX_K, MAX_PATH_LEN, MAX_REMOVALS, MAX_TOP, MIN_P
 from kgrec.version import __version__
 
 #: How ``kgrec serve --workers N`` hands the run directory and the token to its worker processes.
-RUN_ENV, TOKEN_ENV = "KGREC_SERVE_RUN", "KGREC_SERVE_TOKEN"
+RUN_ENV, TOKEN_ENV, ANSWERS_ENV = "KGREC_SERVE_RUN", "KGREC_SERVE_TOKEN", "KGREC_SERVE_ANSWERS"
 
 
 class JSONBody(Response):
@@ -64,13 +65,20 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 class Service:
-    """A run loaded for serving: the recommender and its counterfactual scorer."""
+    """A run loaded for serving: the recommender, its counterfactual scorer and, with ``answers``, the stored
+    lists of an all-users export (:mod:`kgrec.serve.answers`)."""
 
-    def __init__(self, run_dir: str | Path) -> None:
+    def __init__(self, run_dir: str | Path, answers: str | Path | None = None) -> None:
         self.run_dir = str(run_dir)
         self.rec = Recommender.load(run_dir)
         self.counterfactual = Counterfactual(self.rec)
+        self.answers = None if answers is None else StoredAnswers.load(answers, self.rec.dataset.n_users, self.document, self.run_dir)
         self._warm()
+
+    def document(self, user: int, k: int, explain: bool) -> dict[str, Any]:
+        """The recommendations document of ``user`` (a user id), computed now."""
+        explanations = self.rec.recommend(user, k, explain=explain)
+        return recommendations_document(user, explanations, self.rec.graph, self.rec.phrases, {"run": self.run_dir})
 
     def _warm(self) -> None:
         """Load and build now what the first request would: rules, phrases, explainer, cached embeddings."""
@@ -84,19 +92,20 @@ class Service:
         freeze_loaded_objects()
 
 
-def create_app(run_dir: str | Path, token: str | None = None) -> FastAPI:
+def create_app(run_dir: str | Path, token: str | None = None, answers: str | Path | None = None) -> FastAPI:
     """The service of the run in ``run_dir``; with ``token`` every request but ``/health`` must carry
-    ``Authorization: Bearer <token>``. A missing, damaged or foreign run raises its RunError here."""
-    return build_app(Service(run_dir), token)
+    ``Authorization: Bearer <token>``; with ``answers`` (an all-users export of the run) the requests it holds
+    are answered from it. A missing, damaged or foreign run, or answers not of this run, raise here."""
+    return build_app(Service(run_dir, answers), token)
 
 
 def app_from_environment() -> FastAPI:
-    """:func:`create_app` of the run and token in :data:`RUN_ENV` / :data:`TOKEN_ENV` (a worker process of
-    ``kgrec serve --workers N`` builds its app this way)."""
+    """:func:`create_app` of the run, token and answers in :data:`RUN_ENV` / :data:`TOKEN_ENV` /
+    :data:`ANSWERS_ENV` (a worker process of ``kgrec serve --workers N`` builds its app this way)."""
     run_dir = os.environ.get(RUN_ENV)
     if not run_dir:
         raise ConfigError(f"{RUN_ENV} is not set: start the service with `kgrec serve RUN`")
-    return create_app(run_dir, os.environ.get(TOKEN_ENV) or None)
+    return create_app(run_dir, os.environ.get(TOKEN_ENV) or None, os.environ.get(ANSWERS_ENV) or None)
 
 
 def build_app(service: Service, token: str | None = None) -> FastAPI:
@@ -116,9 +125,10 @@ def build_app(service: Service, token: str | None = None) -> FastAPI:
         """The user's top-k (raw id or name) with scores, sentences, told paths, rules and measures: the
         document of `kgrec recommend RUN --user U -k K --explain --format json`."""
         uid = rec.user_id(user)
-        explanations = rec.recommend(uid, k, explain=explain)
-        document = recommendations_document(uid, explanations, rec.graph, rec.phrases, {"run": service.run_dir})
-        return JSONBody(document)
+        stored = None if service.answers is None else service.answers.get(uid, k, explain)
+        if stored is not None:
+            return Response(stored, media_type=JSONBody.media_type)
+        return JSONBody(service.document(uid, k, explain))
 
     @app.get("/users/{user}/items/{item}/paths", responses=ERRORS)
     async def paths(

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 
 from kgrec.net import free_port
 from kgrec.recommender import Recommender
+from kgrec.run.export import export_all
 from kgrec.serve.app import create_app
 from tests.cli_runner import FAST
 from tests.conftest import require_shared
@@ -118,6 +119,14 @@ def a_user(run: Path) -> str:
 def rec(run: Path) -> Recommender:
     """The run loaded in this process, to check the service's answers against the library's own numbers."""
     return Recommender.load(run)
+
+
+@pytest.fixture(scope="session")
+def exported(run: Path, rec: Recommender, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every user's explained top-5 of the kgrec run, exported as ``kgrec recommend --all-users`` does."""
+    out = tmp_path_factory.mktemp("answers") / "top5.jsonl"
+    export_all(rec, out, k=5, explain=True, meta_run=str(run), progress=False)
+    return out
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,14 @@ def test_bench_measures_every_level_without_errors(run: Path) -> None:
         assert 0 < level["p50_ms"] <= level["p99_ms"] <= level["max_ms"]
         assert level["throughput_rps"] > 0 and level["client_cpu_ms_per_request"] > 0
     table = bench_serve.markdown([result]).splitlines()
-    assert [row.split(" | ")[1:3] + row.split(" | ")[6:7] for row in table[2:4]] == [["1", "6", "0"], ["3", "6", "0"]]
+    assert [row.split(" | ")[1:4] + row.split(" | ")[7:8] for row in table[2:4]] == [["computed", "1", "6", "0"], ["computed", "3", "6", "0"]]
+
+
+def test_bench_with_stored_answers_says_so(run: Path, exported: Path) -> None:
+    result = bench_serve.bench(run, workers=1, requests=4, concurrency=[2], k=5, answers=exported)
+    assert (result["answers"], result["k"]) == (str(exported), 5)
+    assert [(level["requests"], level["errors"]) for level in result["levels"]] == [(4, 0)]
+    assert bench_serve.markdown([result]).splitlines()[2].split(" | ")[1:3] == ["stored", "2"]
 
 
 def test_profile_times_every_stage_of_the_same_requests(run: Path) -> None:
