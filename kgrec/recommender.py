@@ -200,6 +200,14 @@ def load_context(run_dir: str) -> ExplainContext:
     return Recommender.load(run_dir).context
 
 
+def freeze_imported_objects() -> None:
+    """Move what the imports created (modules, classes, functions: as long-lived as a serving process) out of
+    the garbage collector's generations before a run is loaded, so that the collection of
+    :func:`freeze_loaded_objects` walks only what the load created: walking torch's and pandas' 400,000
+    objects took 0.25 s of the service's start, to free about a hundred."""
+    gc.freeze()
+
+
 def freeze_loaded_objects() -> None:
     """Move everything loaded so far out of the garbage collector's generations: a loaded run lives as long as a
     serving process, and a full collection walking its objects paused one request in twenty by about 200 ms on

@@ -69,6 +69,7 @@ LOCAL_IMPORTS: dict[tuple[str, str], str] = {
     ("kgrec.cli.kge", "kgrec.evaluation.linkpred"): "torch",
     ("kgrec.cli.pipeline", "kgrec.pipeline"): "torch",
     ("kgrec.cli.train", "kgrec.run.fit"): "torch",
+    ("kgrec.cli.serve", "kgrec.recommender"): "torch",
     ("kgrec.cli.serve", "kgrec.serve.app"): "fastapi",
     ("kgrec.cli.serve", "kgrec.serve.workers"): "uvicorn",
 }

@@ -75,12 +75,14 @@ def run_serve(args: argparse.Namespace) -> None:
     check_port_free(args.host, args.port)
     import uvicorn
 
+    from kgrec.recommender import freeze_imported_objects
     from kgrec.serve.app import ANSWERS_ENV, RUN_ENV, TOKEN_ENV, create_app  # fastapi: checked above
     from kgrec.serve.workers import can_fork, one_thread_per_worker, serve_forked
 
     forked = args.workers > 1 and can_fork()
     if forked:
         one_thread_per_worker()
+    freeze_imported_objects()
     app = create_app(args.run, args.token, args.answers)  # a damaged or foreign run (or answers) is refused here
     if args.workers == 1:
         uvicorn.run(app, host=args.host, port=args.port, log_level="info")

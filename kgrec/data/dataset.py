@@ -6,6 +6,7 @@ and evaluators never see a string. Parsers build datasets with :meth:`RecDataset
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -32,15 +33,29 @@ def _number(digits: str) -> int | Decimal:
     return int(digits) if len(digits) < 4300 else Decimal(digits)
 
 
-def natural_order(raw_ids: Iterable[str]) -> list[str]:
-    """Distinct raw ids sorted numerically when all are integers, else in natural order ("u_2" < "u_10")."""
-    distinct = list(dict.fromkeys(raw_ids))
-    if all(re.fullmatch(r"-?\d+", raw) for raw in distinct):
-        return sorted(distinct, key=_number)
+_INTEGER = re.compile(r"-?\d+")
+_DIGITS = re.compile(r"(\d+)")
+
+
+def _natural_key(raw: str) -> list[tuple[int, int | Decimal, str]]:
+    """The sort key of ``raw`` in natural order: its runs of digits as numbers, the text between as text."""
+    if _DIGITS.search(raw) is None:
+        return [(1, 0, raw)]
     # isdecimal, not isdigit: "²" is a digit that int() refuses, and \d+ never matches it
-    return sorted(
-        distinct, key=lambda raw: [(0, _number(t), "") if t.isdecimal() else (1, 0, t) for t in re.split(r"(\d+)", raw)]
-    )
+    return [(0, _number(t), "") if t.isdecimal() else (1, 0, t) for t in _DIGITS.split(raw)]
+
+
+def natural_order(raw_ids: Iterable[str]) -> list[str]:
+    """Distinct raw ids sorted numerically when all are integers, else in natural order ("u_2" < "u_10").
+
+    Ids without a digit (most KG names) compare among themselves as plain strings, and never equal to an id
+    with one: they are sorted as strings, which is fast, and merged with the others sorted by key."""
+    distinct = list(dict.fromkeys(raw_ids))
+    if all(_INTEGER.fullmatch(raw) for raw in distinct):
+        return sorted(distinct, key=_number)
+    plain = sorted(raw for raw in distinct if _DIGITS.search(raw) is None)
+    numbered = sorted((raw for raw in distinct if _DIGITS.search(raw) is not None), key=_natural_key)
+    return list(heapq.merge(plain, numbered, key=_natural_key))
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,7 +86,9 @@ class IdMap:
 
     @cached_property
     def _index(self) -> pd.Index:
-        return pd.Index(self.raw_ids)
+        """The raw ids as a hash index of Python strings (object dtype: looking up an array of raw ids then
+        needs no conversion to and from arrow strings)."""
+        return pd.Index(self.raw_ids, dtype=object)
 
     def index(self, raw_id: str) -> int:
         """Contiguous id of ``raw_id``; UnknownIdError if it is not in the dataset."""
@@ -82,7 +99,7 @@ class IdMap:
 
     def lookup(self, raw_ids: Sequence[str] | np.ndarray) -> np.ndarray:
         """Contiguous ids of many raw ids, -1 where unknown (vectorised)."""
-        return self._index.get_indexer(pd.Index(np.asarray(raw_ids, dtype=object))).astype(np.int64)
+        return self._index.get_indexer(pd.Index(np.asarray(raw_ids, dtype=object), dtype=object)).astype(np.int64)
 
     def raw(self, index: int) -> str:
         """Raw id of a contiguous id."""
@@ -312,12 +329,12 @@ class RecDataset:
         if duplicated.any():
             raise DatasetError(f"item {links['item'][duplicated].iloc[0]!r} is linked to more than one entity")
 
-        users = IdMap.from_raw("user", frame["user"], user_names)
+        users = IdMap.from_raw("user", frame["user"].tolist(), user_names)
         items = IdMap.from_raw("item", list(item_catalogue or []) + frame["item"].tolist(), item_names)
         entities = IdMap.from_raw(
             "entity", pd.concat([triples["head"], triples["tail"], links["entity"]]).tolist(), entity_names
         )
-        relations = IdMap.from_raw("relation", triples["relation"], relation_names)
+        relations = IdMap.from_raw("relation", triples["relation"].tolist(), relation_names)
 
         item_entity = np.full(len(items), -1, dtype=np.int64)
         linked_items = items.lookup(links["item"].to_numpy())

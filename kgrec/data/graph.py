@@ -28,6 +28,19 @@ USER, ITEM, ENTITY = 0, 1, 2
 NODE_KINDS = ("user", "item", "entity")
 
 
+def unique_edges(rel: np.ndarray, src: np.ndarray, dst: np.ndarray, num_nodes: int) -> np.ndarray:
+    """The distinct (relation, source, target) rows [E, 3], sorted by relation, then source, then target.
+
+    One integer key per edge (as :func:`kgrec.explain.explainer.edge_keys`), sorted, repeats dropped: what
+    ``np.unique(rows, axis=0)`` gives, but ``np.unique`` sorts rows as records and, on integers, goes through
+    a hash table (numpy >= 2.3); on lastfm-dbpedia's 350k edges either took 0.25 s, the sort 10 ms."""
+    keys = np.sort((rel.astype(np.int64) * num_nodes + src) * num_nodes + dst)
+    first = np.ones(len(keys), dtype=bool)
+    first[1:] = keys[1:] != keys[:-1]
+    relation, node_pair = np.divmod(keys[first], np.int64(num_nodes) * num_nodes)
+    return np.stack([relation, node_pair // num_nodes, node_pair % num_nodes], axis=1)
+
+
 @dataclass(frozen=True, eq=False)
 class CollaborativeKG(RelationIds):
     """The collaborative knowledge graph of a dataset and its training interactions.
@@ -64,7 +77,7 @@ class CollaborativeKG(RelationIds):
         dst = np.concatenate([n_users + train.item, kg["dst"].to_numpy()])
         rel = np.concatenate([np.full(len(train), INTERACT_ID, dtype=np.int64), kg["relation"].to_numpy() + 1])
         src, dst, rel = np.concatenate([src, dst]), np.concatenate([dst, src]), np.concatenate([rel, rel + n_rel + 1])
-        edges = np.unique(np.stack([rel, src, dst], axis=1), axis=0)  # sorted by (relation, source, target)
+        edges = unique_edges(rel, src, dst, num_nodes)
 
         node_type = np.full(num_nodes, ENTITY, dtype=np.int64)
         node_type[:n_users] = USER

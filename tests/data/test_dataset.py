@@ -15,6 +15,12 @@ def test_natural_order_numeric_and_mixed() -> None:
     assert natural_order(["u_10", "u_2", "p_1"]) == ["p_1", "u_2", "u_10"]
 
 
+def test_natural_order_merges_names_with_and_without_digits() -> None:
+    # names without a digit are sorted as strings, then merged with the others; equal keys keep their order
+    raw = ["b", "a10", "Muse", "a2", "a", "7b", "a02", "²", "a 1", ""]
+    assert natural_order(raw) == ["", "7b", "Muse", "a", "a2", "a02", "a10", "a 1", "b", "²"]
+
+
 def test_idmap_lookups_and_names() -> None:
     ids = IdMap.from_raw("item", ["b", "a", "c"], {"a": "Alpha"})
     assert list(ids.raw_ids) == ["a", "b", "c"]

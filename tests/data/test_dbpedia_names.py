@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pandas as pd
 import pytest
 
 from kgrec.data.formats.dbpedia import (
     display_name,
+    display_names,
     is_readable_resource,
+    per_value,
     relation_name,
     resource_name,
     without_disambiguation,
 )
+from kgrec.data.readers import LINE_COLUMN
+from kgrec.errors import DatasetError
 
 
 @pytest.mark.parametrize(
@@ -65,3 +72,17 @@ def test_a_name_percent_encoded_twice_is_decoded_twice_and_a_literal_percent_sta
     assert display_name("50%25_off_%25ZZ") == "50% off %ZZ"  # no escape that decodes: left as read
     with pytest.raises(UnicodeDecodeError):
         display_name("Bad_%FF_name")
+
+
+def test_per_value_maps_like_series_map() -> None:
+    uris = pd.Series(["http://dbpedia.org/resource/Muse", "Adele__1", "http://dbpedia.org/resource/Muse"], index=[5, 7, 9])
+    for function in (resource_name, is_readable_resource):
+        assert per_value(uris, function).equals(uris.map(function))
+
+
+def test_display_names_skip_the_named_ones_and_report_a_bad_one_at_its_line() -> None:
+    frame = pd.DataFrame({"head": ["Muse", "Bad%FF", "Sigur_R%C3%B3s"], LINE_COLUMN: [1, 2, 3]})
+    assert display_names(frame, "head", Path("f"), named={"Bad%FF"}) == {"Muse": "Muse", "Sigur_R%C3%B3s": "Sigur Rós"}
+    with pytest.raises(DatasetError, match="not valid UTF-8") as error:
+        display_names(frame, "head", Path("f"))
+    assert error.value.line == 2

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from kgrec.data.dataset import Interactions, RecDataset
-from kgrec.data.graph import CollaborativeKG
+from kgrec.data.graph import CollaborativeKG, unique_edges
 
 
 def _train(dataset: RecDataset) -> Interactions:
@@ -30,6 +30,16 @@ def test_exact_edge_list_on_five_node_graph(five_node_dataset: RecDataset) -> No
     assert edges == expected
     assert graph.data.node_type.tolist() == [0, 0, 1, 1, 2]
     assert [graph.node_name(n) for n in range(5)] == ["user u1", "user u2", "Heat", "Collateral", "Michael Mann"]
+
+
+def test_unique_edges_are_numpys_unique_rows() -> None:
+    rng = np.random.default_rng(0)
+    for num_nodes in (1, 7, 5000):
+        rel, src, dst = rng.integers(0, 5, 3000), rng.integers(0, num_nodes, 3000), rng.integers(0, num_nodes, 3000)
+        expected = np.unique(np.stack([rel, src, dst], axis=1), axis=0)
+        assert np.array_equal(unique_edges(rel, src, dst, num_nodes), expected)
+    none = np.zeros(0, dtype=np.int64)
+    assert unique_edges(none, none, none, 3).shape == (0, 3)
 
 
 def test_held_out_interaction_never_enters_the_graph(five_node_dataset: RecDataset) -> None:

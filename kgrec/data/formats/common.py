@@ -42,6 +42,12 @@ def require_known(
         )
 
 
+def str_isin(values: pd.Series, allowed: pd.Series | np.ndarray) -> pd.Series:
+    """``values.isin(allowed)`` for string ids, on Python strings: pandas' arrow-backed ``isin`` makes an arrow
+    scalar of every allowed value, six times slower on lastfm-dbpedia's 18,000 artist ids."""
+    return values.astype(object).isin(np.asarray(allowed, dtype=object))
+
+
 def int_ids(frame: pd.DataFrame, columns: list[str], path: str | PathLike[str]) -> pd.DataFrame:
     """Validate that ``columns`` hold integer ids and normalise them to canonical strings ("007" -> "7")."""
     frame = frame.copy()

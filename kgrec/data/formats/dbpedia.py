@@ -10,7 +10,7 @@ are web addresses, not resources, are not readable entities (:func:`is_readable_
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -30,8 +30,10 @@ _DISAMBIGUATION = re.compile(r"\s+\([^()]*\)$")
 
 def _without_prefix(text: str, prefixes: tuple[str, ...]) -> str:
     """``text`` without the first of ``prefixes`` it starts with (unchanged when none)."""
-    prefix = next((p for p in prefixes if text.startswith(p)), "")
-    return text[len(prefix) :]
+    for prefix in prefixes:  # a loop, not a generator: this runs once per distinct resource of a KG file
+        if text.startswith(prefix):
+            return text[len(prefix) :]
+    return text
 
 
 def resource_name(uri: str) -> str:
@@ -54,11 +56,14 @@ def display_name(uri: str) -> str:
     return name
 
 
-def display_names(frame: pd.DataFrame, column: str, path: Path) -> dict[str, str]:
-    """:func:`display_name` of every distinct resource in ``frame[column]`` (rows read from ``path`` with their
-    line numbers); a percent-escape that is not UTF-8, or an empty name, is a DatasetError at its first line."""
+def display_names(frame: pd.DataFrame, column: str, path: Path, named: Container[str] = ()) -> dict[str, str]:
+    """:func:`display_name` of every distinct resource in ``frame[column]`` but those already ``named`` (by an
+    earlier file: the entities of one dataset recur in all its files), rows read from ``path`` with their line
+    numbers; a percent-escape that is not UTF-8, or an empty name, is a DatasetError at its first line."""
     names: dict[str, str] = {}
-    for raw in pd.unique(frame[column]):
+    for raw in pd.unique(frame[column]).tolist():  # one list: stepping through an arrow-backed column is slow
+        if raw in named:
+            continue
         try:
             names[raw] = display_name(raw)
             problem = "" if names[raw] else "has no name (an empty resource name)"
@@ -88,8 +93,11 @@ def is_readable_resource(uri: str) -> bool:
 
 def per_value(series: pd.Series, function: Callable[[str], Any]) -> pd.Series:
     """``series.map(function)``, calling ``function`` once per distinct value (a KG file repeats its
-    entities on many lines)."""
-    return series.map({value: function(value) for value in pd.unique(series)})
+    entities on many lines). The distinct values come out of the column as one list and the results go back
+    by their codes: stepping through an arrow-backed column value by value costs more than ``function``."""
+    codes, distinct = pd.factorize(series, use_na_sentinel=False)
+    results = pd.Series([function(value) for value in distinct.tolist()])
+    return pd.Series(results.array.take(codes), index=series.index, name=series.name)
 
 
 def relation_name(relation: str) -> str:

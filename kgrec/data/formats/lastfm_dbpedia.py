@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from kgrec.data.dataset import RecDataset
-from kgrec.data.formats.common import int_ids, keep_positives, require_single_entity
+from kgrec.data.formats.common import int_ids, keep_positives, require_single_entity, str_isin
 from kgrec.data.formats.dbpedia import display_names, is_blank_node, is_readable_resource, per_value, resource_name
 from kgrec.data.options import DataConfig
 from kgrec.data.readers import LINE_COLUMN, parse_floats, read_table, require_nonempty
@@ -68,9 +68,9 @@ def read_mappings(path: Path) -> pd.DataFrame:
     frame = int_ids(frame, ["item"], path)
     frame["uri"] = frame["uri"].str.strip()
     frame["name"] = frame["name"].str.strip()
-    readable = frame["uri"].map(is_readable_resource).to_numpy(dtype=bool)
+    readable = per_value(frame["uri"], is_readable_resource).to_numpy(dtype=bool)
     # two lines of one artist must agree on the URI (blank nodes and web addresses included)
-    frame["entity"] = frame["uri"].map(resource_name)
+    frame["entity"] = per_value(frame["uri"], resource_name)
     require_single_entity(frame, path)
     frame["entity"] = frame["entity"].where(readable, None)
     return frame
@@ -116,30 +116,30 @@ def load(dirs: Mapping[str, Path], config: DataConfig) -> RecDataset:
         path = folder / name
         kept, lost = read_graph(path, relation)
         for column in ("head", "tail"):
-            entity_names.update(display_names(kept, column, path))
+            entity_names.update(display_names(kept, column, path, named=entity_names))
         triples.append(kept)
         for reason, count in lost.items():
             dropped[reason] += count
     kg = pd.concat(triples, ignore_index=True)
 
     if not config.keep_unlinked_items:
-        listens = listens[listens["item"].isin(set(mappings["item"]))]
+        listens = listens[str_isin(listens["item"], mappings["item"])]
         if listens.empty:
             raise DatasetError(
                 "no listened artist is listed in mappings.tsv (set keep_unlinked_items to keep unmapped artists)",
                 listens_path,
             )
     listens = keep_positives(listens, config.threshold or 0.0, listens_path)
-    listened = set(listens["item"])
-    links = mappings[mappings["entity"].notna() & mappings["item"].isin(listened)]
-    unreadable = mappings[mappings["entity"].isna() & mappings["item"].isin(listened)]["item"].nunique()
+    was_listened = str_isin(mappings["item"], listens["item"].unique())
+    links = mappings[mappings["entity"].notna() & was_listened]
+    unreadable = mappings[mappings["entity"].isna() & was_listened]["item"].nunique()
     names = mappings.drop_duplicates("item")
     return RecDataset.from_frames(
         "lastfm-dbpedia",
         listens[["user", "item", "rating"]],
         kg[["head", "relation", "tail"]],
         links[["item", "entity"]],
-        item_names=dict(zip(names["item"], names["name"])),
+        item_names=dict(zip(names["item"].tolist(), names["name"].tolist())),
         entity_names=entity_names,
         relation_names={relation: relation_words(relation) for relation in RELATIONS},
         info={
