@@ -65,23 +65,31 @@ class KGRec(RankingModel):
             KnowledgeAttentionConv(config.dim, config.aggregator) for _ in range(config.layers)
         )
         self._epoch_edge_weight: Tensor | None = None  # see training_edge_weight
+        self._eval_logits: Tensor | None = None  # see attention_logits
         self._structures_of: Tensor | None = None  # the edge list _own_graph's structures were computed for
 
     def attention_logits(self) -> Tensor | None:
         """Attention logits of the model's edges from the layer-0 embeddings, or None without attention. An
         edge's logit depends on its own endpoints and relation only, so a subgraph's are a selection of these.
+        In evaluation mode they are computed once (until the model next enters training mode), as the cached
+        final embeddings are: scoring, the explainer's path weights and every deletion test use the same.
 
         As in KGAT, the attention is a function of the KG embedding and receives no gradient from the
         ranking loss: back-propagating BPR through the softmax lets it collapse onto a few edges.
         """
         if not self.config.attention:
             return None
+        if not self.training and self._eval_logits is not None and self._eval_logits.device == self.edge_index.device:
+            return self._eval_logits
         with torch.no_grad():
-            return self._own_graph().attention(self.node_emb.weight, self.kge.normal_table(), self.kge.rel_emb.weight)
+            logits = self._own_graph().attention(self.node_emb.weight, self.kge.normal_table(), self.kge.rel_emb.weight)
+        self._eval_logits = None if self.training else logits
+        return logits
 
     def train(self, mode: bool = True) -> KGRec:
-        """Switch mode; entering training mode also drops the epoch's attention (``attention_refresh``)."""
-        self._epoch_edge_weight = None
+        """Switch mode; entering training mode also drops the epoch's attention (``attention_refresh``), and
+        any switch the evaluation-mode attention logits."""
+        self._epoch_edge_weight = self._eval_logits = None
         return super().train(mode)
 
     def training_edge_weight(self) -> Tensor:
