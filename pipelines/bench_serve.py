@@ -1,8 +1,8 @@
 """Benchmark of ``kgrec serve``: time to the first answer, then latency and throughput under concurrent clients.
 
 Run: ``python pipelines/bench_serve.py RUN [--workers 2] [--requests 400] [--concurrency 1,8,32]
-[--answers FILE] [--out bench_serve.json]``, on a run directory written by ``kgrec train``. It starts ``kgrec serve RUN --port P
---workers W`` on a free loopback port (``OMP_NUM_THREADS=1`` in every worker) and measures the seconds from the
+[--answers FILE] [--out bench_serve.json]``, on a run directory written by ``kgrec train``. It starts ``kgrec
+serve RUN --port P --workers W [--answers FILE]`` on a free loopback port (``OMP_NUM_THREADS=1`` in every worker) and measures the seconds from the
 start to the first ``/health`` answer, to the first explained top-k answer and to every worker's startup. Then,
 for each concurrency level, ``--requests`` requests ``GET /users/{user}/recommendations?k=10&explain=true``
 (users drawn at random, seed 0, from the run's training split) are sent by that many clients at once over
@@ -67,8 +67,8 @@ class Server:
 
 @contextmanager
 def serving(run: Path, workers: int, log: Path, answers: Path | None = None) -> Iterator[Server]:
-    """``kgrec serve RUN --port P --workers W [--answers FILE]`` for the duration of the block, with its output in ``log``
-    (a file: the access log must never fill a pipe), one torch thread per worker; its whole process group
+    """``kgrec serve RUN --port P --workers W [--answers FILE]`` for the duration of the block, with its output
+    in ``log`` (a file: the access log must never fill a pipe), one torch thread per worker; its whole process group
     is stopped when the block ends, however it ends."""
     port = free_port()
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}

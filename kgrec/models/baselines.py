@@ -7,8 +7,8 @@ import warnings
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch_geometric.nn.models import LightGCN as PygLightGCN
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
+from torch_geometric.nn.models import LightGCN as PygLightGCN
 from torch_geometric.utils import to_torch_csr_tensor
 
 from kgrec.config import ModelConfig

@@ -34,7 +34,8 @@ from kgrec.serve.metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
 from kgrec.serve.params import MAX_K, MAX_PATH_LEN, MAX_REMOVALS, MAX_TOP, MIN_PATH_LEN, ParameterError, parse_removal
 from kgrec.version import __version__
 
-#: How ``kgrec serve --workers N`` hands the run directory and the token to its worker processes.
+#: How ``kgrec serve --workers N`` hands the run directory, the token and the answers file to its worker
+#: processes where it cannot fork them.
 RUN_ENV, TOKEN_ENV, ANSWERS_ENV = "KGREC_SERVE_RUN", "KGREC_SERVE_TOKEN", "KGREC_SERVE_ANSWERS"
 
 
