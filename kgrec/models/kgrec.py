@@ -116,12 +116,19 @@ class KGRec(RankingModel):
         ``edge_mask`` (one value per kept edge) multiplies the weights without renormalising them — 1 keeps
         an edge, 0 silences it — and forces per-edge message passing, so gradients reach the mask and
         PyG's explain hooks (``set_masks``) see one message per edge (sensitivity analysis).
+
+        Without per-edge messages, the edges left out keep their places in the model's own sparse pattern
+        with weight 0, so propagating over a subgraph re-sorts nothing (a deletion test on MovieLens-1M's
+        1.5 M edges: 0.5 → 0.16 s; the same sums).
         """
         edge_index = self.edge_index if keep is None else self.edge_index[:, keep]
         if edge_weight is None:
             edge_weight = self.training_edge_weight() if keep is None else self.edge_weight(keep)
         if edge_mask is not None:
             edge_weight = edge_weight * edge_mask
+        elif keep is not None and not edge_weight.requires_grad:
+            full = edge_weight.new_zeros(self.edge_index.size(1)).index_put((keep,), edge_weight)
+            edge_index, edge_weight = self.edge_index, full
         return _mean(self._layer_outputs(edge_index, edge_weight, edge_mask is not None))
 
     def _layer_outputs(self, edge_index: Tensor, edge_weight: Tensor, per_edge: bool = False, x: Tensor | None = None) -> list[Tensor]:
@@ -164,13 +171,7 @@ class KGRec(RankingModel):
         return self.edge_weight()
 
     def embeddings_without(self, dropped: Tensor) -> tuple[Tensor, Tensor]:
-        """:meth:`propagate` over the edges not ``dropped``, their weights renormalised without the dropped ones;
-        the dropped edges keep their places in the model's sparse pattern with weight 0, so a deletion test
-        re-sorts nothing (about 4× faster on MovieLens-1M's 1.5 M edges, the same sums)."""
-        keep = ~dropped
-        weight = self.edge_index.new_zeros(keep.numel(), dtype=self.node_emb.weight.dtype)
-        weight[keep] = self.edge_weight(keep)
-        nodes = _mean(self._layer_outputs(self.edge_index, weight))
+        nodes = self.propagate(keep=~dropped)
         return nodes[: self.n_users], nodes[self.n_users : self.n_users + self.n_items]
 
     def squared_ego_norm(self, users: Tensor, items: Tensor) -> Tensor:
