@@ -114,12 +114,14 @@ class CollaborativeKG(RelationIds):
 
     def relation_display_name(self, raw: str) -> str:
         """The dataset's readable name of a raw KG relation ("" for ``interact``, an unnamed or unknown one)."""
+        return self._relation_display_names.get(str(raw), "")
+
+    @cached_property
+    def _relation_display_names(self) -> dict[str, str]:
+        """Raw relation id → its readable name, for the named relations only (asked once per path edge)."""
         relations = self.dataset.relations
-        position = int(relations.lookup([raw])[0])
-        if raw == INTERACT or position < 0:
-            return ""
-        name = relations.names[position]
-        return str(name).strip() if name else ""
+        names = (str(name).strip() if name else "" for name in relations.names)
+        return {raw: name for raw, name in zip(map(str, relations.raw_ids), names) if name and raw != INTERACT}
 
     def node_kind(self, node: int) -> str:
         """'user', 'item' or 'entity'."""

@@ -22,16 +22,23 @@ from nodes where some forward walk ends (a semi-join). A path of L edges joins t
 sorted meeting nodes) and drops joins that repeat a node: one join per length for all items, no Python
 loop over paths or items.
 
-**Pruning for L ≥ 4 (exact up to ties).** Paths of ≤ 3 edges are enumerated exhaustively. For longer ones,
-partial walks of ≥ 2 edges are pruned before being extended or joined: per meeting node (forward) or per
-(meeting node, item) (backward) only the ``k + c·s`` heaviest are kept, with ``k = max_paths``, ``c`` the
-number of nodes of the rest of the path that could repeat one of the walk's inner nodes and ``s`` the most
-walks of one group that share an inner node (1–2 in practice: parallel relations). The weight is the
-product of the two halves, so a dropped walk has ≥ ``k + c·s`` heavier siblings with the same end; at most
-``c·s`` of them collide with the rest of a path, so ≥ ``k`` heavier paths to the same item exist and the
-dropped walk's paths are not in the top ``k``. The kept top lists therefore equal the exhaustive ones,
-except for which of several equally heavy paths survive at the cut. This bounds the work on popular items
-and heavy users, where walks through other users explode.
+**Bound for 3 edges (exact).** With ``max_len`` 3 the forward walks ``u → j → m`` are joined only with single
+edges ``m → i`` into a target, and on dense data most of them lie on no top-``k`` path (tens of thousands per
+user on MovieLens-1M, through other users). Each edge ``m → i`` with the heaviest step to ``m`` is one real
+path; the k-th heaviest of these paths, τ_i, is at most the k-th heaviest path to ``i``, so a step to ``m``
+is kept only if its weight · w(m → i) ≥ τ_i for some edge ``m → i``. Every path at least as heavy as the k-th
+one is kept: the top lists, ties included, equal the exhaustive ones.
+
+**Pruning for L ≥ 4 (exact up to ties).** Shorter paths are enumerated exhaustively (up to the bound above).
+For longer ones, partial walks of ≥ 2 edges are pruned before being extended or joined: per meeting node
+(forward) or per (meeting node, item) (backward) only the ``k + c·s`` heaviest are kept, with
+``k = max_paths``, ``c`` the number of nodes of the rest of the path that could repeat one of the walk's inner
+nodes and ``s`` the most walks of one group that share an inner node (1–2 in practice: parallel relations). The
+weight is the product of the two halves, so a dropped walk has ≥ ``k + c·s`` heavier siblings with the same
+end; at most ``c·s`` of them collide with the rest of a path, so ≥ ``k`` heavier paths to the same item exist
+and the dropped walk's paths are not in the top ``k``. The kept top lists therefore equal the exhaustive ones,
+except for which of several equally heavy paths survive at the cut. This bounds the work on popular items and
+heavy users, where walks through other users explode.
 """
 
 from __future__ import annotations
@@ -48,6 +55,7 @@ from kgrec.errors import UnknownItemError, UnknownUserError
 from kgrec.explain.types import Path
 
 _PRUNE_FROM = 4  # paths of this many edges or more are joined from pruned halves
+_BOUND_FROM = 20_000  # the 3-edge bound is computed from this many forward steps on (cheaper than joining them)
 
 
 @dataclass(frozen=True)
@@ -130,6 +138,16 @@ def _top_per_target(target: np.ndarray, weight: np.ndarray, k: int, n_targets: i
         segment = weight[order[bounds[t] : bounds[t + 1]]]
         cut[t] = np.partition(segment, len(segment) - k)[len(segment) - k]
     return np.flatnonzero(weight >= cut[target])
+
+
+def _kth_per_target(target: np.ndarray, weight: np.ndarray, k: int, n_targets: int) -> np.ndarray:
+    """Per target (0..n_targets-1): the ``k``-th largest weight of its rows, 0 where it has fewer than ``k``."""
+    kth = np.zeros(n_targets)
+    counts = np.bincount(target, minlength=n_targets)
+    for t in np.flatnonzero(counts >= k):
+        segment = weight[target == t]
+        kth[t] = np.partition(segment, len(segment) - k)[len(segment) - k]
+    return kth
 
 
 def _top_per_group(group: np.ndarray, weight: np.ndarray, k: int) -> np.ndarray:
@@ -268,15 +286,17 @@ class PathFinder:
         last_forward, last_backward = (max_len + 1) // 2, max_len // 2
         # a forward walk of d edges is followed by ≤ max_len - d nodes
         forward = [self._first_forward(user)]
+        into = self._first_backward(user, targets)  # the single edges into the targets
         for depth in range(2, last_forward + 1):
             walks = self._pruned(forward[-1], None, k, max_len - depth + 1) if prune else forward[-1]
-            forward.append(self._extend_forward(walks))
+            bounded = prune and max_len == 3  # then these walks are joined only with single edges into a target
+            forward.append(self._bounded_forward(walks, into, targets, k) if bounded else self._extend_forward(walks))
         # semi-join: the longest backward walks must start where a forward walk of their joins ends
         meets = np.zeros(self.num_nodes, dtype=bool)
         for walks in forward[last_backward - 1 : last_backward + 1]:
             meets[walks.nodes[:, -1]] = True
         # a backward walk of d edges is preceded by ≤ max_len - d nodes, the user among them (never repeated)
-        backward = [self._first_backward(user, targets, meets if last_backward == 1 else None)]
+        backward = [into.take(meets[into.nodes[:, 0]]) if last_backward == 1 else into]
         for depth in range(2, last_backward + 1):
             walks = self._pruned(backward[-1], targets, k, max_len - depth) if prune else backward[-1]
             backward.append(self._extend_backward(walks, user, meets if depth == last_backward else None))
@@ -318,27 +338,74 @@ class PathFinder:
         nodes = np.stack([np.full(stop - start, user), self._out_dst[start:stop]], axis=1)
         return _Walks(nodes, self._out_rel[start:stop, None], self._out_w[start:stop])
 
-    def _first_backward(self, user: int, targets: np.ndarray, meets: np.ndarray | None = None) -> _Walks:
-        """The edges into the targets, except from the user itself (or any user, non-collaborative), from
-        self-loops and (if given) from nodes outside ``meets``."""
+    def _first_backward(self, user: int, targets: np.ndarray) -> _Walks:
+        """The edges into the targets, except from the user itself (or any user, non-collaborative) and
+        from self-loops."""
         owner, position = _csr_slices(self._in_ptr, targets)
         source = self._in_src[position]
         keep = source != user if self.collaborative else source >= self.n_users
         keep &= source != targets[owner]  # a KG self-loop on the item is no path
-        if meets is not None:
-            keep &= meets[source]
         owner, position, source = owner[keep], position[keep], source[keep]
         nodes = np.stack([source, targets[owner]], axis=1)
         return _Walks(nodes, self._in_rel[position, None], self._in_w[position])
 
     def _extend_forward(self, walks: _Walks) -> _Walks:
         """Every walk followed by each out-edge of its last node that reaches a new (allowed) node."""
+        return self._forward_walks(walks, *self._forward_steps(walks))
+
+    def _forward_steps(self, walks: _Walks) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(walk row, out-edge position, new node) of every out-edge of the walks' last nodes."""
         owner, position = _csr_slices(self._out_ptr, walks.nodes[:, -1])
-        new = self._out_dst[position]
-        keep = (walks.nodes[owner] != new[:, None]).all(axis=1)
-        if not self.collaborative:
-            keep &= new >= self.n_users
-        owner, position, new = owner[keep], position[keep], new[keep]
+        return owner, position, self._out_dst[position]
+
+    def _bounded_forward(self, walks: _Walks, into: _Walks, targets: np.ndarray, k: int) -> _Walks:
+        """:meth:`_extend_forward` for the walks that 3-edge paths join with one edge m → i of ``into``
+        (:meth:`_first_backward`), without the steps that cannot be part of a top-``k`` path (module
+        docstring, "Bound for 3 edges")."""
+        owner, position, new = self._forward_steps(walks)
+        if len(new) <= _BOUND_FROM:  # too few steps for the bound to pay
+            return self._forward_walks(walks, owner, position, new)
+        ends = np.zeros(self.num_nodes, dtype=bool)
+        ends[into.nodes[:, 0]] = True
+        hit = np.flatnonzero(ends[new])  # a step to a node without an edge into a target is on no path
+        owner, position, new = owner[hit], position[hit], new[hit]
+        weight = walks.weight[owner] * self._out_w[position]
+        valid = self._new_node(walks, owner, new)
+        # τ_i ≤ the k-th heaviest path to target i: the k-th heaviest of the paths made of an edge m → i
+        # and the heaviest step to m (one path per edge, a history item i excluded from its own steps)
+        target = np.searchsorted(targets, into.nodes[:, -1])
+        heaviest = np.zeros(self.num_nodes)
+        np.maximum.at(heaviest, new[valid], weight[valid])
+        through = heaviest[into.nodes[:, 0]]
+        for item in np.intersect1d(targets, walks.nodes[:, -1]):  # a target among the walks' items: rare
+            other = valid & (walks.nodes[owner, -1] != item)
+            heaviest_other = np.zeros(self.num_nodes)
+            np.maximum.at(heaviest_other, new[other], weight[other])
+            edges = into.nodes[:, -1] == item
+            through[edges] = heaviest_other[into.nodes[edges, 0]]
+        tau = _kth_per_target(target, through * into.weight, k, len(targets))
+        # a step to m is needed only if, through some edge m → i, it reaches τ_i: weight · w(m → i) ≥ τ_i
+        with np.errstate(divide="ignore", invalid="ignore"):
+            need = np.where(tau[target] > 0, tau[target] / into.weight, 0.0)  # an edge of weight 0: never
+        least = np.full(self.num_nodes, np.inf)
+        np.minimum.at(least, into.nodes[:, 0], need)
+        keep = valid & (weight >= least[new] * (1 - 1e-9))  # the margin covers the division's rounding
+        return self._forward_walks(walks, owner[keep], position[keep], new[keep], checked=True)
+
+    def _new_node(self, walks: _Walks, owner: np.ndarray, new: np.ndarray) -> np.ndarray:
+        """Per step (:meth:`_forward_steps`): does it reach a node new to its walk (and allowed)?"""
+        keep = new >= self.n_users if not self.collaborative else np.ones(len(new), dtype=bool)
+        for column in walks.nodes.T:  # column by column: cheaper than comparing a 2-D gather
+            keep &= column[owner] != new
+        return keep
+
+    def _forward_walks(self, walks: _Walks, owner: np.ndarray, position: np.ndarray, new: np.ndarray,
+                       checked: bool = False) -> _Walks:
+        """The walks followed by the given steps (:meth:`_forward_steps`) that reach a new (allowed) node
+        (all of them if ``checked``: :meth:`_new_node` already kept only those)."""
+        if not checked:
+            keep = self._new_node(walks, owner, new)
+            owner, position, new = owner[keep], position[keep], new[keep]
         return _Walks(
             np.concatenate([walks.nodes[owner], new[:, None]], axis=1),
             np.concatenate([walks.rels[owner], self._out_rel[position, None]], axis=1),
@@ -366,11 +433,14 @@ class PathFinder:
     def _join(left: _Walks, right: _Walks) -> tuple[np.ndarray, np.ndarray]:
         """Row pairs (forward, backward) that meet on a node and repeat no node."""
         starts = right.nodes[:, 0]
-        order = np.argsort(starts, kind="stable")
         key = left.nodes[:, -1]
         size = int(max(key.max(initial=0), starts.max(initial=0))) + 1
-        if size <= 4 * (len(key) + len(starts)):  # a table per node: no binary search of every key
-            per_node = np.bincount(starts, minlength=size)
+        met = np.zeros(size, dtype=bool)
+        met[key] = True
+        rows = np.flatnonzero(met[starts])  # semi-join: only the backward walks some forward walk meets are sorted
+        order = rows[np.argsort(starts[rows], kind="stable")]
+        if size <= 4 * (len(key) + len(rows)):  # a table per node: no binary search of every key
+            per_node = np.bincount(starts[rows], minlength=size)
             count, low = per_node[key], (np.cumsum(per_node) - per_node)[key]
         else:
             meeting = starts[order]

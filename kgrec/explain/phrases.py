@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,7 @@ def _agent(participle: str) -> str:
     return participle
 
 
+@lru_cache(maxsize=4096)  # asked for every edge of every shown path; the phrase is immutable
 def fallback_phrase(raw: str) -> RelationPhrase:
     """The automatic phrase of a raw relation name (see the module docstring for the rules)."""
     if raw == INTERACT:

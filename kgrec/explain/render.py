@@ -296,8 +296,11 @@ _PLAIN = frozenset({int, float, str, bool, type(None)})
 
 def _plain(value: Any) -> Any:
     """JSON-safe copy: numpy scalars to Python numbers, tuples to lists."""
-    if type(value) in _PLAIN:  # most values of a document: checked first, exactly (ABC checks are slow)
+    kind = type(value)
+    if kind in _PLAIN:  # most values of a document: checked first, exactly (ABC checks are slow)
         return value
+    if (kind is list or kind is tuple) and all(type(v) in _PLAIN for v in value):  # node ids, relation ids
+        return list(value)
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -341,11 +344,13 @@ def explanation_dict(expl: Explanation, graph: CollaborativeKG, phrases: PhraseT
         item_raw=graph.dataset.items.raw(expl.item),
         item_name=graph.dataset.items.name(expl.item),
         item_node=int(item_node),
-        sentence=explanation_text(expl, graph, phrases),
+        sentence=expl.text or explanation_text(expl, graph, phrases),  # an explainer's text is this sentence
     )
+    # a told rule's paths repeat a few relations many times: each is looked up once, then copied
+    relations = {r: relation_info(graph, phrases, r) for r in {r for path in expl.paths for r in path.relations}}
     for path_values, path in zip(values["paths"], expl.paths):
         path_values["node_info"] = [node_info(graph, n) for n in path.nodes]
-        path_values["relation_info"] = [relation_info(graph, phrases, r) for r in path.relations]
+        path_values["relation_info"] = [dict(relations[r]) for r in path.relations]
     values["rule_info"] = None if expl.rule is None else {
         "name": phrases.rule_name(graph, expl.rule.pattern),
         "pattern_label": phrases.pattern_label(graph, expl.rule.pattern),

@@ -12,6 +12,7 @@ import torch
 from kgrec.data.dataset import RecDataset
 from kgrec.data.graph import CollaborativeKG
 from kgrec.errors import UnknownItemError, UnknownUserError
+from kgrec.explain import paths as paths_module
 from kgrec.explain.paths import PathFinder
 from kgrec.models.layers import edge_weights
 
@@ -263,3 +264,49 @@ def test_matches_brute_force_on_random_graphs(seed: int) -> None:
                 assert [p.weight for p in all_paths[item]] == pytest.approx([w for *_, w in expected])
                 assert [(p.nodes, p.relations) for p in best[item]] == [(n, r) for n, r, _ in expected[:2]]
                 assert reach[item] == bool(expected)
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("tied", [False, True])
+def test_bounded_three_edge_join_keeps_the_exact_top_lists(seed: int, tied: bool,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """With max_len 3 and the bound on from the first step, the top-k lists (k = 1, 2, 3) equal a depth-first
+    search, also with tied weights at the cut and with the user's own items among the targets."""
+    monkeypatch.setattr(paths_module, "_BOUND_FROM", 0)
+    graph = _random_graph(seed)
+    rng = np.random.default_rng(seed)
+    size = graph.data.edge_index.size(1)
+    weight = rng.choice([0.25, 0.5, 1.0], size) if tied else rng.uniform(0.1, 1.0, size)
+    items = list(range(graph.n_items))
+    for collaborative in (True, False):
+        for k in (1, 2, 3):
+            finder = PathFinder(graph, weight, max_len=3, max_paths=k, collaborative=collaborative)
+            for user in range(graph.n_users):
+                found = finder.paths_for_items(user, items)
+                for item in items:
+                    expected = _brute_force(graph, weight, user, graph.item_node(item), 3, collaborative)
+                    assert [(p.nodes, p.relations) for p in found[item]] == [(n, r) for n, r, _ in expected[:k]]
+
+
+def test_the_bound_drops_the_steps_below_the_kth_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """u0 liked i0; u1..u20 liked i0 and i1. The 20 paths u0 → i0 → u_k → i1 weigh w(i0 → u_k) · 0.5 with
+    w(i0 → u_k) = k / 100: for the top 1 only the step to u20 is kept, and the path through it is found."""
+    monkeypatch.setattr(paths_module, "_BOUND_FROM", 0)
+    others = [f"u{k}" for k in range(1, 21)]
+    interactions = pd.DataFrame({"user": ["u0", *others, *others], "item": ["i0"] * 21 + ["i1"] * 20})
+    dataset = RecDataset.from_frames("star", interactions, pd.DataFrame(columns=["head", "relation", "tail"]),
+                                     item_catalogue=["i0", "i1"])
+    graph = CollaborativeKG.build(dataset, dataset.interactions)
+    user = dataset.users.index("u0")
+    i0, i1 = (graph.item_node(dataset.items.index(item)) for item in ("i0", "i1"))
+    source, target = graph.data.edge_index.tolist()
+    weight = np.array([int(dataset.users.raw(t)[1:]) / 100 if s == i0 and t < graph.n_users else 0.5
+                       for s, t in zip(source, target)])
+    finder = PathFinder(graph, weight, max_len=3, max_paths=1)
+    first = finder._first_forward(user)
+    into = finder._first_backward(user, np.array([i1]))
+    assert len(finder._extend_forward(first)) == 20  # u0 → i0 → u1..u20
+    kept = finder._bounded_forward(first, into, np.array([i1]), 1)
+    assert kept.nodes.tolist() == [[user, i0, dataset.users.index("u20")]]
+    [path] = finder.paths(user, dataset.items.index("i1"))
+    assert path.nodes == (user, i0, dataset.users.index("u20"), i1) and path.weight == pytest.approx(0.5 * 0.2 * 0.5)
