@@ -15,7 +15,7 @@ import yaml
 
 from kgrec.config import VARIANT_NAMES
 from kgrec.errors import ConfigError
-from kgrec.pipeline import load_pipeline_config, model_label, run_pipeline, variant_config
+from kgrec.pipeline import is_baseline, load_pipeline_config, model_label, run_pipeline, variant_config
 from tests.cli_runner import kgrec
 from tests.models.planted import write_planted_files
 
@@ -192,3 +192,21 @@ def test_demo_says_it_is_a_fast_preset_then_prints_the_table_the_lists_and_the_r
     assert lines[-1] == str(tmp_path / "demo" / "report.html")
     card = json.loads((tmp_path / "demo" / "dataset.json").read_text(encoding="utf-8"))
     assert (card["name"], card["users"]) == ("lastfm-dbpedia", 1875)  # the named DBpedia KG, users with ≥ 5 artists
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "pipelines").glob("*.yaml")),
+                         ids=lambda path: path.name)
+def test_every_shipped_pipeline_file_loads_and_its_baselines_keep_their_overrides(path: Path) -> None:
+    """Each pipelines/*.yaml passes the config checks; a baseline gets its own model and every
+    ``pipeline.baseline_set`` override (lastfm-dbpedia: λ₂ 0.001 and the 500-epoch schedule)."""
+    config = load_pipeline_config(path)
+    for name in filter(is_baseline, config.pipeline.compare):  # ablations of kgrec keep kgrec's settings
+        variant = variant_config(config, name, Path("split"))
+        for assignment in config.pipeline.baseline_set or ():
+            section, key, value = *assignment.split("=")[0].split("."), assignment.split("=")[1]
+            assert str(getattr(getattr(variant, section), key)) == value, (name, assignment)
+    if path.name == "lastfm-dbpedia.yaml":
+        assert (config.model.lambda_kg, config.model.l2, config.train.epochs) == (0.1, 0.005, 200)
+        lightgcn = variant_config(config, "lightgcn", Path("split"))
+        assert (lightgcn.model.model, lightgcn.model.l2, lightgcn.train.epochs, lightgcn.train.lr_cosine_epochs) == (
+            "lightgcn", 0.001, 500, 400)
