@@ -203,7 +203,8 @@ def test_every_shipped_pipeline_file_loads_and_its_baselines_keep_their_override
     for name in filter(is_baseline, config.pipeline.compare):  # ablations of kgrec keep kgrec's settings
         variant = variant_config(config, name, Path("split"))
         for assignment in config.pipeline.baseline_set or ():
-            section, key, value = *assignment.split("=")[0].split("."), assignment.split("=")[1]
+            dotted, value = assignment.split("=", 1)
+            section, key = dotted.split(".")
             assert str(getattr(getattr(variant, section), key)) == value, (name, assignment)
     if path.name == "lastfm-dbpedia.yaml":
         assert (config.model.lambda_kg, config.model.l2, config.train.epochs) == (0.1, 0.005, 200)

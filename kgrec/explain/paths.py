@@ -131,21 +131,17 @@ def _top_per_target(target: np.ndarray, weight: np.ndarray, k: int, n_targets: i
     counts = np.bincount(target, minlength=n_targets)
     if counts.max(initial=0) <= k:
         return np.arange(len(weight))
-    order = np.argsort(target.astype(np.int16) if n_targets < 2**15 else target, kind="stable")  # radix sort
+    return np.flatnonzero(weight >= _kth_per_target(target, weight, k, counts, fewer=-np.inf)[target])
+
+
+def _kth_per_target(target: np.ndarray, weight: np.ndarray, k: int, counts: np.ndarray, fewer: float) -> np.ndarray:
+    """Per target (0..len(counts)-1, ``counts`` its rows): the ``k``-th largest weight of its rows, ``fewer``
+    where it has fewer than ``k``."""
+    kth = np.full(len(counts), fewer)
+    order = np.argsort(target.astype(np.int16) if len(counts) < 2**15 else target, kind="stable")  # radix sort
     bounds = np.r_[0, np.cumsum(counts)]
-    cut = np.full(n_targets, -np.inf)
-    for t in np.flatnonzero(counts > k):  # one O(n) partition per over-full target, never per path
+    for t in np.flatnonzero(counts >= k):  # one O(n) partition per full target, never per path
         segment = weight[order[bounds[t] : bounds[t + 1]]]
-        cut[t] = np.partition(segment, len(segment) - k)[len(segment) - k]
-    return np.flatnonzero(weight >= cut[target])
-
-
-def _kth_per_target(target: np.ndarray, weight: np.ndarray, k: int, n_targets: int) -> np.ndarray:
-    """Per target (0..n_targets-1): the ``k``-th largest weight of its rows, 0 where it has fewer than ``k``."""
-    kth = np.zeros(n_targets)
-    counts = np.bincount(target, minlength=n_targets)
-    for t in np.flatnonzero(counts >= k):
-        segment = weight[target == t]
         kth[t] = np.partition(segment, len(segment) - k)[len(segment) - k]
     return kth
 
@@ -287,9 +283,9 @@ class PathFinder:
         # a forward walk of d edges is followed by ≤ max_len - d nodes
         forward = [self._first_forward(user)]
         into = self._first_backward(user, targets)  # the single edges into the targets
+        bounded = prune and max_len == 3  # the 2-edge forward walks are then joined only with edges into a target
         for depth in range(2, last_forward + 1):
             walks = self._pruned(forward[-1], None, k, max_len - depth + 1) if prune else forward[-1]
-            bounded = prune and max_len == 3  # then these walks are joined only with single edges into a target
             forward.append(self._bounded_forward(walks, into, targets, k) if bounded else self._extend_forward(walks))
         # semi-join: the longest backward walks must start where a forward walk of their joins ends
         meets = np.zeros(self.num_nodes, dtype=bool)
@@ -383,7 +379,7 @@ class PathFinder:
             np.maximum.at(heaviest_other, new[other], weight[other])
             edges = into.nodes[:, -1] == item
             through[edges] = heaviest_other[into.nodes[edges, 0]]
-        tau = _kth_per_target(target, through * into.weight, k, len(targets))
+        tau = _kth_per_target(target, through * into.weight, k, np.bincount(target, minlength=len(targets)), fewer=0.0)
         # a step to m is needed only if, through some edge m → i, it reaches τ_i: weight · w(m → i) ≥ τ_i
         with np.errstate(divide="ignore", invalid="ignore"):
             need = np.where(tau[target] > 0, tau[target] / into.weight, 0.0)  # an edge of weight 0: never
