@@ -222,6 +222,11 @@ def _masked_scores(
     return scores
 
 
+#: The most scores one ranking batch holds (2²⁶ floats, 256 MB): with a catalogue of millions of items a batch
+#: of ``eval.batch_size`` users would hold gigabytes, and its masked copy as many again.
+MAX_BATCH_SCORES = 1 << 26
+
+
 def _ranked_batches(
     score_users: ScoreFn,
     users: np.ndarray,
@@ -232,11 +237,13 @@ def _ranked_batches(
     device: torch.device,
     progress: bool,
 ) -> Iterator[tuple[np.ndarray, Tensor, Tensor]]:
-    """Yield (batch users, top-k ids, top-k scores) over ``users`` in batches, seen items masked."""
+    """Yield (batch users, top-k ids, top-k scores) over ``users`` in batches, seen items masked; a batch has
+    ``batch_size`` users, fewer where their score matrix would hold more than :data:`MAX_BATCH_SCORES` scores."""
     if not 0 < k <= n_items:
         raise ValueError(f"k={k} must be between 1 and the number of items ({n_items})")
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
+    batch_size = min(batch_size, max(1, MAX_BATCH_SCORES // n_items))
     starts = range(0, len(users), batch_size)
     with torch.no_grad():
         for start in tqdm(starts, desc="ranking", unit="batch", disable=not progress):

@@ -6,7 +6,6 @@ user–item and KG edges with attention from TransH's hyperplane geometry, and B
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +17,7 @@ from kgrec.config import ModelConfig
 from kgrec.data.graph import CollaborativeKG
 from kgrec.models.base import BPR, WHOLE, Objective, RankingModel, Shard, ranking_term, shard_weighted
 from kgrec.models.layers import KnowledgeAttentionConv, TransHAttention, edge_weights
-from kgrec.models.sparse import AdjacencyPattern
+from kgrec.models.sparse import AdjacencyPattern, WeightedAdjacency
 from kgrec.models.transh import TransH, bern_corrupt, bern_probabilities
 
 
@@ -67,6 +66,7 @@ class KGRec(RankingModel):
         self._epoch_edge_weight: Tensor | None = None  # see training_edge_weight
         self._eval_logits: Tensor | None = None  # see attention_logits
         self._structures_of: Tensor | None = None  # the edge list _own_graph's structures were computed for
+        self._weighted: tuple[Tensor, WeightedAdjacency] | None = None  # see _weighted_adjacency
 
     def attention_logits(self) -> Tensor | None:
         """Attention logits of the model's edges from the layer-0 embeddings, or None without attention. An
@@ -129,22 +129,33 @@ class KGRec(RankingModel):
         elif keep is not None and not edge_weight.requires_grad:
             full = edge_weight.new_zeros(self.edge_index.size(1)).index_put((keep,), edge_weight)
             edge_index, edge_weight = self.edge_index, full
-        return _mean(self._layer_outputs(edge_index, edge_weight, edge_mask is not None))
+        return self._propagated_mean(edge_index, edge_weight, edge_mask is not None)
 
-    def _layer_outputs(self, edge_index: Tensor, edge_weight: Tensor, per_edge: bool = False, x: Tensor | None = None) -> list[Tensor]:
-        """Layer 0 (the embeddings; ``x``: the rows of a subgraph's nodes, which ``edge_index`` then numbers
-        0 … n − 1) and every layer's output."""
+    def _propagated_mean(self, edge_index: Tensor, edge_weight: Tensor, per_edge: bool = False, x: Tensor | None = None) -> Tensor:
+        """The mean of layer 0 (the embeddings; ``x``: the rows of a subgraph's nodes, which ``edge_index`` then
+        numbers 0 … n − 1) and every layer's output, summed as the layers are computed: two layers and the sum
+        are held at a time, not every layer (the sum's order, and so its bits, are those of summing the list).
+        The running sum also hands every layer the same gradient instead of materialising an [N, L+1, d] one
+        for a stacked tensor."""
         x = self.node_emb.weight if x is None else x
         if edge_weight.requires_grad or per_edge:  # per-edge gradients or masks
             graph, weight = edge_index, edge_weight
         else:
-            pattern = self._own_graph().adjacency if edge_index is self.edge_index else AdjacencyPattern(edge_index, x.size(0))
-            graph, weight = pattern.weighted(edge_weight), None
-        layers = [x]
-        for conv in self.convs:
+            graph, weight = self._weighted_adjacency(edge_index, edge_weight, x.size(0)), None
+        total = x
+        for depth, conv in enumerate(self.convs):
             x = conv(x, graph, weight)
-            layers.append(x)
-        return layers
+            total = total + x if depth == 0 else total.add_(x)  # the first sum is new: layer 0 may be a leaf
+        return total / (len(self.convs) + 1)
+
+    def _weighted_adjacency(self, edge_index: Tensor, edge_weight: Tensor, num_nodes: int) -> WeightedAdjacency:
+        """The sparse adjacency carrying ``edge_weight``; for the model's own edges, kept while the same weight
+        tensor comes back (every step of an epoch with ``attention_refresh = "epoch"``)."""
+        if edge_index is not self.edge_index:
+            return AdjacencyPattern(edge_index, num_nodes).weighted(edge_weight)
+        if self._weighted is None or self._weighted[0] is not edge_weight:
+            self._weighted = (edge_weight, self._own_graph().adjacency.weighted(edge_weight))
+        return self._weighted[1]
 
     def _own_graph(self) -> _GraphStructures:
         """The sorted index structures of the model's own edge list, computed at first use (and again after
@@ -158,8 +169,7 @@ class KGRec(RankingModel):
         return self._structures
 
     def embeddings(self) -> tuple[Tensor, Tensor]:
-        nodes = self.propagate()
-        return nodes[: self.n_users], nodes[self.n_users : self.n_users + self.n_items]
+        return _users_and_items(self.propagate(), self.n_users, self.n_items)
 
     def propagation_edges(self) -> Tensor:
         return self.edge_index
@@ -171,8 +181,7 @@ class KGRec(RankingModel):
         return self.edge_weight()
 
     def embeddings_without(self, dropped: Tensor) -> tuple[Tensor, Tensor]:
-        nodes = self.propagate(keep=~dropped)
-        return nodes[: self.n_users], nodes[self.n_users : self.n_users + self.n_items]
+        return _users_and_items(self.propagate(keep=~dropped), self.n_users, self.n_items)
 
     def squared_ego_norm(self, users: Tensor, items: Tensor) -> Tensor:
         """Σ over the batch's rows of ‖e‖², as Σ over nodes of (occurrences) · ‖e‖²: no gather of the
@@ -226,7 +235,7 @@ class KGRec(RankingModel):
         in_degree = self._own_graph().in_degree.index_select(0, node.index_select(0, col))
         sampled = torch.bincount(col, minlength=node.numel()).index_select(0, col)
         weight = self.training_edge_weight().index_select(0, sample.edge.to(device)) * (in_degree / sampled)
-        return _mean(self._layer_outputs(torch.stack([row, col]), weight, x=self.node_emb.weight.index_select(0, node)))
+        return self._propagated_mean(torch.stack([row, col]), weight, x=self.node_emb.weight.index_select(0, node))
 
     def sampled_loss(self, users: Tensor, positives: Tensor, negatives: Tensor, sample: SamplerOutput,
                      objective: Objective = BPR, shard: Shard = WHOLE) -> tuple[Tensor, dict[str, float]]:
@@ -256,10 +265,11 @@ class KGRec(RankingModel):
         return self._with_kg_loss(*shard_weighted(total, parts, shard, len(users), total_rows), shard)
 
 
-def _mean(tensors: Sequence[Tensor]) -> Tensor:
-    """The element-wise mean of equally shaped tensors, as a running sum: the backward pass then hands every
-    layer the same gradient instead of materialising an [N, L+1, d] one for a stacked tensor."""
-    return sum(tensors[1:], tensors[0]) / len(tensors)
+def _users_and_items(nodes: Tensor, n_users: int, n_items: int) -> tuple[Tensor, Tensor]:
+    """The user rows and the item rows of all node representations, by one split: its gradient is one [N, d]
+    tensor, where two slices' are two, summed into a third."""
+    users, items, _ = nodes.split([n_users, n_items, nodes.size(0) - n_users - n_items])
+    return users, items
 
 
 def relation_usage(model: KGRec) -> np.ndarray:

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from kgrec.data.dataset import Interactions
+from kgrec.evaluation import ranking
 from kgrec.evaluation.ranking import (
     evaluate_ranking,
     evaluate_top_k,
@@ -196,6 +197,24 @@ def test_batch_size_does_not_change_results() -> None:
     two = evaluate_ranking(score_users, TEST, [TRAIN], 6, ks=(1, 3), batch_size=2, item_popularity=POPULARITY)
     big = evaluate_ranking(score_users, TEST, [TRAIN], 6, ks=(1, 3), batch_size=1024, item_popularity=POPULARITY)
     assert one == pytest.approx(big) and two == pytest.approx(big)
+
+
+def test_a_batch_holds_at_most_the_score_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 6 items and a budget of 13 scores: 13 // 6 = 2 users per batch whatever eval.batch_size says
+    monkeypatch.setattr(ranking, "MAX_BATCH_SCORES", 13)
+    sizes: list[int] = []
+
+    def recorded(users: torch.Tensor) -> torch.Tensor:
+        sizes.append(len(users))
+        return score_users(users)
+
+    capped = evaluate_ranking(recorded, TEST, [TRAIN], 6, ks=(1, 3), batch_size=1024, item_popularity=POPULARITY)
+    assert sizes == [2, 1]  # the 3 test users
+    monkeypatch.setattr(ranking, "MAX_BATCH_SCORES", 5)  # fewer than one user's scores: still one user at a time
+    sizes.clear()
+    assert evaluate_ranking(recorded, TEST, [TRAIN], 6, ks=(1, 3), item_popularity=POPULARITY) == capped
+    assert sizes == [1, 1, 1]
+    assert capped == evaluate_ranking(score_users, TEST, [TRAIN], 6, ks=(1, 3), batch_size=1024, item_popularity=POPULARITY)
 
 
 def test_no_popularity_key_without_item_popularity() -> None:

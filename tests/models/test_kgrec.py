@@ -120,6 +120,28 @@ def test_epoch_attention_is_computed_once_each_time_the_model_enters_training_mo
         ModelConfig(attention_refresh="batch")
 
 
+def test_an_epochs_steps_share_one_weighted_adjacency_and_propagate_as_per_edge_messages(planted) -> None:
+    """With ``attention_refresh="epoch"`` the sparse adjacency is built once per epoch (same weights, same
+    object) and rebuilt when the weights change; the running mean of the layers equals the mean of PyG's
+    per-edge propagation, layer by layer."""
+    _, _, graph = planted
+    model = KGRec(graph, ModelConfig(dim=8, layers=3, attention_refresh="epoch")).train()
+    weight = model.training_edge_weight()
+    first = model._weighted_adjacency(model.edge_index, weight, model.num_nodes)
+    assert model._weighted_adjacency(model.edge_index, model.training_edge_weight(), model.num_nodes) is first
+    model.train()  # the next epoch: new weights, a new adjacency
+    assert model._weighted_adjacency(model.edge_index, model.training_edge_weight(), model.num_nodes) is not first
+    layers = [model.node_emb.weight]
+    for conv in model.convs:
+        layers.append(conv(layers[-1], model.edge_index, weight))  # per-edge messages
+    expected = torch.stack(layers).mean(dim=0)
+    with torch.no_grad():
+        assert torch.allclose(model.propagate(weight), expected, atol=1e-6)
+        users, items = model.embeddings()
+    assert torch.allclose(users, expected[: graph.n_users], atol=1e-6)
+    assert torch.allclose(items, expected[graph.n_users : graph.n_users + graph.n_items], atol=1e-6)
+
+
 def test_l2_penalty_counts_every_occurrence_of_a_batch_row(planted) -> None:
     """The L2 term is ½ Σ ‖e‖² over the batch's users, positives and all sampled negatives (a repeated
     row counts each time) over the batch size, computed from node counts instead of gathered rows."""
