@@ -16,7 +16,7 @@ weigh most. When there is neither, the heaviest path is told without a rule.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Hashable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -78,22 +78,18 @@ class Evidence:
     reason: str
 
 
-def _groups_in_order(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Group of every entry of ``keys`` (1-D) numbered by first appearance, and each group's first row:
-    ``max`` over groups in that order keeps the first of equal ones, as over a dict."""
-    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    return rank[inverse.reshape(-1)], first[order]
-
-
-def _row_keys(rows: np.ndarray) -> np.ndarray:
-    """One integer per row of small non-negative-or-padding (-1) integers: equal rows, equal keys."""
-    base = int(rows.max(initial=0)) + 2
-    if base ** rows.shape[1] >= 2**62:  # too wide for one integer: number the distinct rows instead
-        return np.unique(rows, axis=0, return_inverse=True)[1].reshape(-1)
-    return (rows + 1) @ (base ** np.arange(rows.shape[1], dtype=np.int64))
+def _groups_in_order(keys: Iterable[Hashable]) -> tuple[np.ndarray, list[int]]:
+    """Group of every key numbered by first appearance, and each group's first index: ``max`` over groups in
+    that order keeps the first of equal ones, as over a dict (a few dozen keys: a dict beats ``np.unique``)."""
+    ids: dict[Hashable, int] = {}
+    first: list[int] = []
+    group = []
+    for index, key in enumerate(keys):
+        if key not in ids:
+            ids[key] = len(first)
+            first.append(index)
+        group.append(ids[key])
+    return np.array(group, dtype=np.int64), first
 
 
 def _told(found: FoundPaths, rows: np.ndarray) -> tuple[Path, ...]:
@@ -108,10 +104,11 @@ def choose_evidence(
     """The told evidence of one item (see the module docstring): ``paths`` are all its paths, ``rule_paths``
     its knowledge-graph paths, ``rules`` the tellable rules by pattern; a path whose relations are all
     ``interact_relations`` (interact and its inverse) runs through other users' interactions only."""
-    kg = rule_paths.take(rule_paths.weight > 0)
+    kg = rule_paths.positive()
     if len(kg):
-        group, first = _groups_in_order(_row_keys(kg.relations[:, 1:]))
-        patterns = [tuple(kg.relations[row, 1 : kg.length[row]].tolist()) for row in first]
+        relations, lengths = kg.relations[:, 1:].tolist(), kg.length.tolist()
+        group, first = _groups_in_order(map(tuple, relations))
+        patterns = [tuple(relations[row][: lengths[row] - 1]) for row in first]
         told = [g for g, pattern in enumerate(patterns) if pattern in rules]
         if told:
             weight = np.bincount(group, weights=kg.weight, minlength=len(patterns))
@@ -121,11 +118,14 @@ def choose_evidence(
                 -len(patterns[g]),
             ))
             return Evidence(_told(kg, np.flatnonzero(group == best)), rules[patterns[best]], "rule")
-    positive = paths.take(paths.weight > 0)
-    colike = (np.isin(positive.relations, list(interact_relations)) | (positive.relations < 0)).all(axis=1)
+    positive = paths.positive()
+    through_users = positive.relations < 0  # padding
+    for relation in interact_relations:  # two relations: cheaper than np.isin
+        through_users |= positive.relations == relation
+    colike = through_users.all(axis=1)
     if colike.any():
         rows = np.flatnonzero(colike)
-        group, _ = _groups_in_order(positive.nodes[rows, 1])
+        group, _ = _groups_in_order(positive.nodes[rows, 1].tolist())
         best = int(np.argmax(np.bincount(group, weights=positive.weight[rows])))
         return Evidence(_told(positive, rows[group == best]), None, "co-like")
     if len(positive):
@@ -167,7 +167,7 @@ class Explainer:
         interact = [self.graph.interact, self.graph.interact_inverse]
         explanations = []
         for item, score, rank in zip(items, scores, ranks):
-            paths = found[int(item)].take(found[int(item)].weight > 0)  # drop edges the model ignores
+            paths = found[int(item)].positive()  # drop edges the model ignores
             evidence = choose_evidence(paths, rule_found[int(item)], self.rules, self.config.rule_weight, interact)
             told = set(evidence.paths)
             shown = [*evidence.paths]

@@ -43,7 +43,7 @@ heavy users, where walks through other users explode.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -105,16 +105,40 @@ class FoundPaths:
         """The given rows (indexes or a boolean mask), in that order."""
         return FoundPaths(self.nodes[rows], self.relations[rows], self.weight[rows], self.length[rows])
 
-    def paths(self, rows: Iterable[int] | None = None) -> list[Path]:
+    def positive(self) -> FoundPaths:
+        """The rows of positive weight (paths over edges the model ignores dropped); itself when every row is."""
+        keep = self.weight > 0
+        return self if keep.all() else self.take(keep)
+
+    def paths(self, rows: Sequence[int] | np.ndarray | None = None) -> list[Path]:
         """The :class:`Path` of each of ``rows`` (all rows when None)."""
-        rows = range(len(self)) if rows is None else rows
-        return [self.path(int(row)) for row in rows]
+        found = self if rows is None else self.take(np.asarray(rows, dtype=np.intp))
+        columns = found.nodes.tolist(), found.relations.tolist(), found.weight.tolist(), found.length.tolist()
+        return [
+            Path(tuple(nodes[: length + 1]), tuple(relations[:length]), weight)
+            for nodes, relations, weight, length in zip(*columns)
+        ]
+
+    def keys(self) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+        """``(nodes, relations)`` of every row, as its :class:`Path` has them (without making the paths)."""
+        rows = zip(self.nodes.tolist(), self.relations.tolist(), self.length.tolist())
+        return [(tuple(nodes[: length + 1]), tuple(relations[:length])) for nodes, relations, length in rows]
 
     def path(self, row: int) -> Path:
         """The :class:`Path` of one row."""
         length = int(self.length[row])
         return Path(tuple(self.nodes[row, : length + 1].tolist()), tuple(self.relations[row, :length].tolist()),
                     float(self.weight[row]))
+
+
+def _padded(blocks: Sequence[np.ndarray], width: int) -> np.ndarray:
+    """The 2-D ``blocks`` (equal rows) side by side, then padded with -1 to ``width`` columns."""
+    out = np.full((len(blocks[0]), width), -1, dtype=np.result_type(*blocks))
+    start = 0
+    for block in blocks:
+        out[:, start : start + block.shape[1]] = block
+        start += block.shape[1]
+    return out
 
 
 def _csr_slices(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -124,6 +148,19 @@ def _csr_slices(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.nd
     owner = np.repeat(np.arange(len(rows)), count)
     position = np.arange(owner.size) + np.repeat(start - (np.cumsum(count) - count), count)
     return owner, position
+
+
+def _path_order(
+    target: np.ndarray, weight: np.ndarray, lengths: np.ndarray, nodes: np.ndarray, rels: np.ndarray
+) -> np.ndarray:
+    """The order of paths by target, weight descending, then shorter first, then node ids and relation ids; the
+    tie-breakers are sorted by only when some target has equal weights (rare with learned edge weights)."""
+    order = np.lexsort((-weight, target))
+    sorted_target, sorted_weight = target[order], weight[order]
+    ties = (sorted_target[1:] == sorted_target[:-1]) & (sorted_weight[1:] == sorted_weight[:-1])
+    if ties.any() or np.isnan(weight).any():
+        order = np.lexsort((*rels.T[::-1], *nodes.T[::-1], lengths, -weight, target))
+    return order
 
 
 def _top_per_target(target: np.ndarray, weight: np.ndarray, k: int, n_targets: int) -> np.ndarray:
@@ -202,12 +239,16 @@ class PathFinder:
             walked = graph.is_interact(rel) | np.isin(rel, list(relations))
             src, dst, rel, weight = src[walked], dst[walked], rel[walked], weight[walked]
         self._src, self._dst, self._rel = src, dst, rel
-        # out-edges by source and in-edges by target, as CSR arrays (stable: CKG order within a node)
-        out = np.argsort(src, kind="stable")
-        self._out_ptr = np.r_[0, np.cumsum(np.bincount(src, minlength=self.num_nodes))]
+        # out-edges by source and in-edges by target, as CSR arrays (stable: CKG order within a node); without
+        # other users, no walk steps into a user or out of one but the path's own (the first, forward step)
+        every = np.ones(len(src), dtype=bool)
+        walked_out = np.flatnonzero(every if self.collaborative else (dst >= self.n_users) | (src < self.n_users))
+        out = walked_out[np.argsort(src[walked_out], kind="stable")]
+        self._out_ptr = np.r_[0, np.cumsum(np.bincount(src[walked_out], minlength=self.num_nodes))]
         self._out_dst, self._out_rel, self._out_w = dst[out], rel[out], weight[out]
-        into = np.argsort(dst, kind="stable")
-        self._in_ptr = np.r_[0, np.cumsum(np.bincount(dst, minlength=self.num_nodes))]
+        walked_in = np.flatnonzero(every if self.collaborative else src >= self.n_users)
+        into = walked_in[np.argsort(dst[walked_in], kind="stable")]
+        self._in_ptr = np.r_[0, np.cumsum(np.bincount(dst[walked_in], minlength=self.num_nodes))]
         self._in_src, self._in_rel, self._in_w = src[into], rel[into], weight[into]
         self._adjacency: tuple[sp.csr_matrix, sp.csr_matrix] | None = None
 
@@ -308,11 +349,10 @@ class PathFinder:
             target = np.searchsorted(targets, right.nodes[:, -1])[bi]
             keep = _top_per_target(target, weight, k, len(targets))
             fi, bi = fi[keep], bi[keep]
-            pad = ((0, 0), (0, max_len - length))
             parts.append(
                 (
-                    np.pad(np.concatenate([left.nodes[fi], right.nodes[bi, 1:]], axis=1), pad, constant_values=-1),
-                    np.pad(np.concatenate([left.rels[fi], right.rels[bi]], axis=1), pad, constant_values=-1),
+                    _padded([left.nodes[fi], right.nodes[bi, 1:]], max_len + 1),
+                    _padded([left.rels[fi], right.rels[bi]], max_len),
                     weight[keep],
                     target[keep],
                     np.full(len(keep), length),
@@ -321,7 +361,7 @@ class PathFinder:
         nodes, rels, weight, target, lengths = (np.concatenate(columns) for columns in zip(*parts))
         kept = _top_per_target(target, weight, k, len(targets))  # the top k over all lengths, ties kept
         nodes, rels, weight, target, lengths = nodes[kept], rels[kept], weight[kept], target[kept], lengths[kept]
-        order = np.lexsort((*rels.T[::-1], *nodes.T[::-1], lengths, -weight, target))
+        order = _path_order(target, weight, lengths, nodes, rels)
         sorted_target = target[order]
         first = np.flatnonzero(np.r_[True, sorted_target[1:] != sorted_target[:-1]])
         rank = np.arange(len(order)) - np.repeat(first, np.diff(np.r_[first, len(order)]))

@@ -72,7 +72,7 @@ def sentence_names(graph: CollaborativeKG, nodes: Iterable[int]) -> dict[int, st
     names (an item's title such as "Add N to (X)" is the name, not a disambiguation) with MovieLens' trailing
     article put in front (:func:`title_name`); users keep theirs.
     """
-    full = {int(n): graph.node_name(int(n)) for n in nodes}
+    full = {n: graph.node_name(n) for n in dict.fromkeys(map(int, nodes))}  # a sentence's paths repeat nodes
     kinds = {n: graph.node_kind(n) for n in full}
     short = {
         n: short_name(name) if kinds[n] == "entity" else title_name(name) if kinds[n] == "item" else name
@@ -299,11 +299,11 @@ def _plain(value: Any) -> Any:
     kind = type(value)
     if kind in _PLAIN:  # most values of a document: checked first, exactly (ABC checks are slow)
         return value
-    if (kind is list or kind is tuple) and all(type(v) in _PLAIN for v in value):  # node ids, relation ids
+    if (kind is list or kind is tuple) and _PLAIN.issuperset(map(type, value)):  # node ids, relation ids
         return list(value)
-    if isinstance(value, Mapping):
+    if kind is dict or isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
+    if kind is list or isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if isinstance(value, np.ndarray):
         return [_plain(v) for v in value.tolist()]
@@ -330,13 +330,25 @@ def user_info(graph: CollaborativeKG, user: int) -> dict[str, Any]:
     return {"id": user, "node": user, "raw": graph.dataset.users.raw(user), "name": graph.dataset.users.name(user)}
 
 
+def _path_values(
+    path: Path, nodes: Mapping[int, dict[str, Any]], relations: Mapping[int, dict[str, Any]]
+) -> dict[str, Any]:
+    """``path.to_dict()``, JSON-safe, with the ``node_info`` and ``relation_info`` of its nodes and relations
+    (copies of ``nodes`` and ``relations``: the infos by id)."""
+    return {
+        "nodes": _plain(path.nodes), "relations": _plain(path.relations), "weight": _plain(path.weight),
+        "node_info": [dict(nodes[n]) for n in path.nodes],
+        "relation_info": [dict(relations[r]) for r in path.relations],
+    }
+
+
 def explanation_dict(expl: Explanation, graph: CollaborativeKG, phrases: PhraseTable) -> dict[str, Any]:
     """The JSON object of one explanation: ``Explanation.to_dict()`` plus names (``docs/explanations.md``).
 
     Every key of ``to_dict()`` keeps its value (path objects also get ``node_info`` and ``relation_info``),
     so ``Explanation.from_dict`` reads the object back.
     """
-    values = _plain(expl.to_dict())
+    values = _plain({**expl.to_dict(), "paths": []})  # the paths follow, named
     item_node = graph.item_node(expl.item)
     values.update(
         user_raw=graph.dataset.users.raw(expl.user),
@@ -346,11 +358,10 @@ def explanation_dict(expl: Explanation, graph: CollaborativeKG, phrases: PhraseT
         item_node=int(item_node),
         sentence=expl.text or explanation_text(expl, graph, phrases),  # an explainer's text is this sentence
     )
-    # a told rule's paths repeat a few relations many times: each is looked up once, then copied
+    # a told rule's paths repeat a few nodes and relations many times: each is looked up once, then copied
+    nodes = {n: node_info(graph, n) for n in {n for path in expl.paths for n in path.nodes}}
     relations = {r: relation_info(graph, phrases, r) for r in {r for path in expl.paths for r in path.relations}}
-    for path_values, path in zip(values["paths"], expl.paths):
-        path_values["node_info"] = [node_info(graph, n) for n in path.nodes]
-        path_values["relation_info"] = [dict(relations[r]) for r in path.relations]
+    values["paths"] = [_path_values(path, nodes, relations) for path in expl.paths]
     values["rule_info"] = None if expl.rule is None else {
         "name": phrases.rule_name(graph, expl.rule.pattern),
         "pattern_label": phrases.pattern_label(graph, expl.rule.pattern),

@@ -6,7 +6,7 @@ the renderers (:mod:`kgrec.explain.render`), never stored here.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 #: The relation and entity analyses of :mod:`kgrec.explain.association`, and the folder of a run directory
@@ -67,7 +67,7 @@ class Rule:
     test_precision: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        values = asdict(self)
+        values = {f.name: getattr(self, f.name) for f in fields(self)}  # asdict would deep-copy every measure
         values["pattern"] = list(self.pattern)
         return values
 

@@ -15,6 +15,7 @@ where processes cannot fork, the job runs in one process.
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 import os
@@ -33,7 +34,7 @@ from tqdm.auto import tqdm
 from kgrec.atomic import atomic_path, atomic_write_text, json_bytes
 from kgrec.errors import ConfigError
 from kgrec.explain.render import recommendations_document
-from kgrec.recommender import Recommender
+from kgrec.recommender import Recommender, freeze_loaded_objects
 
 #: Users per task handed to a worker (and per write).
 CHUNK = 32
@@ -137,6 +138,7 @@ def _computed(rec: Recommender, chunks: Sequence[list[int]], job: ExportJob, wor
     """The JSON lines of every chunk of users, in order, with the chunk's size."""
     global _WORKER
     _WORKER = (rec, job)
+    freeze_loaded_objects()  # the loaded run outlives the job: the collector skips it, forked workers share it
     try:
         if workers <= 1 or len(chunks) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
             for chunk in chunks:
@@ -147,6 +149,7 @@ def _computed(rec: Recommender, chunks: Sequence[list[int]], job: ExportJob, wor
                 yield block, len(chunk)
     finally:
         _WORKER = None
+        gc.unfreeze()
 
 
 def _lines(users: list[int]) -> bytes:

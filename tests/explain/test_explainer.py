@@ -11,7 +11,7 @@ from kgrec.config import ModelConfig
 from kgrec.data.dataset import RecDataset
 from kgrec.data.graph import CollaborativeKG
 from kgrec.evaluation.ranking import top_k
-from kgrec.explain.explainer import Evidence, choose_evidence, model_edge_weights
+from kgrec.explain.explainer import Evidence, _groups_in_order, choose_evidence, model_edge_weights
 from kgrec.explain.paths import FoundPaths
 from kgrec.explain.types import Path, Rule
 from kgrec.models.baselines import BPRMF, LightGCN
@@ -113,3 +113,8 @@ def test_edge_weights_of_lightgcn_are_zero_on_kg_edges_and_none_for_bprmf(small_
     u1, i1 = 0, small_graph.item_node(0)
     assert weights[(source == u1) & (target == i1)] == pytest.approx([1 / np.sqrt(2)])
     assert model_edge_weights(BPRMF(small_graph, ModelConfig(dim=4)), small_graph) is None
+
+
+def test_groups_are_numbered_by_first_appearance() -> None:
+    group, first = _groups_in_order([(5, 1), (3,), (5, 1), (4,), (3,)])
+    assert group.tolist() == [0, 1, 0, 2, 1] and first == [0, 1, 3]

@@ -14,6 +14,7 @@ from kgrec.data.graph import CollaborativeKG
 from kgrec.errors import UnknownItemError, UnknownUserError
 from kgrec.explain import paths as paths_module
 from kgrec.explain.paths import PathFinder
+from kgrec.explain.types import Path
 from kgrec.models.layers import edge_weights
 
 # The graph (training interactions u1-i1, u2-i1, u2-i3; items are the entities e1..e4):
@@ -310,3 +311,31 @@ def test_the_bound_drops_the_steps_below_the_kth_path(monkeypatch: pytest.Monkey
     assert kept.nodes.tolist() == [[user, i0, dataset.users.index("u20")]]
     [path] = finder.paths(user, dataset.items.index("i1"))
     assert path.nodes == (user, i0, dataset.users.index("u20"), i1) and path.weight == pytest.approx(0.5 * 0.2 * 0.5)
+
+
+def test_padded_puts_blocks_side_by_side_then_pads_with_minus_one() -> None:
+    blocks = [np.array([[1, 2], [3, 4]]), np.array([[5], [6]])]
+    assert paths_module._padded(blocks, 5).tolist() == [[1, 2, 5, -1, -1], [3, 4, 6, -1, -1]]
+
+
+def test_path_order_breaks_weight_ties_by_length_then_nodes() -> None:
+    """Target 7 first, heaviest first; the two paths of weight 0.5 to target 9: the shorter one, then by nodes."""
+    target = np.array([9, 7, 9, 9])
+    weight = np.array([0.5, 0.1, 0.5, 0.9])
+    lengths = np.array([3, 2, 2, 3])
+    nodes = np.array([[0, 2, 5, 9], [0, 3, 7, -1], [0, 4, 9, -1], [0, 1, 6, 9]])
+    rels = np.array([[0, 1, 2], [0, 1, -1], [0, 1, -1], [0, 1, 2]])
+    assert paths_module._path_order(target, weight, lengths, nodes, rels).tolist() == [1, 3, 2, 0]
+    untied = np.array([0.5, 0.1, 0.4, 0.9])
+    assert paths_module._path_order(target, untied, lengths, nodes, rels).tolist() == [1, 3, 0, 2]
+
+
+def test_found_paths_rows_as_paths_keys_and_positive_rows() -> None:
+    nodes, relations = np.array([[0, 2, 3, -1], [0, 2, 6, 3]]), np.array([[0, 2, -1], [0, 1, 4]])
+    found = paths_module.FoundPaths(nodes, relations, np.array([0.5, 0.0]), np.array([2, 3]))
+    assert found.keys() == [((0, 2, 3), (0, 2)), ((0, 2, 6, 3), (0, 1, 4))]
+    assert found.paths([1]) == [Path((0, 2, 6, 3), (0, 1, 4), 0.0)]
+    assert found.paths() == [Path((0, 2, 3), (0, 2), 0.5), Path((0, 2, 6, 3), (0, 1, 4), 0.0)]
+    assert found.positive().keys() == [((0, 2, 3), (0, 2))]
+    kept = found.positive()
+    assert kept.positive() is kept  # every row positive: itself
