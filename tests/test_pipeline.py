@@ -167,9 +167,9 @@ def test_the_demo_note_and_comment_state_the_preset_the_demo_runs() -> None:
     assert (config.model.attention, config.train.loss, config.train.negatives) == (False, "bpr", 1)
     preset = f"batches of {config.train.batch_size:,} pairs, at most {config.train.epochs} epochs"
     assert f"(uniform weights, one-negative BPR, {preset})" in DEMO_PRESET_NOTE
-    assert "`kgrec train lastfm-dbpedia` trains the tuned defaults" in DEMO_PRESET_NOTE
+    assert "`kgrec run pipelines/lastfm-dbpedia.yaml` trains the tuned configuration" in DEMO_PRESET_NOTE
     comment = demo.read_text(encoding="utf-8").split("\ndata:")[0]
-    assert comment.startswith("# `kgrec demo`: lastfm-dbpedia") and "`kgrec train lastfm-dbpedia`" in comment
+    assert comment.startswith("# `kgrec demo`: lastfm-dbpedia") and "`kgrec run pipelines/lastfm-dbpedia.yaml`" in comment
 
 
 def test_demo_says_it_is_a_fast_preset_then_prints_the_table_the_lists_and_the_report(tmp_path: Path) -> None:

@@ -47,7 +47,7 @@ def run_run(args: argparse.Namespace) -> None:
 #: The one line ``kgrec demo`` prints before training: it is not the tuned configuration.
 DEMO_PRESET_NOTE = (
     "kgrec demo: a fast preset (uniform weights, one-negative BPR, batches of 16,384 pairs, at most 80 epochs); "
-    "`kgrec train lastfm-dbpedia` trains the tuned defaults"
+    "`kgrec run pipelines/lastfm-dbpedia.yaml` trains the tuned configuration"
 )
 
 
