@@ -169,13 +169,10 @@ class Explainer:
         for item, score, rank in zip(items, scores, ranks):
             paths = found[int(item)].positive()  # drop edges the model ignores
             evidence = choose_evidence(paths, rule_found[int(item)], self.rules, self.config.rule_weight, interact)
-            told = set(evidence.paths)
-            shown = [*evidence.paths]
-            for row in range(len(paths)):  # then the heaviest other paths
-                if len(shown) == len(evidence.paths) + self.config.top_paths:
-                    break
-                if (path := paths.path(row)) not in told:
-                    shown.append(path)
+            # then the heaviest other paths: among the first len(told) + top_paths rows, as at most len(told) are told
+            told, top = set(evidence.paths), self.config.top_paths
+            heaviest = paths.paths(np.arange(min(len(paths), len(told) + top)))
+            shown = [*evidence.paths, *[path for path in heaviest if path not in told][:top]]
             explanation = Explanation(
                 int(user), int(item), float(score), int(rank), tuple(shown), 0 if evidence.paths else None, evidence.rule,
                 told=tuple(range(len(evidence.paths))), reason=evidence.reason,

@@ -113,22 +113,12 @@ class FoundPaths:
     def paths(self, rows: Sequence[int] | np.ndarray | None = None) -> list[Path]:
         """The :class:`Path` of each of ``rows`` (all rows when None)."""
         found = self if rows is None else self.take(np.asarray(rows, dtype=np.intp))
-        columns = found.nodes.tolist(), found.relations.tolist(), found.weight.tolist(), found.length.tolist()
-        return [
-            Path(tuple(nodes[: length + 1]), tuple(relations[:length]), weight)
-            for nodes, relations, weight, length in zip(*columns)
-        ]
+        return [Path(nodes, relations, weight) for (nodes, relations), weight in zip(found.keys(), found.weight.tolist())]
 
     def keys(self) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
         """``(nodes, relations)`` of every row, as its :class:`Path` has them (without making the paths)."""
         rows = zip(self.nodes.tolist(), self.relations.tolist(), self.length.tolist())
         return [(tuple(nodes[: length + 1]), tuple(relations[:length])) for nodes, relations, length in rows]
-
-    def path(self, row: int) -> Path:
-        """The :class:`Path` of one row."""
-        length = int(self.length[row])
-        return Path(tuple(self.nodes[row, : length + 1].tolist()), tuple(self.relations[row, :length].tolist()),
-                    float(self.weight[row]))
 
 
 def _padded(blocks: Sequence[np.ndarray], width: int) -> np.ndarray:
