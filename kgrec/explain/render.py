@@ -335,11 +335,10 @@ def _path_values(
 ) -> dict[str, Any]:
     """``path.to_dict()``, JSON-safe, with the ``node_info`` and ``relation_info`` of its nodes and relations
     (copies of ``nodes`` and ``relations``: the infos by id)."""
-    return {
-        "nodes": _plain(path.nodes), "relations": _plain(path.relations), "weight": _plain(path.weight),
-        "node_info": [dict(nodes[n]) for n in path.nodes],
-        "relation_info": [dict(relations[r]) for r in path.relations],
-    }
+    values = _plain(path.to_dict())
+    values["node_info"] = [dict(nodes[n]) for n in path.nodes]
+    values["relation_info"] = [dict(relations[r]) for r in path.relations]
+    return values
 
 
 def explanation_dict(expl: Explanation, graph: CollaborativeKG, phrases: PhraseTable) -> dict[str, Any]:
