@@ -229,14 +229,15 @@ class PathFinder:
             walked = graph.is_interact(rel) | np.isin(rel, list(relations))
             src, dst, rel, weight = src[walked], dst[walked], rel[walked], weight[walked]
         self._src, self._dst, self._rel = src, dst, rel
-        # out-edges by source and in-edges by target, as CSR arrays (stable: CKG order within a node); without
-        # other users, no walk steps into a user or out of one but the path's own (the first, forward step)
-        every = np.ones(len(src), dtype=bool)
-        walked_out = np.flatnonzero(every if self.collaborative else (dst >= self.n_users) | (src < self.n_users))
+        # out-edges by source and in-edges by target, as CSR arrays (stable: CKG order within a node). Without
+        # other users no walk steps into a user (the path's own user only starts it, with an edge to an item),
+        # and no backward walk steps out of one: those edges are left out here, so the walks need no check
+        self._into_no_user = np.ones(len(src), dtype=bool) if self.collaborative else dst >= self.n_users
+        walked_out = np.flatnonzero(self._into_no_user)
         out = walked_out[np.argsort(src[walked_out], kind="stable")]
         self._out_ptr = np.r_[0, np.cumsum(np.bincount(src[walked_out], minlength=self.num_nodes))]
         self._out_dst, self._out_rel, self._out_w = dst[out], rel[out], weight[out]
-        walked_in = np.flatnonzero(every if self.collaborative else src >= self.n_users)
+        walked_in = np.flatnonzero(np.ones(len(src), dtype=bool) if self.collaborative else src >= self.n_users)
         into = walked_in[np.argsort(dst[walked_in], kind="stable")]
         self._in_ptr = np.r_[0, np.cumsum(np.bincount(dst[walked_in], minlength=self.num_nodes))]
         self._in_src, self._in_rel, self._in_w = src[into], rel[into], weight[into]
@@ -365,18 +366,17 @@ class PathFinder:
         return _Walks(nodes, self._out_rel[start:stop, None], self._out_w[start:stop])
 
     def _first_backward(self, user: int, targets: np.ndarray) -> _Walks:
-        """The edges into the targets, except from the user itself (or any user, non-collaborative) and
-        from self-loops."""
+        """The edges into the targets, except from the user itself (from any user, non-collaborative: the
+        in-edges hold none) and from self-loops."""
         owner, position = _csr_slices(self._in_ptr, targets)
         source = self._in_src[position]
-        keep = source != user if self.collaborative else source >= self.n_users
-        keep &= source != targets[owner]  # a KG self-loop on the item is no path
+        keep = (source != user) & (source != targets[owner])  # a KG self-loop on the item is no path
         owner, position, source = owner[keep], position[keep], source[keep]
         nodes = np.stack([source, targets[owner]], axis=1)
         return _Walks(nodes, self._in_rel[position, None], self._in_w[position])
 
     def _extend_forward(self, walks: _Walks) -> _Walks:
-        """Every walk followed by each out-edge of its last node that reaches a new (allowed) node."""
+        """Every walk followed by each out-edge of its last node that reaches a node new to it."""
         return self._forward_walks(walks, *self._forward_steps(walks))
 
     def _forward_steps(self, walks: _Walks) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -419,15 +419,15 @@ class PathFinder:
         return self._forward_walks(walks, owner[keep], position[keep], new[keep], checked=True)
 
     def _new_node(self, walks: _Walks, owner: np.ndarray, new: np.ndarray) -> np.ndarray:
-        """Per step (:meth:`_forward_steps`): does it reach a node new to its walk (and allowed)?"""
-        keep = new >= self.n_users if not self.collaborative else np.ones(len(new), dtype=bool)
+        """Per step (:meth:`_forward_steps`): does it reach a node new to its walk?"""
+        keep = np.ones(len(new), dtype=bool)
         for column in walks.nodes.T:  # column by column: cheaper than comparing a 2-D gather
             keep &= column[owner] != new
         return keep
 
     def _forward_walks(self, walks: _Walks, owner: np.ndarray, position: np.ndarray, new: np.ndarray,
                        checked: bool = False) -> _Walks:
-        """The walks followed by the given steps (:meth:`_forward_steps`) that reach a new (allowed) node
+        """The walks followed by the given steps (:meth:`_forward_steps`) that reach a node new to their walk
         (all of them if ``checked``: :meth:`_new_node` already kept only those)."""
         if not checked:
             keep = self._new_node(walks, owner, new)
@@ -447,7 +447,7 @@ class PathFinder:
             hit = meets[new]
             owner, position, new = owner[hit], position[hit], new[hit]
         keep = (walks.nodes[owner] != new[:, None]).all(axis=1)
-        keep &= new != user if self.collaborative else new >= self.n_users
+        keep &= new != user  # non-collaborative: the in-edges hold no user
         owner, position, new = owner[keep], position[keep], new[keep]
         return _Walks(
             np.concatenate([new[:, None], walks.nodes[owner]], axis=1),
@@ -505,7 +505,7 @@ class PathFinder:
     def _reach_adjacency(self) -> tuple[sp.csr_matrix, sp.csr_matrix]:
         """0/1 N × N adjacency (source row) and its transpose; without edges into users when not collaborative."""
         if self._adjacency is None:
-            keep = np.ones(len(self._src), dtype=bool) if self.collaborative else self._dst >= self.n_users
+            keep = self._into_no_user
             adjacency = sp.csr_matrix(
                 (np.ones(int(keep.sum()), dtype=np.float32), (self._src[keep], self._dst[keep])),
                 shape=(self.num_nodes, self.num_nodes),
