@@ -419,7 +419,8 @@ class PathFinder:
         return self._forward_walks(walks, owner[keep], position[keep], new[keep], checked=True)
 
     def _new_node(self, walks: _Walks, owner: np.ndarray, new: np.ndarray) -> np.ndarray:
-        """Per step (:meth:`_forward_steps`): does it reach a node new to its walk?"""
+        """Per step (``new``, the node it reaches from or to the walk of row ``owner``): is the node new to
+        that walk?"""
         keep = np.ones(len(new), dtype=bool)
         for column in walks.nodes.T:  # column by column: cheaper than comparing a 2-D gather
             keep &= column[owner] != new
@@ -446,8 +447,7 @@ class PathFinder:
         if meets is not None:
             hit = meets[new]
             owner, position, new = owner[hit], position[hit], new[hit]
-        keep = (walks.nodes[owner] != new[:, None]).all(axis=1)
-        keep &= new != user  # non-collaborative: the in-edges hold no user
+        keep = self._new_node(walks, owner, new) & (new != user)  # non-collaborative: the in-edges hold no user
         owner, position, new = owner[keep], position[keep], new[keep]
         return _Walks(
             np.concatenate([new[:, None], walks.nodes[owner]], axis=1),
