@@ -17,7 +17,7 @@ from kgrec.config import ModelConfig
 from kgrec.data.graph import CollaborativeKG
 from kgrec.models.base import BPR, WHOLE, Objective, RankingModel, Shard, ranking_term, shard_weighted
 from kgrec.models.layers import KnowledgeAttentionConv, TransHAttention, edge_weights
-from kgrec.models.sparse import AdjacencyPattern, WeightedAdjacency
+from kgrec.models.sparse import AdjacencyPattern, LayerBuffers, WeightedAdjacency, layer_mean
 from kgrec.models.transh import TransH, bern_corrupt, bern_probabilities
 
 
@@ -67,6 +67,7 @@ class KGRec(RankingModel):
         self._eval_logits: Tensor | None = None  # see attention_logits
         self._structures_of: Tensor | None = None  # the edge list _own_graph's structures were computed for
         self._weighted: tuple[Tensor, WeightedAdjacency] | None = None  # see _weighted_adjacency
+        self._layer_buffers = LayerBuffers()  # a training step's [N, d] layers and gradients (see _propagated_mean)
 
     def attention_logits(self) -> Tensor | None:
         """Attention logits of the model's edges from the layer-0 embeddings, or None without attention. An
@@ -87,9 +88,12 @@ class KGRec(RankingModel):
         return logits
 
     def train(self, mode: bool = True) -> KGRec:
-        """Switch mode; entering training mode also drops the epoch's attention (``attention_refresh``), and
-        any switch the evaluation-mode attention logits."""
+        """Switch mode; entering training mode also drops the epoch's attention (``attention_refresh``), any
+        switch the evaluation-mode attention logits, and leaving it the training steps' layer buffers (the
+        evaluation that follows needs the memory)."""
         self._epoch_edge_weight = self._eval_logits = None
+        if not mode:
+            self._layer_buffers = LayerBuffers()
         return super().train(mode)
 
     def training_edge_weight(self) -> Tensor:
@@ -136,12 +140,18 @@ class KGRec(RankingModel):
         numbers 0 … n − 1) and every layer's output, summed as the layers are computed: two layers and the sum
         are held at a time, not every layer (the sum's order, and so its bits, are those of summing the list).
         The running sum also hands every layer the same gradient instead of materialising an [N, L+1, d] one
-        for a stacked tensor."""
+        for a stacked tensor. With fixed weights and parameter-free layers (``aggregator: mean``) the whole
+        propagation and its gradient are one :func:`~kgrec.models.sparse.layer_mean`, whose layers stay in the
+        model's buffers from one training step to the next (the same bits)."""
+        # evaluation may run in several threads, and a sampled subgraph has another size at every step
+        reuse = x is None and self.training and torch.is_grad_enabled()
         x = self.node_emb.weight if x is None else x
         if edge_weight.requires_grad or per_edge:  # per-edge gradients or masks
             graph, weight = edge_index, edge_weight
         else:
             graph, weight = self._weighted_adjacency(edge_index, edge_weight, x.size(0)), None
+            if self.convs and all(conv.aggregator == "mean" for conv in self.convs):
+                return layer_mean(graph, x, len(self.convs), self._layer_buffers if reuse else None)
         total = x
         for depth, conv in enumerate(self.convs):
             x = conv(x, graph, weight)
@@ -188,7 +198,7 @@ class KGRec(RankingModel):
         batch's rows (64 negatives per positive) and no scatter of their gradient back into the table."""
         weight = self.node_emb.weight
         counts = torch.bincount(torch.cat([users, items + self.n_users]), minlength=weight.size(0)).to(weight.dtype)
-        return counts @ (weight * weight).sum(dim=-1)
+        return _CountedSquaredNorm.apply(counts, weight, weight)
 
     def kg_loss(self, batch_size: int, generator: torch.Generator | None = None, shard: Shard = WHOLE) -> Tensor:
         """TransH margin loss on ``batch_size`` random KG triples of the graph, with "bern" negatives.
@@ -263,6 +273,31 @@ class KGRec(RankingModel):
         total = ranking + self.l2 * reg
         parts = {objective.loss: float(ranking.detach()), "l2": float(reg.detach())}
         return self._with_kg_loss(*shard_weighted(total, parts, shard, len(users), total_rows), shard)
+
+
+class _CountedSquaredNorm(torch.autograd.Function):
+    """counts @ (‖row‖² of every row of ``weight``), with the value and gradients autograd gives
+    ``counts @ (weight * weight).sum(-1)``, bit for bit, without its [N, d] square: the squares are summed a
+    block of rows at a time. ``weight`` enters twice, as the two factors of the square, so that the table gets
+    their two gradients separately, summed with its others in the order it always did (the same trained bits)."""
+
+    BLOCK = 1 << 16  # rows squared at a time
+
+    @staticmethod
+    def forward(ctx, counts: Tensor, weight: Tensor, factor: Tensor) -> Tensor:  # type: ignore[override]
+        ctx.save_for_backward(counts, weight)
+        squares = weight.new_empty(weight.size(0))
+        for start in range(0, weight.size(0), _CountedSquaredNorm.BLOCK):
+            rows, block = weight[start : start + _CountedSquaredNorm.BLOCK], factor[start : start + _CountedSquaredNorm.BLOCK]
+            torch.sum(rows * block, dim=-1, out=squares[start : start + _CountedSquaredNorm.BLOCK])
+        return counts @ squares
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: Tensor) -> tuple[None, Tensor, Tensor]:  # type: ignore[override]
+        counts, weight = ctx.saved_tensors
+        per_row = (grad * counts).unsqueeze(-1)
+        return None, weight * per_row, weight * per_row
 
 
 def _users_and_items(nodes: Tensor, n_users: int, n_items: int) -> tuple[Tensor, Tensor]:

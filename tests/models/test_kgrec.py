@@ -11,7 +11,8 @@ from torch_geometric.nn.models import LightGCN as PygLightGCN
 from kgrec.config import EvalConfig, ModelConfig, TrainConfig
 from kgrec.evaluation.ranking import evaluate_ranking
 from kgrec.models.baselines import LightGCN, build_model, item_popularity
-from kgrec.models.kgrec import KGRec
+from kgrec.models.kgrec import KGRec, _CountedSquaredNorm
+from kgrec.models.sparse import AdjacencyPattern
 from kgrec.training.trainer import Trainer
 from tests.models.planted import planted_split_graph
 
@@ -140,6 +141,51 @@ def test_an_epochs_steps_share_one_weighted_adjacency_and_propagate_as_per_edge_
         users, items = model.embeddings()
     assert torch.allclose(users, expected[: graph.n_users], atol=1e-6)
     assert torch.allclose(items, expected[graph.n_users : graph.n_users + graph.n_items], atol=1e-6)
+
+
+def test_training_steps_propagate_in_the_models_kept_buffers_with_the_layer_loops_bits(planted) -> None:
+    """A training step's propagation is the layers propagated and summed one by one (values and gradients,
+    bit for bit), its layers written into the same buffers at every step; evaluation releases them and keeps
+    none of its own."""
+    _, _, graph = planted
+    model = KGRec(graph, ModelConfig(dim=8, layers=3, attention=False)).train()
+    weight = model.training_edge_weight()
+    adjacency = AdjacencyPattern(model.edge_index, model.num_nodes).weighted(weight)
+    upstream = torch.randn(model.num_nodes, 8, generator=torch.Generator().manual_seed(0))
+    table = model.node_emb.weight
+    total, layer = table, table
+    for depth, conv in enumerate(model.convs):
+        layer = conv(layer, adjacency)
+        total = total + layer if depth == 0 else total.add_(layer)
+    expected = total / 4
+    expected_grad, = torch.autograd.grad((expected * upstream).sum(), table)
+    kept = []
+    for _ in range(2):
+        model.node_emb.weight.grad = None
+        out = model.propagate()
+        (out * upstream).sum().backward()
+        assert torch.equal(out, expected) and torch.equal(table.grad, expected_grad)
+        kept.append(model._layer_buffers.get("even", out).data_ptr())
+    assert kept[0] == kept[1] and len(model._layer_buffers) == 2
+    with torch.no_grad():
+        assert torch.equal(model.eval().propagate(), expected)
+    assert len(model._layer_buffers) == 0
+
+
+def test_the_l2_term_has_autograds_value_and_gradients_bit_for_bit(monkeypatch) -> None:
+    """The L2 term squares a block of rows at a time and hands the table two gradients: its value and the
+    table's gradient (beside another use of the table) equal autograd's counts @ (w * w).sum(-1)'s."""
+    monkeypatch.setattr(_CountedSquaredNorm, "BLOCK", 3)  # 10 rows: blocks of 3, 3, 3 and 1
+    generator = torch.Generator().manual_seed(0)
+    weight, counts = torch.randn(10, 6, generator=generator), torch.tensor([0.0, 1, 2, 0, 5, 1, 1, 0, 3, 1])
+    results = []
+    for norm in (lambda w: counts @ (w * w).sum(dim=-1), lambda w: _CountedSquaredNorm.apply(counts, w, w)):
+        w = weight.clone().requires_grad_()
+        value = norm(w)
+        (0.37 * value + w.sin().sum()).backward()
+        results.append((value.detach(), w.grad))
+    assert torch.equal(results[0][0], results[1][0]) and torch.equal(results[0][1], results[1][1])
+    assert results[1][0].item() == pytest.approx(float(counts @ (weight**2).sum(dim=-1)), rel=1e-6)
 
 
 def test_l2_penalty_counts_every_occurrence_of_a_batch_row(planted) -> None:
