@@ -150,7 +150,7 @@ class KGRec(RankingModel):
             graph, weight = edge_index, edge_weight
         else:
             graph, weight = self._weighted_adjacency(edge_index, edge_weight, x.size(0)), None
-            if self.convs and all(conv.aggregator == "mean" for conv in self.convs):
+            if self.convs and self.config.aggregator == "mean":  # every layer is built with the config's aggregator
                 return layer_mean(graph, x, len(self.convs), self._layer_buffers if reuse else None)
         total = x
         for depth, conv in enumerate(self.convs):
@@ -287,9 +287,9 @@ class _CountedSquaredNorm(torch.autograd.Function):
     def forward(ctx, counts: Tensor, weight: Tensor, factor: Tensor) -> Tensor:  # type: ignore[override]
         ctx.save_for_backward(counts, weight)
         squares = weight.new_empty(weight.size(0))
-        for start in range(0, weight.size(0), _CountedSquaredNorm.BLOCK):
-            rows, block = weight[start : start + _CountedSquaredNorm.BLOCK], factor[start : start + _CountedSquaredNorm.BLOCK]
-            torch.sum(rows * block, dim=-1, out=squares[start : start + _CountedSquaredNorm.BLOCK])
+        blocks = (t.split(_CountedSquaredNorm.BLOCK) for t in (weight, factor, squares))
+        for rows, factors, out in zip(*blocks):
+            torch.sum(rows * factors, dim=-1, out=out)
         return counts @ squares
 
     @staticmethod
