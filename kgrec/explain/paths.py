@@ -140,6 +140,14 @@ def _csr_slices(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.nd
     return owner, position
 
 
+def _grouped_edges(node: np.ndarray, kept: np.ndarray, num_nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``kept`` edges (a mask) grouped by ``node`` (their source or their target), stable (CKG order within a
+    node): CSR row pointers over the nodes, and the edges in that order."""
+    edges = np.flatnonzero(kept)
+    order = edges[np.argsort(node[edges], kind="stable")]
+    return np.r_[0, np.cumsum(np.bincount(node[edges], minlength=num_nodes))], order
+
+
 def _path_order(
     target: np.ndarray, weight: np.ndarray, lengths: np.ndarray, nodes: np.ndarray, rels: np.ndarray
 ) -> np.ndarray:
@@ -233,13 +241,10 @@ class PathFinder:
         # other users no walk steps into a user (the path's own user only starts it, with an edge to an item),
         # and no backward walk steps out of one: those edges are left out here, so the walks need no check
         self._into_no_user = np.ones(len(src), dtype=bool) if self.collaborative else dst >= self.n_users
-        walked_out = np.flatnonzero(self._into_no_user)
-        out = walked_out[np.argsort(src[walked_out], kind="stable")]
-        self._out_ptr = np.r_[0, np.cumsum(np.bincount(src[walked_out], minlength=self.num_nodes))]
+        out_of_no_user = np.ones(len(src), dtype=bool) if self.collaborative else src >= self.n_users
+        self._out_ptr, out = _grouped_edges(src, self._into_no_user, self.num_nodes)
         self._out_dst, self._out_rel, self._out_w = dst[out], rel[out], weight[out]
-        walked_in = np.flatnonzero(np.ones(len(src), dtype=bool) if self.collaborative else src >= self.n_users)
-        into = walked_in[np.argsort(dst[walked_in], kind="stable")]
-        self._in_ptr = np.r_[0, np.cumsum(np.bincount(dst[walked_in], minlength=self.num_nodes))]
+        self._in_ptr, into = _grouped_edges(dst, out_of_no_user, self.num_nodes)
         self._in_src, self._in_rel, self._in_w = src[into], rel[into], weight[into]
         self._adjacency: tuple[sp.csr_matrix, sp.csr_matrix] | None = None
 
