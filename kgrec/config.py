@@ -133,7 +133,10 @@ class ExplainConfig:
     ``max_paths``: cap on paths kept per (user, item); ``top_paths``: paths returned per recommendation;
     ``collaborative``: include u→j←u'→i paths. Rules: patterns of ``rule_max_len`` KG edges at most (1–3),
     kept with support ≥ ``min_support`` and confidence ≥ ``min_confidence``, the ``max_rules`` best; a rule
-    is told only when it is better than chance: lift ≥ ``min_lift`` (and support ≥ ``min_support``). A pair
+    is told only when it is better than chance: lift ≥ ``min_lift``, support ≥ ``min_support``, and against
+    pairs of equally popular items a lift ≥ ``min_popularity_lift`` with a p-value ≤ ``max_p_value``; rules
+    with a constant (a two-relation pattern through one fixed node) are kept only when they clear that bar
+    (:mod:`kgrec.explain.rules`). A pair
     is co-liked when ``min_colikes`` users like both (None: the smallest number that leaves at most 5 % of
     the item pairs co-liked, :func:`kgrec.explain.rules.colike_threshold`). The told
     rule maximises confidence^``rule_weight`` × (its paths' weight / the best rule's)^(1 − ``rule_weight``)
@@ -149,6 +152,8 @@ class ExplainConfig:
     min_support: int = checked(5, at_least(1))
     min_confidence: float = checked(0.01, between(0, 1))
     min_lift: float = checked(1.5, at_least(1))
+    min_popularity_lift: float = checked(1.3, at_least(0))
+    max_p_value: float = checked(0.01, between(0, 1))
     min_colikes: int | None = checked(None, at_least(1))
     max_rules: int = checked(500, at_least(1))
     rule_weight: float = checked(0.5, between(0, 1))

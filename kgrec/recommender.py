@@ -27,7 +27,7 @@ from kgrec.evaluation.ranking import user_histories
 from kgrec.explain.context import ExplainContext, ranked_explanations, scored_batches
 from kgrec.explain.explainer import Explainer
 from kgrec.explain.phrases import PhraseTable
-from kgrec.explain.render import path_text
+from kgrec.explain.render import path_text, rule_name
 from kgrec.explain.rules import RuleSet
 from kgrec.explain.types import Explanation, Path, Rule
 from kgrec.models.base import RankingModel
@@ -174,8 +174,8 @@ class Recommender:
         return path_text(path, self.graph, self.phrases)
 
     def rule_name(self, rule: Rule) -> str:
-        """A rule's readable name, e.g. "same director"."""
-        return self.phrases.rule_name(self.graph, rule.pattern)
+        """A rule's readable name, e.g. "same director" ("same director: Michael Mann" with a constant)."""
+        return rule_name(rule, self.graph, self.phrases)
 
     def evaluate(self, protocol: str = "ranking") -> dict[str, float]:
         """Test metrics of this model on its split: ``ranking`` (full ranking) or ``ctr``.

@@ -45,6 +45,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     rules = commands.add_parser("rules", help="the rules mined from the run's training interactions")
     rules.add_argument("run", type=Path, metavar="RUN")
     rules.add_argument("--top", type=int, default=30, help="rules shown (default 30)")
+    rules.add_argument("--constants", action="store_true",
+                       help="list the rules with a constant (one fixed node between the two items) instead")
     rules.add_argument("--format", choices=["table", "json"], default="table")
     rules.set_defaults(handler=run_rules)
 
@@ -147,7 +149,7 @@ def run_paths(args: argparse.Namespace) -> None:
 def run_rules(args: argparse.Namespace) -> None:
     check_positive("--top", args.top)
     rec = load_recommender(args.run)
-    rules = rec.rules.rules[: args.top]
+    rules = (rec.rules.constants if args.constants else rec.rules.rules)[: args.top]
     label = rec.phrases.pattern_label
     if args.format == "json":
         from kgrec.explain.render import rule_row  # torch: after the run loads
@@ -155,12 +157,13 @@ def run_rules(args: argparse.Namespace) -> None:
         print(json.dumps([rule_row(r, rec.graph, rec.phrases) for r in rules], indent=2, ensure_ascii=False))
         return
     print(table(
-        [[rec.rule_name(r), label(rec.graph, r.pattern), r.support, r.connected, r.confidence, r.head_coverage, r.lift] for r in rules],
-        ["rule", "pattern", "support", "connected", "confidence", "head cov.", "lift"],
+        [[rec.rule_name(r), label(rec.graph, r.pattern), r.support, r.connected, r.confidence, r.head_coverage, r.lift,
+          r.popularity_lift, r.p_value] for r in rules],
+        ["rule", "pattern", "support", "connected", "confidence", "head cov.", "lift", "pop. lift", "p-value"],
     ))
     users = f"{rec.rules.min_colikes} user" + ("s" if rec.rules.min_colikes != 1 else "")
-    print(f"{len(rec.rules.rules):,} rules mined from {rec.rules.n_coliked:,} item pairs co-liked by at least {users} "
-          f"(base rate {rec.rules.base_rate:.4g})")
+    print(f"{len(rec.rules.rules):,} pattern rules and {len(rec.rules.constants):,} rules with a constant mined from "
+          f"{rec.rules.n_coliked:,} item pairs co-liked by at least {users} (base rate {rec.rules.base_rate:.4g})")
 
 
 def run_explain_eval(args: argparse.Namespace) -> None:

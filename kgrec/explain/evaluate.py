@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,7 @@ from kgrec.explain.context import ExplainContext, sample_users
 from kgrec.explain.fidelity import DeletionTest, summarise_cases
 from kgrec.explain.measures import told_measures
 from kgrec.explain.path_quality import path_quality
-from kgrec.explain.rules import rule_precision
+from kgrec.explain.rules import BetterThanChance, rule_precision
 from kgrec.explain.surrogate import fit_surrogate
 
 
@@ -78,8 +79,12 @@ def explain_eval(
         **deletion_summary,
         "average_path_length": float(np.mean(lengths)) if lengths else float("nan"),
         "explanation_diversity": len(anchors) / max(1, int(with_path.sum())),
-        "distinct_rules_used": len({e.rule.pattern for e in explanations if e.rule is not None}),
+        "distinct_rules_used": len({e.rule.key for e in explanations if e.rule is not None}),
+        "constant_rule_share": float(np.mean([e.rule is not None and e.rule.constant is not None for e in explanations]))
+        if explanations else float("nan"),
         "rules": len(rules.rules),
+        "constant_rules": len(ctx.rules.constants),
+        "chance_bar": asdict(BetterThanChance.of(config)),
         "rule_precision": precision,
         "surrogate": surrogate,
         "path_quality": path_quality(lists, ctx.graph, ctx.split.train, k),

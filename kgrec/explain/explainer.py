@@ -3,8 +3,9 @@ with every history item it links to the recommended item.
 
 For a recommended item i of user u the *rule evidence* of a rule R (a KG relation pattern) is every path
 u → j →R→ i from a history item j (knowledge-graph edges only after the interaction, ≤ ``rule_max_len`` + 1
-edges), among the rules better than chance (support ≥ ``min_support``, lift ≥ ``min_lift``). Of the rules
-with evidence, the one told maximises
+edges); that of a rule with a constant e, those of its pattern's paths that pass through e. Only rules better
+than chance count (:class:`~kgrec.explain.rules.BetterThanChance`). Of the rules with evidence, the one
+told maximises
 
     confidence(R) ** rule_weight * (W(R) / max W) ** (1 - rule_weight),   W(R) = Σ weight of R's evidence,
 
@@ -16,8 +17,9 @@ weigh most. When there is neither, the heaviest path is told without a rule.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Hashable, Iterable, Sequence
+from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -29,8 +31,8 @@ from kgrec.explain.measures import weight_share
 from kgrec.explain.paths import FoundPaths, PathFinder
 from kgrec.explain.phrases import PhraseTable
 from kgrec.explain.render import explanation_text
-from kgrec.explain.rules import RuleSet
-from kgrec.explain.types import Explanation, Path, Rule
+from kgrec.explain.rules import BetterThanChance, RuleSet
+from kgrec.explain.types import Explanation, Path, Rule, RuleKey
 from kgrec.models.base import RankingModel
 
 
@@ -64,7 +66,7 @@ def edge_keys(edge_index: Tensor, edge_type: Tensor, num_nodes: int) -> np.ndarr
 
 
 def rule_of(path: Path, rules: dict[tuple[int, ...], Rule]) -> Rule | None:
-    """The mined rule the path instantiates: its relations after the first (interact) edge."""
+    """The mined pattern rule the path instantiates: its relations after the first (interact) edge."""
     return rules.get(path.kg_pattern)
 
 
@@ -97,27 +99,47 @@ def _told(found: FoundPaths, rows: np.ndarray) -> tuple[Path, ...]:
     return tuple(found.paths(rows[np.argsort(-found.weight[rows], kind="stable")]))
 
 
+def _rule_candidates(
+    kg: FoundPaths, rules: Mapping[RuleKey, Rule], constant_patterns: Collection[tuple[int, ...]]
+) -> list[tuple[Rule, np.ndarray, float]]:
+    """Every tellable rule with evidence among the knowledge-graph paths ``kg``: (rule, its paths' rows, their
+    weight), pattern rules first in the order their paths appear, then rules with a constant."""
+    relations, lengths = kg.relations[:, 1:].tolist(), kg.length.tolist()
+    group, first = _groups_in_order(map(tuple, relations))
+    patterns = [tuple(relations[row][: lengths[row] - 1]) for row in first]
+    weight = np.bincount(group, weights=kg.weight, minlength=len(patterns))
+    found = [(rules[(pattern, None)], np.flatnonzero(group == g), weight[g])
+             for g, pattern in enumerate(patterns) if (pattern, None) in rules]
+    for g, pattern in enumerate(patterns):
+        if pattern not in constant_patterns:
+            continue
+        rows = np.flatnonzero(group == g)
+        middle = kg.nodes[rows, 2]
+        for node in dict.fromkeys(middle.tolist()):  # first appearance order
+            rule = rules.get((pattern, node))
+            if rule is not None:
+                mine = rows[middle == node]
+                found.append((rule, mine, float(kg.weight[mine].sum())))
+    return found
+
+
 def choose_evidence(
-    paths: FoundPaths, rule_paths: FoundPaths, rules: dict[tuple[int, ...], Rule], rule_weight: float,
-    interact_relations: Collection[int],
+    paths: FoundPaths, rule_paths: FoundPaths, rules: Mapping[RuleKey, Rule], rule_weight: float,
+    interact_relations: Collection[int], constant_patterns: Collection[tuple[int, ...]] = (),
 ) -> Evidence:
     """The told evidence of one item (see the module docstring): ``paths`` are all its paths, ``rule_paths``
-    its knowledge-graph paths, ``rules`` the tellable rules by pattern; a path whose relations are all
-    ``interact_relations`` (interact and its inverse) runs through other users' interactions only."""
+    its knowledge-graph paths, ``rules`` the tellable rules by :attr:`Rule.key`, ``constant_patterns`` the
+    patterns of those with a constant; a path whose relations are all ``interact_relations`` (interact and its
+    inverse) runs through other users' interactions only."""
     kg = rule_paths.positive()
-    if len(kg):
-        relations, lengths = kg.relations[:, 1:].tolist(), kg.length.tolist()
-        group, first = _groups_in_order(map(tuple, relations))
-        patterns = [tuple(relations[row][: lengths[row] - 1]) for row in first]
-        told = [g for g, pattern in enumerate(patterns) if pattern in rules]
-        if told:
-            weight = np.bincount(group, weights=kg.weight, minlength=len(patterns))
-            heaviest = max(weight[g] for g in told)
-            best = max(told, key=lambda g: (
-                rules[patterns[g]].confidence ** rule_weight * (weight[g] / heaviest) ** (1.0 - rule_weight),
-                -len(patterns[g]),
-            ))
-            return Evidence(_told(kg, np.flatnonzero(group == best)), rules[patterns[best]], "rule")
+    candidates = _rule_candidates(kg, rules, constant_patterns) if len(kg) else []
+    if candidates:
+        heaviest = max(weight for _, _, weight in candidates)
+        rule, rows, _ = max(candidates, key=lambda candidate: (
+            candidate[0].confidence ** rule_weight * (candidate[2] / heaviest) ** (1.0 - rule_weight),
+            -len(candidate[0].pattern),
+        ))
+        return Evidence(_told(kg, rows), rule, "rule")
     positive = paths.positive()
     through_users = positive.relations < 0  # padding
     for relation in interact_relations:  # two relations: cheaper than np.isin
@@ -140,24 +162,29 @@ class Explainer:
     ``finder`` enumerates all paths (the share's denominator, the paths shown); ``rule_finder`` only the
     knowledge-graph paths a tellable rule can describe (no other user, ≤ ``rule_max_len`` + 1 edges, only
     relations of tellable rules), so a rule path is found however many co-like paths, or paths of
-    relations no tellable rule has, outweigh it; ``rules`` are the tellable rules by pattern.
+    relations no tellable rule has, outweigh it; ``rules`` are the tellable rules by :attr:`Rule.key`.
     """
 
     graph: CollaborativeKG
     finder: PathFinder
     rule_finder: PathFinder
-    rules: dict[tuple[int, ...], Rule]
+    rules: dict[RuleKey, Rule]
     phrases: PhraseTable
     config: ExplainConfig
 
     @classmethod
     def build(cls, model: RankingModel, graph: CollaborativeKG, rules: RuleSet, phrases: PhraseTable, config: ExplainConfig) -> Explainer:
         weight = model_edge_weights(model, graph)
-        tellable = rules.tellable(config.min_support, config.min_lift)
+        tellable = rules.tellable(BetterThanChance.of(config))
         finder = PathFinder(graph, weight, config.max_len, config.max_paths, config.collaborative)
         rule_finder = PathFinder(graph, weight, max(2, min(config.max_len, config.rule_max_len + 1)), config.max_paths,
-                                 collaborative=False, relations={r for pattern in tellable for r in pattern})
+                                 collaborative=False, relations={r for pattern, _ in tellable for r in pattern})
         return cls(graph, finder, rule_finder, tellable, phrases, config)
+
+    @cached_property
+    def constant_patterns(self) -> frozenset[tuple[int, ...]]:
+        """The patterns of the tellable rules with a constant."""
+        return frozenset(pattern for pattern, constant in self.rules if constant is not None)
 
     def explain_items(self, user: int, items: Sequence[int], scores: Sequence[float], ranks: Sequence[int], max_len: int | None = None) -> list[Explanation]:
         """Explanations of ``items`` (with their scores and 1-based ranks) for ``user``."""
@@ -168,7 +195,8 @@ class Explainer:
         explanations = []
         for item, score, rank in zip(items, scores, ranks):
             paths = found[int(item)].positive()  # drop edges the model ignores
-            evidence = choose_evidence(paths, rule_found[int(item)], self.rules, self.config.rule_weight, interact)
+            evidence = choose_evidence(paths, rule_found[int(item)], self.rules, self.config.rule_weight, interact,
+                                       self.constant_patterns)
             # then the heaviest other paths: among the first len(told) + top_paths rows, as at most len(told) are told
             told, top = set(evidence.paths), self.config.top_paths
             heaviest = paths.paths(np.arange(min(len(paths), len(told) + top)))

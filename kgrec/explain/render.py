@@ -108,12 +108,21 @@ def told_path(expl: Explanation) -> Path | None:
     return max(expl.paths, key=lambda p: p.weight) if expl.paths else None
 
 
+def rule_name(rule: Rule, graph: CollaborativeKG, phrases: PhraseTable) -> str:
+    """A rule's short name: "same director"; with a constant, its name after a colon: "same director: Michael
+    Mann", "same category: Films set in Seattle"."""
+    name = phrases.rule_name(graph, rule.pattern)
+    return name if rule.constant is None else f"{name}: {short_name(graph.node_name(rule.constant))}"
+
+
 def rule_segments(rule: Rule, graph: CollaborativeKG, phrases: PhraseTable) -> list[Segment]:
-    """`` (rule `same director`: lift 12, confidence 0.31 over 1,204 co-liked pairs)``."""
+    """`` (rule `same director`: lift 12, 2.1 against equally popular items, confidence 0.31 over 1,204
+    co-liked pairs)`` (the popularity lift only when measured)."""
+    popular = "" if rule.popularity_lift is None else f", {format_lift(rule.popularity_lift)} against equally popular items"
     return [
         ("", " (rule "),
-        ("code", phrases.rule_name(graph, rule.pattern)),
-        ("", f": lift {format_lift(rule.lift)}, confidence {format_confidence(rule.confidence)}"),
+        ("code", rule_name(rule, graph, phrases)),
+        ("", f": lift {format_lift(rule.lift)}{popular}, confidence {format_confidence(rule.confidence)}"),
         ("", f" over {_count(rule.support, 'co-liked pair', 'co-liked pairs')})"),
     ]
 
@@ -362,9 +371,10 @@ def explanation_dict(expl: Explanation, graph: CollaborativeKG, phrases: PhraseT
     relations = {r: relation_info(graph, phrases, r) for r in {r for path in expl.paths for r in path.relations}}
     values["paths"] = [_path_values(path, nodes, relations) for path in expl.paths]
     values["rule_info"] = None if expl.rule is None else {
-        "name": phrases.rule_name(graph, expl.rule.pattern),
+        "name": rule_name(expl.rule, graph, phrases),
         "pattern_label": phrases.pattern_label(graph, expl.rule.pattern),
         "relations": [relation_info(graph, phrases, r) for r in expl.rule.pattern],
+        "constant": None if expl.rule.constant is None else node_info(graph, expl.rule.constant),
     }
     return values
 
@@ -401,7 +411,7 @@ def path_row(path: Path, graph: CollaborativeKG, phrases: PhraseTable) -> dict[s
 def rule_row(rule: Rule, graph: CollaborativeKG, phrases: PhraseTable) -> dict[str, Any]:
     """One mined rule as a JSON row (``kgrec rules --format json``, the service's rules endpoint): its
     readable name and pattern, then its measures."""
-    return {"name": phrases.rule_name(graph, rule.pattern), "pattern_label": phrases.pattern_label(graph, rule.pattern), **rule.to_dict()}
+    return {"name": rule_name(rule, graph, phrases), "pattern_label": phrases.pattern_label(graph, rule.pattern), **rule.to_dict()}
 
 
 def explanation_schema() -> dict[str, Any]:
@@ -544,10 +554,12 @@ def _rule_html(rule: Rule, graph: CollaborativeKG, phrases: PhraseTable) -> str:
         ("confidence", f"{rule.confidence:.3f}"),
         ("head coverage", f"{rule.head_coverage:.3f}"),
         ("lift", f"{rule.lift:.2f}"),
+        ("popularity lift", "not measured" if rule.popularity_lift is None else f"{rule.popularity_lift:.2f}"),
+        ("p-value", "not measured" if rule.p_value is None else f"{rule.p_value:.1e}"),
         ("test precision", precision),
     ]
     body = "".join(f"<tr><th>{escape(k)}</th><td>{v}</td></tr>" for k, v in rows)
-    name = escape(phrases.rule_name(graph, rule.pattern))
+    name = escape(rule_name(rule, graph, phrases))
     return f'<div class="rule"><h3>Rule <code>{name}</code></h3><table>{body}</table></div>'
 
 

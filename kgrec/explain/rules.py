@@ -9,7 +9,20 @@ walk with that relation sequence and ``C`` the I × I co-like matrix of the trai
     confidence = support / connected      head_cov   = support / |C|
     lift       = confidence / base_rate,  base_rate  = |C| / (I · (I − 1))
 
-Measures follow AMIE (Galárraga et al., WWW 2013) with the rule head "co-liked(j, i)". Mining expands
+Measures follow AMIE (Galárraga et al., WWW 2013) with the rule head "co-liked(j, i)". A *rule with a
+constant* (AMIE's instantiated rule) fixes the middle node e of a two-relation pattern: ``M_{P,e}`` links
+the items j →r₁→ e with the items e →r₂→ i ("both in *Category:Heist films*"); its measures are the same.
+
+Lift compares with a random pair; but co-liked pairs are mostly pairs of popular items, so any rule whose
+pairs are popular has a high lift. Each rule is therefore also compared with its own pairs' popularity: the
+items are cut into :data:`POPULARITY_STRATA` quantiles of training popularity, ``rate[a, b]`` is the share of
+ordered pairs from strata a × b that are co-liked, and
+
+    expected        = Σ_{(j, i) ∈ M_P} rate[stratum(j), stratum(i)]
+    popularity_lift = support / expected,  p_value = P(Poisson(expected) ≥ support)
+
+A rule is *better than chance* (told by explanations, :class:`BetterThanChance`) when its support, lift and
+popularity lift are high enough and its p-value low enough. Mining expands
 patterns one relation at a time with sparse products of per-relation adjacency matrices and expands only
 prefixes whose reached nodes have an edge of the next relation, so the cost scales with the walks that
 exist, not with |relations|^max_len. Only training interactions enter ``C``: mining never sees valid or test.
@@ -21,21 +34,22 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.stats import poisson
 
 from kgrec.atomic import atomic_write_text
 from kgrec.data.dataset import Interactions
 from kgrec.data.readers import read_text
 from kgrec.data.relations import RelationNames
 from kgrec.errors import ConfigError, DatasetError, UnknownIdError
-from kgrec.explain.types import Rule
+from kgrec.explain.types import Rule, RuleKey
 from kgrec.fields import brief_repr
 
 if TYPE_CHECKING:  # annotations only: this module needs no torch
@@ -45,8 +59,49 @@ if TYPE_CHECKING:  # annotations only: this module needs no torch
 log = logging.getLogger(__name__)
 
 FORMAT = "kgrec-rules"
-VERSION = 1
+VERSION = 2  # 2: rules with constants, popularity lift and p-value; a version-1 file is mined again
 PATTERN_SEPARATOR = " → "
+
+#: Quantiles of training popularity the items are cut into for the popularity-matched chance of a co-like.
+POPULARITY_STRATA = 20
+
+
+class OutdatedRulesError(DatasetError):
+    """A rules file of an earlier version, without the measures explanations now need (mine it again)."""
+
+
+# ---- what is better than chance --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BetterThanChance:
+    """The bar a rule must clear to be told: support ≥ ``min_support``, lift ≥ ``min_lift``, popularity lift ≥
+    ``min_popularity_lift`` and p-value ≤ ``max_p_value`` (a rule whose popularity measures are None, built in
+    code rather than mined, is judged on support and lift alone)."""
+
+    min_support: int = 5
+    min_lift: float = 1.5
+    min_popularity_lift: float = 1.3
+    max_p_value: float = 0.01
+
+    @classmethod
+    def of(cls, config: ExplainConfig | Mapping[str, Any]) -> BetterThanChance:
+        """The bar of an explain config (or of its fields as a mapping, e.g. a run's saved config)."""
+        values = config if isinstance(config, Mapping) else vars(config)
+        return cls(int(values["min_support"]), float(values["min_lift"]), float(values["min_popularity_lift"]),
+                   float(values["max_p_value"]))
+
+    def admits(self, rule: Rule) -> bool:
+        """Whether ``rule`` clears the bar."""
+        return (
+            rule.support >= self.min_support
+            and rule.lift >= self.min_lift
+            and (rule.popularity_lift is None or rule.popularity_lift >= self.min_popularity_lift)
+            and (rule.p_value is None or rule.p_value <= self.max_p_value)
+        )
+
+    def describe(self) -> str:
+        """The bar in words, for reports: "support ≥ 5, lift ≥ 1.5, popularity lift ≥ 1.3 and p ≤ 0.01"."""
+        return (f"support ≥ {self.min_support}, lift ≥ {self.min_lift:g}, popularity lift ≥ "
+                f"{self.min_popularity_lift:g} and p ≤ {self.max_p_value:g}")
 
 
 # ---- the rule set ----------------------------------------------------------------------------------------
@@ -58,7 +113,10 @@ class RuleSet:
     ``base_rate`` = n_coliked / (I · (I − 1)) the chance that a random ordered pair is co-liked (the
     denominator of ``lift``).
     ``relation_names`` (the graph's, by relation id) make saved files readable and let :meth:`load`
-    refuse rules mined on a graph with other relation ids.
+    refuse rules mined on a graph with other relation ids. ``rules`` are the pattern rules, ``constants``
+    the rules with a constant (only those better than chance are kept: there are thousands of candidates and
+    they serve only to be told); ``constant_names`` the constants' display names, for readers without the
+    graph (the report).
     """
 
     rules: tuple[Rule, ...]
@@ -67,26 +125,32 @@ class RuleSet:
     base_rate: float
     relation_names: tuple[str, ...] = ()
     min_colikes: int = 1
+    constants: tuple[Rule, ...] = ()
+    constant_names: Mapping[int, str] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.rules)
 
     def by_pattern(self) -> dict[tuple[int, ...], Rule]:
-        """The rules keyed by pattern, e.g. to look up the rule a path's ``kg_pattern`` instantiates."""
+        """The pattern rules keyed by pattern, e.g. to look up the rule a path's ``kg_pattern`` instantiates."""
         return {rule.pattern: rule for rule in self.rules}
 
-    def tellable(self, min_support: int, min_lift: float) -> dict[tuple[int, ...], Rule]:
-        """The rules better than chance, keyed by pattern: support ≥ ``min_support`` and lift ≥ ``min_lift``
-        (the only rules an explanation tells)."""
-        return {rule.pattern: rule for rule in self.rules if rule.support >= min_support and rule.lift >= min_lift}
+    def tellable(self, bar: BetterThanChance) -> dict[RuleKey, Rule]:
+        """The rules better than chance (pattern rules and rules with a constant), keyed by
+        :attr:`Rule.key`: the only rules an explanation tells."""
+        return {rule.key: rule for rule in (*self.rules, *self.constants) if bar.admits(rule)}
 
     def pattern_names(self, pattern: Sequence[int]) -> tuple[str, ...]:
         """The relation names of ``pattern`` (ids shown as ``#r`` when names are unknown)."""
         return tuple(self.relation_names[r] if 0 <= r < len(self.relation_names) else f"#{r}" for r in pattern)
 
-    def label(self, pattern: Sequence[int]) -> str:
-        """A readable pattern, e.g. ``directed_by → directed_by⁻¹`` (same director)."""
-        return PATTERN_SEPARATOR.join(self.pattern_names(pattern))
+    def label(self, pattern: Sequence[int], constant: int | None = None) -> str:
+        """A readable pattern, e.g. ``directed_by → directed_by⁻¹`` (same director); with a constant its
+        name in the middle: ``directed_by → Michael Mann → directed_by⁻¹``."""
+        names = self.pattern_names(pattern)
+        if constant is None:
+            return PATTERN_SEPARATOR.join(names)
+        return PATTERN_SEPARATOR.join((names[0], self.constant_names.get(constant, f"node {constant}"), *names[1:]))
 
     # ---- persistence -------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -102,6 +166,10 @@ class RuleSet:
             "rules": [
                 {**rule.to_dict(), "pattern_names": list(self.pattern_names(rule.pattern))} for rule in self.rules
             ],
+            "constant_rules": [
+                {**rule.to_dict(), "pattern_names": list(self.pattern_names(rule.pattern)),
+                 "constant_name": self.constant_names.get(rule.constant, "")} for rule in self.constants
+            ],
         }
 
     def save(self, path: str | PathLike[str]) -> None:
@@ -113,10 +181,13 @@ class RuleSet:
         """Read rules written by :meth:`save`.
 
         A missing, corrupt or foreign file raises :class:`DatasetError` naming it (and the line of a JSON
-        syntax error); with ``graph``, so do rules mined on a graph with other relations or another number of
-        items.
+        syntax error), a file of an earlier version :class:`OutdatedRulesError`; with ``graph``, so do rules
+        mined on a graph with other relations or another number of items.
         """
         document = _read_json(path)
+        if isinstance(document, dict) and document.get("format") == FORMAT and document.get("version") == 1:
+            raise OutdatedRulesError(f"rules file of version 1, without popularity lifts (version {VERSION} "
+                                     "needed): delete it to mine the rules again", path)
         try:
             rules = cls._from_dict(document)
         except (KeyError, TypeError, ValueError) as error:
@@ -139,7 +210,20 @@ class RuleSet:
         if not all(isinstance(name, str) for name in names):
             raise ValueError("relation_names must be strings")
         rules = tuple(_rule(entry, names) for entry in _as_list(document["rules"], "rules"))
+        constant_entries = _as_list(document["constant_rules"], "constant_rules")
+        constants = tuple(_rule(entry, names) for entry in constant_entries)
+        if any(rule.constant is None or len(rule.pattern) != 2 for rule in constants):
+            raise ValueError("a constant rule needs a two-relation pattern and a constant node id")
+        if any(rule.constant is not None for rule in rules):
+            raise ValueError("a rule with a constant listed among the pattern rules")
+        constant_names = {}
+        for rule, entry in zip(constants, constant_entries):
+            if not isinstance(entry.get("constant_name", ""), str):
+                raise TypeError(f"constant_name must be a string, got {brief_repr(entry.get('constant_name'))}")
+            constant_names[rule.constant] = entry.get("constant_name", "")
         return cls(
+            constants=constants,
+            constant_names=constant_names,
             rules=rules,
             n_items=_as_count(document["n_items"], "n_items"),
             n_coliked=_as_count(document["n_coliked"], "n_coliked"),
@@ -156,9 +240,12 @@ class RuleSet:
         if self.relation_names and tuple(self.relation_names) != tuple(graph.relation_names):
             return "rules were mined on a graph with other relation ids (relation names differ)"
         allowed = set(graph.kg_relations())
-        bad = next((rule.pattern for rule in self.rules if not set(rule.pattern) <= allowed), None)
+        bad = next((rule.pattern for rule in (*self.rules, *self.constants) if not set(rule.pattern) <= allowed), None)
         if bad is not None:
             return f"rule pattern {list(bad)} uses relation ids that are not KG relations of the graph"
+        outside = next((rule.constant for rule in self.constants if not graph.n_users <= rule.constant < graph.num_nodes), None)
+        if outside is not None:
+            return f"rule constant {outside} is not an item or entity node of the graph"
         return None
 
 
@@ -169,7 +256,7 @@ def _rule(entry: Any, names: tuple[str, ...]) -> Rule:
     pattern = tuple(_as_count(r, "a pattern's relation id") for r in _as_list(entry["pattern"], "pattern"))
     if not pattern or (names and not set(pattern) <= set(RelationNames(names).kg_relations())):
         raise ValueError(f"pattern {list(pattern)} is empty or has ids that are not KG relations")
-    precision = entry.get("test_precision")
+    precision, constant = entry.get("test_precision"), entry.get("constant")
     return Rule(
         pattern=pattern,
         support=_as_count(entry["support"], "support"),
@@ -178,6 +265,9 @@ def _rule(entry: Any, names: tuple[str, ...]) -> Rule:
         head_coverage=_as_float(entry["head_coverage"], "head_coverage"),
         lift=_as_float(entry["lift"], "lift"),
         test_precision=None if precision is None else _as_float(precision, "test_precision"),
+        constant=None if constant is None else _as_count(constant, "constant"),
+        popularity_lift=None if entry["popularity_lift"] is None else _as_float(entry["popularity_lift"], "popularity_lift"),
+        p_value=None if entry["p_value"] is None else _as_float(entry["p_value"], "p_value"),
     )
 
 
@@ -260,7 +350,7 @@ class _Walks:
     """Per-relation 0/1 adjacency over the non-user nodes (items first, local id = node − U)."""
 
     def __init__(self, graph: CollaborativeKG, relations: Iterable[int] | None = None) -> None:
-        self.n_items = graph.n_items
+        self.n_items, self.n_users = graph.n_items, graph.n_users
         self.size = graph.num_nodes - graph.n_users
         edge_type = graph.data.edge_type.cpu().numpy()
         src, dst = (graph.data.edge_index.cpu().numpy() - graph.n_users)
@@ -334,6 +424,62 @@ def _indicator(sets: list[np.ndarray], size: int) -> sp.csr_matrix:
     return sp.csr_matrix((np.ones(len(indices), dtype=np.float32), indices, indptr), shape=(len(sets), size))
 
 
+# ---- chance -----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PopularityNull:
+    """The chance that an ordered pair of items is co-liked when only the two items' popularity matters.
+
+    ``stratum[i]``: item i's popularity stratum (items sorted by training popularity, ties by id, cut into
+    equal parts); ``rate[a, b]``: the share of ordered pairs (j ≠ i) with j in stratum a and i in stratum b
+    that are co-liked.
+    """
+
+    stratum: np.ndarray
+    rate: np.ndarray
+
+    @classmethod
+    def fit(cls, coliked: sp.csr_matrix, popularity: np.ndarray, strata: int = POPULARITY_STRATA) -> PopularityNull:
+        """The null of the co-like matrix ``coliked`` (I × I) with items of ``popularity`` (training users)."""
+        n_items = len(popularity)
+        strata = max(1, min(strata, n_items))
+        stratum = np.empty(n_items, dtype=np.int64)
+        stratum[np.argsort(popularity, kind="stable")] = np.arange(n_items) * strata // max(n_items, 1)
+        members = sp.csr_matrix((np.ones(n_items), (np.arange(n_items), stratum)), shape=(n_items, strata))
+        sizes = np.bincount(stratum, minlength=strata).astype(np.float64)
+        pairs = np.outer(sizes, sizes) - np.diag(sizes)
+        colikes = (members.T @ coliked.astype(np.float64) @ members).toarray()
+        return cls(stratum, np.divide(colikes, pairs, out=np.zeros_like(colikes), where=pairs > 0))
+
+    def expected(self, pairs: sp.spmatrix) -> float:
+        """Expected co-liked pairs among the stored (j, i) entries of an I × I matrix."""
+        pairs = pairs.tocoo()
+        return float(self.rate[self.stratum[pairs.row], self.stratum[pairs.col]].sum())
+
+    def expected_blocks(self, left: sp.csr_matrix, right: sp.csr_matrix) -> np.ndarray:
+        """For each row k of two K × I 0/1 matrices: expected co-liked pairs (j, i), j ≠ i, with j in
+        ``left[k]`` and i in ``right[k]``."""
+        members = sp.csr_matrix((np.ones(len(self.stratum)), (np.arange(len(self.stratum)), self.stratum)),
+                                shape=(len(self.stratum), self.rate.shape[0]))
+        by_stratum = ((left @ members) @ self.rate) * (right @ members).toarray()
+        same_item = left.multiply(right).tocsr() @ np.diag(self.rate)[self.stratum]  # the pairs j = i
+        return np.asarray(by_stratum.sum(axis=1)).ravel() - np.asarray(same_item).ravel()
+
+
+def chance_measures(support: np.ndarray | int, expected: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+    """``popularity_lift`` = support / expected and ``p_value`` = P(Poisson(expected) ≥ support) (1 for no
+    support; a lift of 0 where nothing is expected, which happens only without support)."""
+    support = np.asarray(support, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    lift = np.divide(support, expected, out=np.zeros_like(support), where=expected > 0)
+    p_value = np.where(support > 0, poisson.sf(support - 1, np.maximum(expected, 0.0)), 1.0)
+    return lift, p_value
+
+
+def item_popularity_counts(train: Interactions, n_items: int) -> np.ndarray:
+    """How many training interactions each item has."""
+    return np.bincount(np.asarray(train.item, dtype=np.int64), minlength=n_items)
+
+
 # ---- mining ----------------------------------------------------------------------------------------------
 def mine_rules(
     graph: CollaborativeKG,
@@ -345,6 +491,7 @@ def mine_rules(
     progress: bool = False,
     distinct: bool = True,
     min_colikes: int | None = 1,
+    constants: BetterThanChance | None = None,
 ) -> RuleSet:
     """Mine every relation pattern of 1..``max_len`` KG edges between co-liked training items.
 
@@ -354,7 +501,9 @@ def mine_rules(
     Keeps patterns with support ≥ ``min_support`` and confidence ≥ ``min_confidence`` (and at least one
     connected pair), at most ``max_rules`` of them, sorted by confidence, then support (both descending),
     then pattern. ``train`` must be the training interactions the graph was built from. A pair counts as
-    co-liked when at least ``min_colikes`` users like both (None: :func:`colike_threshold`).
+    co-liked when at least ``min_colikes`` users like both (None: :func:`colike_threshold`). With
+    ``constants`` (and ``max_len`` ≥ 2), also the rules with a constant that clear that bar and
+    ``min_confidence`` (:func:`constant_rules`).
     """
     if max_len < 1:
         raise ConfigError(f"rule max_len must be at least 1, got {max_len}")
@@ -370,6 +519,7 @@ def mine_rules(
     n_coliked = int(coliked.nnz)
     pairs = n_items * (n_items - 1)
     base_rate = n_coliked / pairs if pairs else 0.0
+    null = PopularityNull.fit(coliked, item_popularity_counts(train, n_items))
     walks = _Walks(graph)
     relations = sorted(walks.adjacency)
 
@@ -390,6 +540,7 @@ def mine_rules(
         if support < min_support or confidence < min_confidence:
             return
         seen.add(fingerprint)
+        popularity_lift, p_value = chance_measures(support, null.expected(matrix))
         found.append(
             Rule(
                 pattern=pattern,
@@ -398,6 +549,8 @@ def mine_rules(
                 confidence=confidence,
                 head_coverage=support / n_coliked if n_coliked else 0.0,
                 lift=confidence / base_rate if base_rate else 0.0,
+                popularity_lift=float(popularity_lift),
+                p_value=float(p_value),
             )
         )
 
@@ -446,7 +599,71 @@ def mine_rules(
         "mined %d rules (%d kept) from %d candidate patterns; %d co-liked pairs, base rate %.4g",
         len(found), min(len(found), max_rules), n_candidates, n_coliked, base_rate,
     )
-    return RuleSet(tuple(found[:max_rules]), n_items, n_coliked, base_rate, tuple(graph.relation_names), threshold)
+    with_constants = () if constants is None or max_len < 2 else constant_rules(
+        walks, coliked, null, base_rate, constants, min_confidence, distinct, graph.node_has_name
+    )
+    if with_constants:
+        log.info("kept %d rules with a constant", len(with_constants))
+    return RuleSet(
+        tuple(found[:max_rules]), n_items, n_coliked, base_rate, tuple(graph.relation_names), threshold,
+        with_constants, {rule.constant: graph.node_name(rule.constant) for rule in with_constants},
+    )
+
+
+def constant_rules(
+    walks: _Walks, coliked: sp.csr_matrix, null: PopularityNull, base_rate: float, bar: BetterThanChance,
+    min_confidence: float = 0.0, distinct: bool = True, has_name: Callable[[int], bool] | None = None,
+) -> tuple[Rule, ...]:
+    """The rules j →r₁→ e →r₂→ i with the middle node e fixed that clear ``bar`` and ``min_confidence``,
+    best first (confidence, then support, both descending, then pattern and constant). With ``has_name``
+    (node id → whether the data names it) a node without a name is never a constant: such a rule would
+    tell "entity 4057", nothing a person can check.
+
+    For each relation pair the measures of every middle node at once: with ``A`` the nodes × items 0/1
+    matrix of the items j →r₁→ e and ``B`` that of the items e →r₂→ i, support = rowsum((A C) ∘ B),
+    connected = |A_e|·|B_e| − |A_e ∩ B_e|. With ``distinct`` a constant whose item pairs equal an earlier
+    one's (parallel relations) is dropped.
+    """
+    n_items, n_coliked = walks.n_items, int(coliked.nnz)
+    colikes = coliked.astype(np.float32).tocsr()
+    found: list[Rule] = []
+    seen: set[bytes] = set()
+    for r1, r2 in ((a, b) for a in sorted(walks.adjacency) for b in sorted(walks.adjacency)):
+        left = walks.adjacency[r1][:n_items].T.tocsr()  # e → the items j with j →r₁→ e
+        right = walks.adjacency[r2][:, :n_items].tocsr()  # e → the items i with e →r₂→ i
+        sizes_left, sizes_right = np.diff(left.indptr), np.diff(right.indptr)
+        nodes = np.flatnonzero((sizes_left > 0) & (sizes_right > 0))
+        if not len(nodes):
+            continue
+        left, right = left[nodes], right[nodes]
+        support = np.asarray((left @ colikes).multiply(right).sum(axis=1)).ravel().round().astype(np.int64)
+        same = np.asarray(left.multiply(right).sum(axis=1)).ravel().round().astype(np.int64)
+        connected = sizes_left[nodes] * sizes_right[nodes] - same
+        candidate = (support >= max(bar.min_support, 1)) & (support >= min_confidence * connected)
+        candidate &= support >= bar.min_lift * base_rate * connected
+        rows = np.flatnonzero(candidate)
+        if not len(rows):
+            continue
+        popularity_lift, p_value = chance_measures(support[rows], null.expected_blocks(left[rows], right[rows]))
+        for row, lift_p, p in zip(rows.tolist(), popularity_lift.tolist(), p_value.tolist()):
+            if has_name is not None and not has_name(int(nodes[row]) + walks.n_users):
+                continue
+            confidence = support[row] / connected[row]
+            rule = Rule(
+                pattern=(r1, r2), support=int(support[row]), connected=int(connected[row]), confidence=confidence,
+                head_coverage=support[row] / n_coliked, lift=confidence / base_rate, constant=int(nodes[row]) + walks.n_users,
+                popularity_lift=lift_p, p_value=p,
+            )
+            if not bar.admits(rule):
+                continue
+            pairs = left[row].indices.tobytes() + b"|" + right[row].indices.tobytes()
+            fingerprint = hashlib.blake2b(int(nodes[row]).to_bytes(8, "little") + pairs, digest_size=16).digest()
+            if distinct and fingerprint in seen:
+                continue
+            seen.add(fingerprint)
+            found.append(rule)
+    found.sort(key=lambda rule: (-rule.confidence, -rule.support, rule.pattern, rule.constant))
+    return tuple(found)
 
 
 # ---- using rules -----------------------------------------------------------------------------------------
@@ -454,9 +671,12 @@ def load_or_mine_rules(path: Path | None, graph: CollaborativeKG, train: Interac
     """The rules of a run: read from ``path`` (a run's ``rules.json``) when it exists, else mined from ``train``
     with ``config``'s limits and saved there (not saved when ``path`` is None)."""
     if path is not None and path.exists():
-        return RuleSet.load(path, graph)
+        try:
+            return RuleSet.load(path, graph)
+        except OutdatedRulesError:
+            log.warning("%s is a rules file of an earlier version: mining the rules again", path)
     rules = mine_rules(graph, train, config.rule_max_len, config.min_support, config.min_confidence, config.max_rules,
-                       min_colikes=config.min_colikes)
+                       min_colikes=config.min_colikes, constants=BetterThanChance.of(config))
     if path is not None:
         rules.save(path)
     return rules
@@ -532,10 +752,15 @@ def rule_label(relation_names: Sequence[str], pattern: Sequence[int]) -> str:
 
 
 __all__ = [
+    "BetterThanChance",
+    "OutdatedRulesError",
+    "PopularityNull",
     "RuleSet",
+    "chance_measures",
     "colike_counts",
     "colike_threshold",
     "coliked_matrix",
+    "constant_rules",
     "load_or_mine_rules",
     "mine_rules",
     "pattern_matrix",

@@ -14,6 +14,9 @@ from typing import Any
 KINDS = ("relations", "entities")
 INSPECT_DIR = "inspect"
 
+#: A rule's identity in a rule set: (pattern, constant node id or None).
+RuleKey = tuple[tuple[int, ...], int | None]
+
 
 @dataclass(frozen=True)
 class Path:
@@ -55,6 +58,11 @@ class Rule:
     ``pattern``: KG relation ids (inverses included) from j to i. ``connected``: ordered item pairs (j ≠ i)
     linked by the pattern; ``support``: those co-liked in training; ``confidence`` = support / connected;
     ``head_coverage`` = support / all co-liked pairs; ``lift`` = confidence / base co-like rate.
+    ``constant``: for a rule with a constant (AMIE's "instantiated" rule), the node id every linking walk
+    passes through (a two-relation pattern's middle node: "both in *Category:Heist films*"); None for a
+    pattern rule. ``popularity_lift`` = support / the co-liked pairs expected among the same pairs if only the
+    two items' popularity mattered, and ``p_value`` the chance of at least ``support`` of them under that
+    expectation (Poisson; :mod:`kgrec.explain.rules`); None when not measured.
     ``test_precision``: share of the rule's predictions that are test positives (None until measured).
     """
 
@@ -65,6 +73,14 @@ class Rule:
     head_coverage: float
     lift: float
     test_precision: float | None = None
+    constant: int | None = None
+    popularity_lift: float | None = None
+    p_value: float | None = None
+
+    @property
+    def key(self) -> RuleKey:
+        """What identifies the rule in a rule set: its pattern and its constant (None for a pattern rule)."""
+        return self.pattern, self.constant
 
     def to_dict(self) -> dict[str, Any]:
         values = {f.name: getattr(self, f.name) for f in fields(self)}  # asdict would deep-copy every measure

@@ -11,7 +11,8 @@ from kgrec.config import ExplainConfig
 from kgrec.data.relations import RelationNames
 from kgrec.errors import KgrecError
 from kgrec.explain.phrases import PhraseTable, path_line
-from kgrec.explain.rules import RuleSet
+from kgrec.explain.rules import BetterThanChance, RuleSet
+from kgrec.explain.types import Rule
 from kgrec.report.document import Card, Heading, P, Picture, Pre, Section, Table, Text, not_available
 from kgrec.report.formatting import NONE, finite, fmt, pct, seconds, sentence_parts
 from kgrec.report.plots import methods_png
@@ -46,13 +47,13 @@ def rules_section(ctx: Context) -> Section:
 
     shown = rules.rules[:TOP_RULES]
     measured = any(r.test_precision is not None for r in shown)
-    header = ["#", "rule", "pattern", "support", "connected", "confidence", "head coverage", "lift"]
+    header = ["#", "rule", "pattern", "support", "connected", "confidence", "head coverage", "lift",
+              "popularity lift", "p-value"]
     header += ["test precision"] if measured else []
     table_rows = []
     for n, rule in enumerate(shown, 1):
         label = "[" + ", ".join(rules.pattern_names(rule.pattern)) + "]"
-        cells: list[Text] = [str(n), name(rule.pattern), ("code", label), fmt(rule.support), fmt(rule.connected),
-                             fmt(rule.confidence, 3), fmt(rule.head_coverage, 4), fmt(rule.lift, 2)]
+        cells: list[Text] = [str(n), name(rule.pattern), ("code", label), *_measure_cells(rule)]
         if measured:
             cells.append(fmt(rule.test_precision, 4))
         table_rows.append(cells)
@@ -63,17 +64,36 @@ def rules_section(ctx: Context) -> Section:
         f"user{'s' if rules.min_colikes != 1 else ''}, base co-like rate {rules.base_rate:.3g}); "
         + (f"the top {len(shown)} by confidence:" if len(shown) < len(rules) else "best first:")
     ))
-    section.blocks.append(Table(header, table_rows, frozenset({0, 3, 4, 5, 6, 7, 8})))
-    explain = {**asdict(ExplainConfig()), **ctx.section_config("explain")}
-    tellable = rules.tellable(int(explain["min_support"]), float(explain["min_lift"]))
+    section.blocks.append(Table(header, table_rows, frozenset({0, *range(3, len(header))})))
+    bar = BetterThanChance.of({**asdict(ExplainConfig()), **ctx.section_config("explain")})
+    told_patterns = sum(bar.admits(rule) for rule in rules.rules)
     section.blocks.append(P(
-        f"Explanations tell only rules better than chance: support ≥ {explain['min_support']} and lift ≥ "
-        f"{explain['min_lift']} ({len(tellable):,} of the {len(rules):,} rules)."
+        f"Explanations tell only rules better than chance: {bar.describe()} ({told_patterns:,} of the "
+        f"{len(rules):,} pattern rules, and {len(rules.constants):,} rule{'s' if len(rules.constants) != 1 else ''} "
+        "with a constant)."
     ))
+    if rules.constants:
+        constants = rules.constants[:TOP_RULES]
+        section.blocks.append(P(f"Rules with a constant (both items linked to one node), the top {len(constants)} by "
+                                "confidence:"))
+        section.blocks.append(Table(
+            ["#", "rule", "pattern", *header[3:10]],
+            [[str(n), name(rule.pattern), ("code", rules.label(rule.pattern, rule.constant)), *_measure_cells(rule)]
+             for n, rule in enumerate(constants, 1)],
+            frozenset(range(3, 10)),
+        ))
     section.blocks.append(P("Support: co-liked pairs the pattern links; connected: all pairs it links; confidence = "
                             "support / connected; head coverage = support / all co-liked pairs; lift = confidence / "
-                            "base rate.", "note"))
+                            "base rate; popularity lift = support / the co-liked pairs expected among the same pairs "
+                            "from their items' popularity alone, p-value its Poisson tail.", "note"))
     return section
+
+
+def _measure_cells(rule: Rule) -> list[Text]:
+    """A rule's measures as table cells: support, connected, confidence, head coverage, lift, popularity lift and
+    p-value."""
+    return [fmt(rule.support), fmt(rule.connected), fmt(rule.confidence, 3), fmt(rule.head_coverage, 4),
+            fmt(rule.lift, 2), fmt(rule.popularity_lift, 2), NONE if rule.p_value is None else f"{rule.p_value:.1e}"]
 
 
 EXPLAIN_MEASURES: tuple[tuple[str, str, str], ...] = (

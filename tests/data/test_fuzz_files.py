@@ -500,12 +500,18 @@ def rules_graph() -> CollaborativeKG:
 
 GRAPH = rules_graph()
 RULES_DOCUMENT = {
-    "format": "kgrec-rules", "version": 1, "n_items": 2, "n_coliked": 2, "base_rate": 1.0,
+    "format": "kgrec-rules", "version": 2, "n_items": 2, "n_coliked": 2, "base_rate": 1.0,
     "relation_names": list(GRAPH.relation_names),
     "rules": [
         {"pattern": [1, 3], "support": 2, "connected": 2, "confidence": 1.0, "head_coverage": 1.0, "lift": 1.0,
-         "test_precision": None, "pattern_names": ["directed_by", "directed_by\u207b\u00b9"]},
-        {"pattern": [1], "support": 0, "connected": 0, "confidence": 0.0, "head_coverage": 0.0, "lift": 0.0},
+         "test_precision": None, "pattern_names": ["directed_by", "directed_by\u207b\u00b9"], "constant": None,
+         "popularity_lift": 1.0, "p_value": 0.26},
+        {"pattern": [1], "support": 0, "connected": 0, "confidence": 0.0, "head_coverage": 0.0, "lift": 0.0,
+         "popularity_lift": None, "p_value": None},
+    ],
+    "constant_rules": [
+        {"pattern": [1, 3], "support": 2, "connected": 2, "confidence": 1.0, "head_coverage": 1.0, "lift": 1.0,
+         "constant": 4, "popularity_lift": 1.0, "p_value": 0.26, "constant_name": "entity e3"},
     ],
 }
 RULES_FILES: FileSet = {
@@ -548,19 +554,25 @@ def rules_files(draw: st.DrawFn) -> bytes:
 def check_rules(rules: RuleSet, graph: CollaborativeKG | None) -> None:
     """Loaded rules are usable: counts are non-negative ints, measures finite, patterns KG relations."""
     assert isinstance(rules, RuleSet)
-    counts = (rules.n_items, rules.n_coliked, *(c for r in rules.rules for c in (r.support, r.connected)))
+    every = (*rules.rules, *rules.constants)
+    counts = (rules.n_items, rules.n_coliked, *(c for r in every for c in (r.support, r.connected)))
     for count in counts:
         assert type(count) is int and count >= 0
-    for value in (rules.base_rate, *(m for r in rules.rules for m in (r.confidence, r.head_coverage, r.lift))):
+    for value in (rules.base_rate, *(m for r in every for m in (r.confidence, r.head_coverage, r.lift))):
         assert type(value) is float and math.isfinite(value)
-    for rule in rules.rules:
+    for value in (m for r in every for m in (r.popularity_lift, r.p_value) if m is not None):
+        assert type(value) is float and math.isfinite(value)
+    for rule in rules.constants:
+        assert len(rule.pattern) == 2 and type(rule.constant) is int and rule.constant >= 0
+        assert graph is None or graph.n_users <= rule.constant < graph.num_nodes
+    for rule in every:
         assert rule.pattern and all(type(r) is int and r >= 0 for r in rule.pattern)
         if rules.relation_names:
             half = len(rules.relation_names) // 2
             assert all(r < len(rules.relation_names) and r not in (0, half) for r in rule.pattern)
     if graph is not None:
         assert rules.n_items == graph.n_items
-        assert all(set(rule.pattern) <= set(graph.kg_relations()) for rule in rules.rules)
+        assert all(set(rule.pattern) <= set(graph.kg_relations()) for rule in every)
 
 
 @pytest.mark.fuzz
@@ -588,6 +600,8 @@ def test_tiny_rules_file_loads(tmp_path: Path) -> None:
     check_rules(rules, GRAPH)
     assert [rule.pattern for rule in rules.rules] == [(1, 3), (1,)]
     assert rules.label((1, 3)) == "directed_by → directed_by⁻¹"
+    assert [rule.key for rule in rules.constants] == [((1, 3), 4)]
+    assert rules.label((1, 3), 4) == "directed_by → entity e3 → directed_by⁻¹"
 
 
 def rules_error(document: Any, tmp_path: Path, graph: CollaborativeKG | None = None) -> DatasetError:

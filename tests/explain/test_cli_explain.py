@@ -36,6 +36,33 @@ def test_rules_lists_readable_rules_with_measures(movie_run: Path) -> None:
     assert director["confidence"] == pytest.approx(director["support"] / director["connected"])
 
 
+def test_rules_constants_lists_the_rules_with_a_constant(movie_run: Path) -> None:
+    from kgrec.explain.render import short_name
+
+    saved = json.loads((movie_run / "rules.json").read_text())
+    assert saved["version"] == 2 and saved["constant_rules"], "the run mined no rule with a constant"
+    rows = json.loads(kgrec("rules", str(movie_run), "--constants", "--format", "json", cwd=movie_run).stdout)
+    assert [(r["pattern"], r["constant"], r["support"]) for r in rows] == [
+        (e["pattern"], e["constant"], e["support"]) for e in saved["constant_rules"][:30]
+    ]
+    for row, entry in zip(rows, saved["constant_rules"]):
+        assert row["name"].startswith("same ") and row["name"].endswith(f": {short_name(entry['constant_name'])}")
+        assert row["popularity_lift"] == entry["popularity_lift"] and row["p_value"] == entry["p_value"]
+    result = kgrec("rules", str(movie_run), "--constants", "--top", "1", cwd=movie_run)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "pop. lift" in lines[0] and lines[0].split()[-1] == "p-value"
+    assert lines[2].startswith(rows[0]["name"]) and len(lines) == 4  # header, rule, one row, the summary
+    assert lines[3] == (
+        f"{len(saved['rules']):,} pattern rules and {len(saved['constant_rules']):,} rules with a constant mined from "
+        f"{saved['n_coliked']:,} item pairs co-liked by at least {saved['min_colikes']} user"
+        f"{'s' if saved['min_colikes'] != 1 else ''} "
+        f"(base rate {saved['base_rate']:.4g})"
+    )
+    plain = json.loads(kgrec("rules", str(movie_run), "--format", "json", cwd=movie_run).stdout)
+    assert plain and all(r["constant"] is None for r in plain)
+
+
 def test_recommend_explains_with_names(movie_run: Path) -> None:
     user = a_user(movie_run)
     result = kgrec("recommend", str(movie_run), "--user", user, "-k", "5", "--explain", cwd=movie_run)
@@ -99,6 +126,10 @@ def test_explain_eval_reports_the_contract_keys(movie_run: Path) -> None:
     assert report["fidelity_strict_rank"] <= report["fidelity"]  # a rank tie can only count against the strict form
     assert report["collaborative_share"] <= report["path_coverage"]
     assert report["named_coverage"] == 1.0  # moviekg-omdb names every movie and entity
+    # the bar of the run's config (the defaults) and the rules with a constant it was mined with
+    assert report["chance_bar"] == {"min_support": 5, "min_lift": 1.5, "min_popularity_lift": 1.3, "max_p_value": 0.01}
+    assert report["constant_rules"] == len(json.loads((movie_run / "rules.json").read_text())["constant_rules"])
+    assert 0.0 <= report["constant_rule_share"] <= 1.0
 
 
 #: The told-evidence measures of explain-eval (JSON key names are a contract).

@@ -32,7 +32,7 @@ PATHS = [
     Path((0, 7, 2, 6), (0, 3, 0), 0.5),   # co-like through item 7 and user 2
 ]
 KG_PATHS = PATHS[:3]
-RULES = {(1, 4): rule((1, 4), 0.1), (2, 5): rule((2, 5), 0.9)}
+RULES = {((1, 4), None): rule((1, 4), 0.1), ((2, 5), None): rule((2, 5), 0.9)}  # keyed by Rule.key
 
 
 INTERACT = {0, 3}
@@ -44,25 +44,25 @@ def choose(paths: list[Path], kg_paths: list[Path], rules: dict, rule_weight: fl
 
 def test_rule_weight_one_picks_the_most_confident_rule_with_all_its_paths() -> None:
     evidence = choose(PATHS, KG_PATHS, RULES, 1.0)
-    assert evidence == Evidence((PATHS[1], PATHS[2]), RULES[(2, 5)], "rule")
+    assert evidence == Evidence((PATHS[1], PATHS[2]), RULES[((2, 5), None)], "rule")
 
 
 def test_rule_weight_zero_picks_the_rule_the_model_weighs_most() -> None:
     # W(1, 4) = 0.8 against W(2, 5) = 0.2 + 0.1 = 0.3
-    assert choose(PATHS, KG_PATHS, RULES, 0.0) == Evidence((PATHS[0],), RULES[(1, 4)], "rule")
+    assert choose(PATHS, KG_PATHS, RULES, 0.0) == Evidence((PATHS[0],), RULES[((1, 4), None)], "rule")
 
 
 def test_half_and_half_combines_confidence_and_the_rule_s_total_weight() -> None:
     # (1, 4): 0.1^.5 * (0.8/0.8)^.5 = 0.316; (2, 5): 0.9^.5 * (0.3/0.8)^.5 = 0.581
-    assert choose(PATHS, KG_PATHS, RULES, 0.5).rule == RULES[(2, 5)]
+    assert choose(PATHS, KG_PATHS, RULES, 0.5).rule == RULES[((2, 5), None)]
     # with one instance only: 0.9^.5 * (0.05/0.8)^.5 = 0.237 < 0.316
     weak = [PATHS[0], Path((0, 5, 8, 6), (0, 2, 5), 0.05)]
-    assert choose(weak, weak, RULES, 0.5).rule == RULES[(1, 4)]
+    assert choose(weak, weak, RULES, 0.5).rule == RULES[((1, 4), None)]
 
 
 def test_a_rule_below_the_tellable_set_is_not_told() -> None:
-    only = {(1, 4): RULES[(1, 4)]}  # (2, 5) failed the lift or support threshold
-    assert choose(PATHS, KG_PATHS, only, 1.0) == Evidence((PATHS[0],), RULES[(1, 4)], "rule")
+    only = {((1, 4), None): RULES[((1, 4), None)]}  # (2, 5) failed the lift or support threshold
+    assert choose(PATHS, KG_PATHS, only, 1.0) == Evidence((PATHS[0],), RULES[((1, 4), None)], "rule")
 
 
 def test_without_a_rule_path_the_reason_is_co_liking_through_the_heaviest_history_item() -> None:
@@ -74,6 +74,51 @@ def test_without_a_rule_path_the_reason_is_co_liking_through_the_heaviest_histor
 def test_without_rule_or_co_like_path_the_heaviest_path_and_without_paths_nothing() -> None:
     assert choose(KG_PATHS, KG_PATHS, {}, 0.5) == Evidence((PATHS[0],), None, "path")
     assert choose([], [], RULES, 0.5) == Evidence((), None, "none")
+
+
+# rules with a constant: the pattern (2, 5) through middle node 8 (from history items 5 and 7) or node 9
+THROUGH = [
+    Path((0, 5, 8, 6), (0, 2, 5), 0.2),
+    Path((0, 7, 8, 6), (0, 2, 5), 0.1),
+    Path((0, 5, 9, 6), (0, 2, 5), 0.4),
+    Path((0, 7, 10, 6), (0, 1, 4), 0.25),
+]
+
+
+def constant_rule(pattern: tuple[int, ...], constant: int, confidence: float) -> Rule:
+    return Rule(pattern, support=10, connected=100, confidence=confidence, head_coverage=0.1, lift=2.0, constant=constant)
+
+
+def choose_with_constants(rules: dict, rule_weight: float, constant_patterns=((2, 5),)) -> Evidence:
+    found = FoundPaths.of(THROUGH)
+    return choose_evidence(found, found, rules, rule_weight, INTERACT, frozenset(constant_patterns))
+
+
+def test_a_constant_rule_tells_only_its_pattern_s_paths_through_its_node() -> None:
+    pattern, other, through_8 = rule((2, 5), 0.2), rule((1, 4), 0.1), constant_rule((2, 5), 8, 0.9)
+    rules = {r.key: r for r in (pattern, other, through_8)}
+    assert choose_with_constants(rules, 1.0) == Evidence((THROUGH[0], THROUGH[1]), through_8, "rule")
+    # half and half, heaviest W = 0.2 + 0.1 + 0.4 = 0.7 (the pattern's): pattern 0.2^.5 · 1 = 0.447,
+    # node 8: 0.9^.5 · (0.3/0.7)^.5 = 0.621, (1, 4): 0.1^.5 · (0.25/0.7)^.5 = 0.189
+    assert choose_with_constants(rules, 0.5).rule == through_8
+    # by weight alone the pattern with all three paths wins
+    assert choose_with_constants(rules, 0.0) == Evidence((THROUGH[2], THROUGH[0], THROUGH[1]), pattern, "rule")
+
+
+def test_with_equal_scores_the_pattern_rule_is_told() -> None:
+    pattern, through_8 = rule((2, 5), 0.5), constant_rule((2, 5), 8, 0.5)
+    rules = {through_8.key: through_8, pattern.key: pattern}  # the constant first in the dict: order is not why
+    assert choose_with_constants(rules, 1.0) == Evidence((THROUGH[2], THROUGH[0], THROUGH[1]), pattern, "rule")
+
+
+def test_a_constant_rule_absent_from_the_tellable_rules_is_never_told() -> None:
+    other, through_8 = rule((1, 4), 0.1), constant_rule((2, 5), 8, 0.05)
+    rules = {other.key: other, through_8.key: through_8}
+    # by weight: node 9's path (0.4) is the heaviest, but no rule through 9 is tellable; node 8's 0.3 beats (1, 4)'s 0.25
+    assert choose_with_constants(rules, 0.0) == Evidence((THROUGH[0], THROUGH[1]), through_8, "rule")
+    assert choose_with_constants({other.key: other}, 0.0) == Evidence((THROUGH[3],), other, "rule")
+    # a constant rule whose pattern is not among constant_patterns is not looked for
+    assert choose_with_constants(rules, 0.0, constant_patterns=()) == Evidence((THROUGH[3],), other, "rule")
 
 
 def test_top_k_masks_history_and_breaks_ties_by_lower_id() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path as FilePath
 from typing import Any
@@ -72,6 +73,29 @@ def test_the_example_sentence_exactly(graph: CollaborativeKG, phrases: PhraseTab
     assert render.explanation_text(_explanation(), graph, phrases) == EXAMPLE
     # the automatic phrases of directed_by read the same
     assert render.explanation_text(_explanation(), graph, PhraseTable.load("no-such-dataset")) == EXAMPLE
+
+
+def _measured_rule(**changes: Any) -> Rule:
+    """The example rule with a popularity lift of 2.14 and a p-value of 0.00001 (as mined rules have)."""
+    return replace(_rule(), **{"popularity_lift": 2.14, "p_value": 1e-5, **changes})
+
+
+def test_a_rule_with_a_constant_is_named_after_its_node(graph: CollaborativeKG, phrases: PhraseTable) -> None:
+    _ids(graph)
+    assert render.rule_name(_rule(), graph, phrases) == "same director"
+    assert render.rule_name(replace(_rule(), constant=MANN), graph, phrases) == "same director: Michael Mann"
+    assert render.rule_row(replace(_rule(), constant=MANN), graph, phrases)["name"] == "same director: Michael Mann"
+
+
+def test_the_sentence_tells_the_popularity_lift_only_when_measured(graph: CollaborativeKG, phrases: PhraseTable) -> None:
+    told = render.explanation_text(_explanation(rule=_measured_rule()), graph, phrases)
+    assert told == EXAMPLE.replace("lift 3.5,", "lift 3.5, 2.1 against equally popular items,")
+    assert "against equally popular items" not in render.explanation_text(_explanation(), graph, phrases)
+    constant = render.explanation_text(_explanation(rule=_measured_rule(constant=MANN, popularity_lift=12.4)), graph, phrases)
+    assert constant.endswith(
+        "(rule `same director: Michael Mann`: lift 3.5, 12 against equally popular items, confidence 0.31 over "
+        "1,204 co-liked pairs)."
+    )
 
 
 def test_collaborative_path_sentence(five_node_dataset: RecDataset, phrases: PhraseTable) -> None:
@@ -266,6 +290,7 @@ def test_explanation_dict_names_and_round_trip(graph: CollaborativeKG, phrases: 
         "name": "same director",
         "pattern_label": "[directed_by, directed_by⁻¹]",
         "relations": path["relation_info"][1:],
+        "constant": None,
     }
 
 
@@ -284,6 +309,21 @@ def test_document_validates_against_the_schema(graph: CollaborativeKG, phrases: 
         validate(values, {"$ref": "#/$defs/explanation"}, schema)
         restored = Explanation.from_dict(values)
         assert render.explanation_dict(restored, graph, phrases) == values
+
+
+def test_a_rule_with_a_constant_in_the_json_follows_the_schema(graph: CollaborativeKG, phrases: PhraseTable) -> None:
+    expl = _explanation(rule=_measured_rule(constant=MANN))
+    document = json.loads(json.dumps(render.recommendations_document(0, [expl], graph, phrases), ensure_ascii=False))
+    validate(document, render.explanation_schema())
+    (values,) = document["recommendations"]
+    assert values["rule"]["constant"] == MANN
+    assert (values["rule"]["popularity_lift"], values["rule"]["p_value"]) == (2.14, 1e-5)
+    assert values["rule_info"]["name"] == "same director: Michael Mann"
+    assert values["rule_info"]["constant"] == {"id": MANN, "kind": "entity", "raw": "e3", "name": "Michael Mann"}
+    assert Explanation.from_dict(values) == expl
+    values["rule"]["p_value"] = 1.5  # a p-value is a probability
+    with pytest.raises(SchemaError):
+        validate(document, render.explanation_schema())
 
 
 def test_the_documented_example_is_the_real_output(graph: CollaborativeKG, phrases: PhraseTable) -> None:
@@ -370,6 +410,14 @@ class _Page(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         self.text.append(data)
+
+
+def test_html_rule_table_shows_the_popularity_measures(graph: CollaborativeKG, phrases: PhraseTable) -> None:
+    measured = render._rule_html(_measured_rule(constant=MANN), graph, phrases)
+    assert "<h3>Rule <code>same director: Michael Mann</code></h3>" in measured
+    assert "<tr><th>popularity lift</th><td>2.14</td></tr><tr><th>p-value</th><td>1.0e-05</td></tr>" in measured
+    unmeasured = render._rule_html(_rule(), graph, phrases)
+    assert "<tr><th>popularity lift</th><td>not measured</td></tr><tr><th>p-value</th><td>not measured</td></tr>" in unmeasured
 
 
 def test_html_page_with_cards_inline_pictures_and_png_files(tmp_path) -> None:

@@ -223,6 +223,32 @@ def test_items_keep_their_names_entities_lose_their_disambiguation(lastfm: Colla
     assert render.title_name("Add N to (X)") == "Add N to (X)" and render.title_name("Heat (1995)") == "Heat (1995)"
 
 
+def test_a_rule_with_a_constant_names_the_node_by_its_short_name(ml1m: CollaborativeKG) -> None:
+    phrases, rel, nodes = PhraseTable.load("ml1m-dbpedia"), _relations(ml1m), _nodes(ml1m)
+    director = Rule(
+        (rel["directed_by_director"], rel["directed_by_director⁻¹"]), support=12, connected=48, confidence=0.25,
+        head_coverage=0.01, lift=2.0, constant=nodes["Michael Mann (director)"], popularity_lift=1.8, p_value=0.001,
+    )
+    assert render.rule_name(director, ml1m, phrases) == "same director: Michael Mann"
+    category = Rule(
+        (rel["belong_to_category"], rel["belong_to_category⁻¹"]), support=12, connected=48, confidence=0.25,
+        head_coverage=0.01, lift=2.0, constant=nodes["Category:Films directed by Michael Mann"],
+    )
+    assert render.rule_name(category, ml1m, phrases) == "same category: Films directed by Michael Mann"
+    mann = _walk(
+        ml1m, "1",
+        [("interact", "Heat (1995)"), ("directed_by_director", "Michael Mann (director)"),
+         ("directed_by_director⁻¹", "Manhunter (1986)")],
+    )
+    assert _text(ml1m, mann, phrases, director).endswith(
+        "(rule `same director: Michael Mann`: lift 2, 1.8 against equally popular items, confidence 0.25 over "
+        "12 co-liked pairs)."
+    )
+    # the JSON keeps the node's full display name
+    expl = Explanation(0, int(ml1m.node_index[mann.nodes[-1]]), 1.0, 1, (mann,), 0, director)
+    assert render.explanation_dict(expl, ml1m, phrases)["rule_info"]["constant"]["name"] == "Michael Mann (director)"
+
+
 def test_ml1m_dbpedia_sentences_exactly(ml1m: CollaborativeKG) -> None:
     phrases = PhraseTable.load("ml1m-dbpedia")
     rel = _relations(ml1m)

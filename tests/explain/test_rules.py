@@ -14,6 +14,7 @@ Ordered co-liked pairs (train): 12 21 14 41 24 42 23 32 35 53 -> 10 of 6·5 = 30
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -21,15 +22,24 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
+from kgrec.config import ExplainConfig
 from kgrec.data.dataset import Interactions, RecDataset
 from kgrec.data.graph import CollaborativeKG
 from kgrec.data.load import load_dataset
 from kgrec.data.split import split
 from kgrec.errors import ConfigError, DatasetError, KgrecError, UnknownIdError
 from kgrec.explain.rules import (
+    BetterThanChance,
+    OutdatedRulesError,
+    PopularityNull,
     RuleSet,
+    _Walks,
+    chance_measures,
     colike_threshold,
     coliked_matrix,
+    constant_rules,
+    item_popularity_counts,
+    load_or_mine_rules,
     mine_rules,
     pattern_matrix,
     rule_features,
@@ -357,10 +367,11 @@ def test_save_load_round_trip_with_names(tmp_path, toy, graph, all_rules) -> Non
 
 def rules_json(**changes) -> str:
     """A valid one-rule file with some keys changed (None deletes the key)."""
-    rule = {"pattern": [1], "support": 1, "connected": 1, "confidence": 1, "head_coverage": 1, "lift": 1}
+    rule = {"pattern": [1], "support": 1, "connected": 1, "confidence": 1, "head_coverage": 1, "lift": 1,
+            "popularity_lift": 1, "p_value": 0.5}
     document = {
-        "format": "kgrec-rules", "version": 1, "n_items": 6, "n_coliked": 1, "base_rate": 0.1,
-        "relation_names": ["interact", "a", "interact⁻¹", "a⁻¹"], "rules": [rule],
+        "format": "kgrec-rules", "version": 2, "n_items": 6, "n_coliked": 1, "base_rate": 0.1,
+        "relation_names": ["interact", "a", "interact⁻¹", "a⁻¹"], "rules": [rule], "constant_rules": [],
     }
     rule.update(changes.pop("rule", {}))
     document.update(changes)
@@ -381,6 +392,11 @@ def rules_json(**changes) -> str:
         rules_json(rule={"support": "many"}),
         rules_json(rule={"support": 1.5}),
         rules_json(base_rate=float("nan")),
+        rules_json(constant_rules=None),  # a version-2 file lists its rules with a constant, if only []
+        rules_json(rule={"constant": 4}),  # a rule with a constant among the pattern rules
+        rules_json(rule={"popularity_lift": None, "p_value": None},  # and a constant rule of one relation
+                   constant_rules=[{"pattern": [1], "support": 1, "connected": 1, "confidence": 1, "head_coverage": 1,
+                                    "lift": 1, "popularity_lift": 1, "p_value": 0.5, "constant": 4}]),
     ],
 )
 def test_corrupt_rules_file_is_a_dataset_error_naming_it(tmp_path, content: str) -> None:
@@ -395,7 +411,10 @@ def test_the_valid_base_of_those_files_loads(tmp_path) -> None:
     path = tmp_path / "rules.json"
     path.write_text(rules_json(), encoding="utf-8")
     loaded = RuleSet.load(path)
-    assert loaded.rules == (Rule((1,), support=1, connected=1, confidence=1.0, head_coverage=1.0, lift=1.0),)
+    assert loaded.rules == (
+        Rule((1,), support=1, connected=1, confidence=1.0, head_coverage=1.0, lift=1.0, popularity_lift=1.0, p_value=0.5),
+    )
+    assert loaded.constants == () and loaded.constant_names == {}
     assert (loaded.n_items, loaded.n_coliked, loaded.base_rate, loaded.label((1, 3))) == (6, 1, 0.1, "a → a⁻¹")
 
 
@@ -433,3 +452,253 @@ def test_moviekg_same_director_rule(monkeypatch, tmp_path) -> None:
     same_genre = rules.by_pattern()[(names.index("has_genre"), names.index("has_genre⁻¹"))]
     assert same_genre.connected > rule.connected and same_genre.confidence < rule.confidence
     assert {same_director, shared_actor.pattern} <= {r.pattern for r in rules.rules[:4]}
+
+
+# ---- chance: the popularity null -------------------------------------------------------------------------
+# six items, popularity 5 1 3 1 4 1: sorted (ties by id) i1 i3 i5 | i2 i4 i0 -> strata of two, the tie of
+# popularity 1 cut between i3 and i5
+NULL_POPULARITY = np.array([5, 1, 3, 1, 4, 1])
+# ordered co-liked pairs (j, i), deliberately not symmetric: (4, 5) without (5, 4), (1, 2) without (2, 1)
+NULL_PAIRS = [(0, 4), (4, 0), (0, 2), (2, 0), (1, 3), (3, 1), (4, 5), (2, 4), (4, 2), (1, 2)]
+
+
+def drawn_matrix(entries: list[tuple[int, int]], size: int = 6) -> sp.csr_matrix:
+    rows, cols = zip(*entries)
+    return sp.csr_matrix((np.ones(len(entries), dtype=bool), (rows, cols)), shape=(size, size))
+
+
+def drawn_null() -> PopularityNull:
+    return PopularityNull.fit(drawn_matrix(NULL_PAIRS), NULL_POPULARITY, strata=3)
+
+
+def test_popularity_null_strata_and_rates_by_hand() -> None:
+    null = drawn_null()
+    # strata: S0 = {1, 3}, S1 = {5, 2}, S2 = {4, 0}
+    assert null.stratum.tolist() == [2, 0, 1, 0, 2, 1]
+    # co-liked pairs per (stratum of j, stratum of i): (1,3) (3,1) -> [0,0] 2; (1,2) -> [0,1] 1;
+    # (2,0) (2,4) -> [1,2] 2; (0,2) (4,5) (4,2) -> [2,1] 3; (0,4) (4,0) -> [2,2] 2.
+    # possible ordered pairs j != i: 2·2 − 2 = 2 within a stratum, 2·2 = 4 between two
+    assert null.rate == pytest.approx(np.array([[2 / 2, 1 / 4, 0], [0, 0 / 2, 2 / 4], [0, 3 / 4, 2 / 2]]))
+
+
+def test_popularity_null_of_a_single_stratum_is_the_base_rate() -> None:
+    null = PopularityNull.fit(drawn_matrix(NULL_PAIRS), NULL_POPULARITY, strata=1)
+    assert null.stratum.tolist() == [0] * 6 and null.rate == pytest.approx(np.array([[10 / 30]]))
+
+
+def test_expected_co_likes_of_a_pairs_matrix_by_hand() -> None:
+    null = drawn_null()
+    # (1, 0): rate[0, 2] = 0; (3, 5): rate[0, 1] = 1/4; (5, 4): rate[1, 2] = 1/2; (0, 4): rate[2, 2] = 1
+    assert null.expected(drawn_matrix([(1, 0), (3, 5), (5, 4), (0, 4)])) == pytest.approx(1.75)
+    assert null.expected(sp.csr_matrix((6, 6))) == 0.0
+
+
+def test_expected_blocks_leave_out_the_pair_of_an_item_with_itself() -> None:
+    null = drawn_null()
+    left = drawn_matrix([(0, 0), (0, 2), (1, 0), (1, 4)], size=6)[:2]
+    right = drawn_matrix([(0, 4), (0, 5), (1, 4), (1, 1)], size=6)[:2]
+    expected = null.expected_blocks(left, right)
+    # row 0: j in {0, 2}, i in {4, 5}: (0,4) 1 + (0,5) 3/4 + (2,4) 1/2 + (2,5) 0 = 2.25
+    # row 1: j in {0, 4}, i in {4, 1}: (0,4) 1 + (0,1) 0 + (4,1) 0; (4,4) is no pair (its rate[2,2] = 1 left out)
+    assert expected.tolist() == pytest.approx([2.25, 1.0])
+
+
+def test_chance_measures_by_hand() -> None:
+    lift, p_value = chance_measures(3, 1.0)
+    assert float(lift) == pytest.approx(3.0)
+    assert float(p_value) == pytest.approx(1 - math.exp(-1) * (1 + 1 + 1 / 2))  # P(X ≥ 3), X ~ Poisson(1)
+    lift, p_value = chance_measures(np.array([0, 0, 2]), np.array([1.5, 0.0, 0.5]))
+    assert lift.tolist() == pytest.approx([0.0, 0.0, 4.0])
+    assert p_value.tolist() == pytest.approx([1.0, 1.0, 1 - math.exp(-0.5) * 1.5])  # no support: p = 1
+
+
+# ---- what is better than chance --------------------------------------------------------------------------
+def measured(support: int = 5, lift: float = 1.5, popularity_lift: float | None = 1.3, p_value: float | None = 0.01) -> Rule:
+    return Rule((1, 5), support=support, connected=10, confidence=0.5, head_coverage=0.1, lift=lift,
+                popularity_lift=popularity_lift, p_value=p_value)
+
+
+def test_better_than_chance_admits_at_each_boundary() -> None:
+    bar = BetterThanChance(min_support=5, min_lift=1.5, min_popularity_lift=1.3, max_p_value=0.01)
+    assert bar.admits(measured())  # every value exactly at its bound passes
+    assert not bar.admits(measured(support=4))
+    assert not bar.admits(measured(lift=1.49))
+    assert not bar.admits(measured(popularity_lift=1.29))
+    assert not bar.admits(measured(p_value=0.0101))
+    # a rule built in code, without popularity measures, is judged on support and lift alone
+    assert bar.admits(measured(popularity_lift=None, p_value=None))
+    assert bar.admits(measured(popularity_lift=None, p_value=0.5)) is False
+    assert not bar.admits(measured(lift=1.4, popularity_lift=None, p_value=None))
+
+
+def test_better_than_chance_of_a_config_or_a_mapping_and_in_words() -> None:
+    config = ExplainConfig(min_support=7, min_lift=2.0, min_popularity_lift=1.1, max_p_value=0.05)
+    assert BetterThanChance.of(config) == BetterThanChance(7, 2.0, 1.1, 0.05)
+    saved = {"min_support": "3", "min_lift": 1, "min_popularity_lift": 1.25, "max_p_value": 0.001, "other": 1}
+    bar = BetterThanChance.of(saved)
+    assert bar == BetterThanChance(3, 1.0, 1.25, 0.001) and type(bar.min_support) is int
+    assert BetterThanChance.of(ExplainConfig()) == BetterThanChance()
+    assert BetterThanChance().describe() == "support ≥ 5, lift ≥ 1.5, popularity lift ≥ 1.3 and p ≤ 0.01"
+    assert bar.describe() == "support ≥ 3, lift ≥ 1, popularity lift ≥ 1.25 and p ≤ 0.001"
+
+
+def test_tellable_keys_pattern_and_constant_rules_by_rule_key() -> None:
+    pattern = measured()
+    weak = replace(measured(), pattern=(5, 1), lift=1.0)
+    constant = replace(measured(), constant=9)
+    failing = replace(measured(), constant=10, p_value=0.2)
+    rules = RuleSet((pattern, weak), 6, 10, 0.1, constants=(constant, failing))
+    assert rules.tellable(BetterThanChance()) == {((1, 5), None): pattern, ((1, 5), 9): constant}
+
+
+# ---- rules with a constant -------------------------------------------------------------------------------
+# items i1..i6; category C (named) holds i1 i2 i3 twice over (in_category and the parallel subject), category D
+# (named) holds i4 i5 i6.
+#     train: u1 {i1 i2}  u2 {i1 i3}  u3 {i4 i5}  u4 {i6}  u5 {i2}  u6 {i6}
+# co-liked ordered pairs: 12 21 13 31 45 54 -> 6 of 30, base rate 1/5.
+# popularity i1..i6 = 2 2 1 1 1 2: two strata S0 = {i3 i4 i5}, S1 = {i1 i2 i6};
+#     co-liked between strata: [0,0] 45 54 = 2 of 6, [0,1] 31 = 1 of 9, [1,0] 13 = 1 of 9, [1,1] 12 21 = 2 of 6
+CONSTANT_RATE = [[1 / 3, 1 / 9], [1 / 9, 1 / 3]]
+
+
+@pytest.fixture(scope="module")
+def categories() -> tuple[CollaborativeKG, Interactions, dict[str, int]]:
+    interactions = pd.DataFrame({
+        "user": ["u1", "u1", "u2", "u2", "u3", "u3", "u4", "u5", "u6"],
+        "item": ["i1", "i2", "i1", "i3", "i4", "i5", "i6", "i2", "i6"],
+    })
+    triples = pd.DataFrame(
+        [(f"i{k}", relation, "C") for relation in ("in_category", "subject") for k in (1, 2, 3)]
+        + [(f"i{k}", "in_category", "D") for k in (4, 5, 6)],
+        columns=["head", "relation", "tail"],
+    )
+    links = pd.DataFrame({"item": [f"i{k}" for k in range(1, 7)], "entity": [f"i{k}" for k in range(1, 7)]})
+    dataset = RecDataset.from_frames(
+        "categories", interactions, triples, links, item_names={f"i{k}": f"Film {k}" for k in range(1, 7)},
+        entity_names={"C": "Category:Heist films", "D": "Category:Dramas"},
+    )
+    graph = CollaborativeKG.build(dataset, dataset.interactions)
+    entity_node = graph.entity_nodes.set_index("entity")["node"]
+    ids = {name: int(entity_node.loc[dataset.entities.index(name)]) for name in ("C", "D")}
+    names = graph.relation_names
+    ids |= {name: names.index(name) for name in ("in_category", "subject", "in_category⁻¹", "subject⁻¹")}
+    assert [dataset.items.index(f"i{k}") for k in range(1, 7)] == list(range(6))
+    return graph, dataset.interactions, ids
+
+
+def drawn_constants(categories, bar: BetterThanChance, **options) -> tuple:
+    graph, train, _ = categories
+    coliked = coliked_matrix(graph, train)
+    null = PopularityNull.fit(coliked, item_popularity_counts(train, graph.n_items), strata=2)
+    assert null.stratum.tolist() == [1, 1, 0, 0, 0, 1] and null.rate == pytest.approx(np.array(CONSTANT_RATE))
+    return constant_rules(_Walks(graph), coliked, null, 6 / 30, bar, **options)
+
+
+def test_a_rule_with_a_constant_measured_by_hand(categories) -> None:
+    graph, _, ids = categories
+    bar = BetterThanChance(min_support=2, min_lift=1.5, min_popularity_lift=1.3, max_p_value=0.05)
+    (heist,) = drawn_constants(categories, bar)
+    assert heist.key == ((ids["in_category"], ids["in_category⁻¹"]), ids["C"])  # the node id of C
+    # A = B = {i1 i2 i3}: connected 3·3 − 3 = 6, co-liked 12 21 13 31
+    assert (heist.support, heist.connected) == (4, 6)
+    assert (heist.confidence, heist.head_coverage, heist.lift) == pytest.approx((4 / 6, 4 / 6, (4 / 6) / (1 / 5)))
+    # expected: 12 21 in [1,1] (1/3 each), 13 31 23 32 between the strata (1/9 each) = 2/3 + 4/9 = 10/9
+    assert heist.popularity_lift == pytest.approx(4 / (10 / 9))
+    poisson_cdf_3 = math.exp(-10 / 9) * sum((10 / 9) ** k / math.factorial(k) for k in range(4))
+    assert heist.p_value == pytest.approx(1 - poisson_cdf_3)  # ≈ 0.0266
+    assert graph.node_name(heist.constant) == "Category:Heist films"
+
+
+def test_a_constant_below_the_bar_is_not_kept(categories) -> None:
+    _, _, ids = categories
+    # D: {i4 i5 i6}, connected 6, support 2 (45 54), lift 5/3; expected 2·1/3 + 4·1/9 = 10/9, popularity lift 1.8,
+    # p = P(Poisson(10/9) ≥ 2) = 1 − e^(−10/9)(1 + 10/9) ≈ 0.305: out at p ≤ 0.05, in at p ≤ 0.31
+    strict = BetterThanChance(min_support=2, min_lift=1.5, min_popularity_lift=1.3, max_p_value=0.05)
+    assert ids["D"] not in {rule.constant for rule in drawn_constants(categories, strict)}
+    loose = replace(strict, max_p_value=0.31)
+    heist, drama = drawn_constants(categories, loose)  # best first: confidence 2/3, then 1/3
+    assert (drama.constant, drama.support, drama.connected) == (ids["D"], 2, 6)
+    assert (drama.lift, drama.popularity_lift) == pytest.approx((5 / 3, 1.8))
+    assert drama.p_value == pytest.approx(1 - math.exp(-10 / 9) * (1 + 10 / 9))
+    assert drawn_constants(categories, replace(loose, min_popularity_lift=1.81)) == (heist,)
+    assert drawn_constants(categories, replace(loose, min_support=3)) == (heist,)
+    assert drawn_constants(categories, loose, min_confidence=0.34) == (heist,)
+
+
+def test_parallel_relations_with_the_same_pairs_keep_one_constant(categories) -> None:
+    _, _, ids = categories
+    bar = BetterThanChance(min_support=2, min_lift=1.5, min_popularity_lift=1.3, max_p_value=0.05)
+    every = drawn_constants(categories, bar, distinct=False)
+    first, second = (ids["in_category"], ids["subject"]), (ids["in_category⁻¹"], ids["subject⁻¹"])
+    assert sorted(rule.pattern for rule in every) == sorted((a, b) for a in first for b in second)
+    assert {(rule.constant, rule.support, rule.connected) for rule in every} == {(ids["C"], 4, 6)}
+    assert [rule.pattern for rule in drawn_constants(categories, bar)] == [(ids["in_category"], ids["in_category⁻¹"])]
+
+
+def test_an_unnamed_node_is_never_a_constant(categories) -> None:
+    _, _, ids = categories
+    bar = BetterThanChance(min_support=2, min_lift=1.5, min_popularity_lift=1.3, max_p_value=0.05)
+    assert drawn_constants(categories, bar, has_name=lambda node: node != ids["C"]) == ()
+
+
+def test_mine_rules_with_constants(categories) -> None:
+    graph, train, ids = categories
+    # six items, fewer than POPULARITY_STRATA: every item is its own stratum, so the expected co-likes of a
+    # rule's pairs are its support: popularity lift 1, p = P(Poisson(s) ≥ s)
+    bar = BetterThanChance(min_support=2, min_lift=1.5, min_popularity_lift=1.0, max_p_value=0.6)
+    rules = mine_rules(graph, train, max_len=2, min_support=1, min_confidence=0.0, constants=bar)
+    assert [(rule.constant, rule.pattern, rule.support, rule.connected) for rule in rules.constants] == [
+        (ids["C"], (ids["in_category"], ids["in_category⁻¹"]), 4, 6),
+        (ids["D"], (ids["in_category"], ids["in_category⁻¹"]), 2, 6),
+    ]
+    heist, drama = rules.constants
+    assert (heist.lift, heist.popularity_lift) == pytest.approx((10 / 3, 1.0))
+    assert heist.p_value == pytest.approx(1 - math.exp(-4) * (1 + 4 + 8 + 64 / 6))  # ≈ 0.567
+    assert drama.p_value == pytest.approx(1 - math.exp(-2) * 3)  # ≈ 0.594
+    assert rules.constant_names == {ids["C"]: "Category:Heist films", ids["D"]: "Category:Dramas"}
+    assert rules.label(heist.pattern, heist.constant) == "in_category → Category:Heist films → in_category⁻¹"
+    # the pattern rule of the same pattern carries its own measures
+    same = rules.by_pattern()[(ids["in_category"], ids["in_category⁻¹"])]
+    assert (same.support, same.connected, same.popularity_lift) == (6, 12, pytest.approx(1.0))
+    assert mine_rules(graph, train, max_len=2, min_support=1, min_confidence=0.0).constants == ()
+    assert mine_rules(graph, train, max_len=1, min_support=1, constants=bar).constants == ()
+    assert mine_rules(graph, train, max_len=2, constants=replace(bar, max_p_value=0.58)).constants == (heist,)
+
+
+def test_save_load_round_trip_with_constants(categories, tmp_path) -> None:
+    graph, train, ids = categories
+    bar = BetterThanChance(min_support=2, min_lift=1.5, min_popularity_lift=1.0, max_p_value=0.6)
+    rules = mine_rules(graph, train, max_len=2, min_support=1, min_confidence=0.0, constants=bar)
+    path = tmp_path / "rules.json"
+    rules.save(path)
+    assert RuleSet.load(path) == rules and RuleSet.load(path, graph) == rules
+    document = json.loads(path.read_text(encoding="utf-8"))
+    assert document["version"] == 2
+    assert [(entry["constant"], entry["constant_name"]) for entry in document["constant_rules"]] == [
+        (ids["C"], "Category:Heist films"), (ids["D"], "Category:Dramas"),
+    ]
+    assert document["constant_rules"][0]["pattern_names"] == ["in_category", "in_category⁻¹"]
+    assert all(entry["constant"] is None for entry in document["rules"])
+
+
+def test_rules_built_in_code_without_popularity_measures_round_trip(tmp_path) -> None:
+    rules = RuleSet((measured(popularity_lift=None, p_value=None),), 6, 10, 0.1,
+                    ("interact", "a", "b", "interact⁻¹", "a⁻¹", "b⁻¹"),
+                    constants=(replace(measured(), constant=7),), constant_names={7: "Heist films"})
+    rules.save(tmp_path / "rules.json")
+    assert RuleSet.load(tmp_path / "rules.json") == rules
+
+
+def test_a_version_1_rules_file_is_outdated_and_mined_again(categories, tmp_path) -> None:
+    graph, train, ids = categories
+    path = tmp_path / "rules.json"
+    path.write_text(rules_json(version=1, constant_rules=None), encoding="utf-8")
+    with pytest.raises(OutdatedRulesError, match="version 1") as caught:
+        RuleSet.load(path)
+    assert str(path) in str(caught.value) and isinstance(caught.value, DatasetError)
+    config = ExplainConfig(rule_max_len=2, min_support=2, min_lift=1.5, min_popularity_lift=1.0, max_p_value=0.6,
+                           min_colikes=1, min_confidence=0.01)
+    rules = load_or_mine_rules(path, graph, train, config)
+    assert rules == RuleSet.load(path, graph)
+    assert json.loads(path.read_text(encoding="utf-8"))["version"] == 2
+    assert [rule.constant for rule in rules.constants] == [ids["C"], ids["D"]]

@@ -15,7 +15,7 @@ from kgrec.explain.fidelity import path_pairs
 from kgrec.explain.measures import told_measures
 from kgrec.explain.paths import PathFinder
 from kgrec.explain.phrases import PhraseTable
-from kgrec.explain.rules import RuleSet
+from kgrec.explain.rules import BetterThanChance, RuleSet
 from kgrec.explain.types import Rule
 
 
@@ -49,7 +49,7 @@ def explainer(graph: CollaborativeKG, lift: float) -> Explainer:
     ones = np.ones(graph.data.edge_index.shape[1])
     return Explainer(
         graph, PathFinder(graph, ones, 4), PathFinder(graph, ones, 3, collaborative=False),
-        rules.tellable(config.min_support, config.min_lift), PhraseTable.load("moviekg-omdb"), config,
+        rules.tellable(BetterThanChance.of(config)), PhraseTable.load("moviekg-omdb"), config,
     )
 
 

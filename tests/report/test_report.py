@@ -239,11 +239,13 @@ def test_sections_show_the_run_files(run_dir: Path) -> None:
     assert "lambda_kg: 0.1" in text and "gallery_users: 1" in text  # config.yaml as a block
     assert "seed 7" in text and "2 train / 0 valid / 1 test interactions" in text  # split under the table
     # the told-rule thresholds (config defaults): same director (lift 3.5) passes, the lift-1.2 rule does not
-    assert "support ≥ 5 and lift ≥ 1.5 (1 of the 2 rules)" in text
+    assert ("support ≥ 5, lift ≥ 1.5, popularity lift ≥ 1.3 and p ≤ 0.01 (1 of the 2 pattern rules, and 0 rules "
+            "with a constant)") in text
     rules = page.cells["rules"]
     assert rules[1][1][0] == "same director" and rules[1][2][0] == "[directed_by, directed_by⁻¹]"
     assert rules[2][1][0] == "co-director"
-    assert [c[0] for c in rules[1][3:]] == ["12", "40", "0.300", "0.0200", "3.50", "0.1250"]
+    # rules built in code have no popularity lift nor p-value
+    assert [c[0] for c in rules[1][3:]] == ["12", "40", "0.300", "0.0200", "3.50", "—", "—", "0.1250"]
     quality = {row[0][0]: row[1][0] for row in page.cells["explanations"] if len(row) == 2}
     assert quality["fidelity (deleting the explanation lowers the rank more than random edges)"] == "90.0 %"
     assert quality["path coverage (explained items with a path)"] == "75.0 %"
@@ -253,6 +255,28 @@ def test_sections_show_the_run_files(run_dir: Path) -> None:
     assert quality["collaborative share (told by co-likes only: no rule path reaches the item)"] == "25.0 %"
     assert quality["fidelity, strict rank only (rank ties count as failures)"] == "60.0 %"
     assert "accuracy <strong>0.875</strong>" in text and "|--- #history items via same director &lt;= 0.50" in text
+
+
+def test_rules_with_a_constant_get_their_own_table(run_dir: Path) -> None:
+    names = ("interact", "directed_by", "interact⁻¹", "directed_by⁻¹")
+    same = Rule((1, 3), support=12, connected=40, confidence=0.3, head_coverage=0.02, lift=3.5, popularity_lift=1.25,
+                p_value=0.0004)
+    mann = Rule((1, 3), support=6, connected=8, confidence=0.75, head_coverage=0.03, lift=4.0, constant=4,
+                popularity_lift=2.5, p_value=0.000123)
+    RuleSet((same,), n_items=2, n_coliked=2, base_rate=1.0, relation_names=names, constants=(mann,),
+            constant_names={4: "Michael Mann"}).save(run_dir / "rules.json")
+    text = build_report(run_dir)[0].read_text(encoding="utf-8")
+    # same director: popularity lift 1.25 < 1.3, so no pattern rule is better than chance
+    assert ("support ≥ 5, lift ≥ 1.5, popularity lift ≥ 1.3 and p ≤ 0.01 (0 of the 1 pattern rules, and 1 rule "
+            "with a constant)") in text
+    assert "Rules with a constant (both items linked to one node), the top 1 by confidence:" in text
+    rows = [[cell for cell, _ in row] for row in Page(text).cells["rules"]]
+    assert rows[1] == ["1", "same director", "[directed_by, directed_by⁻¹]", "12", "40", "0.300", "0.0200", "3.50",
+                       "1.25", "4.0e-04"]
+    assert rows[2] == ["#", "rule", "pattern", "support", "connected", "confidence", "head coverage", "lift",
+                       "popularity lift", "p-value"]
+    assert rows[3] == ["1", "same director", "directed_by → Michael Mann → directed_by⁻¹", "6", "8", "0.750",
+                       "0.0300", "4.00", "2.50", "1.2e-04"]
 
 
 def test_best_value_per_metric_column_is_bold(run_dir: Path) -> None:
