@@ -625,17 +625,18 @@ def constant_rules(
     one's (parallel relations) is dropped.
     """
     n_items, n_coliked = walks.n_items, int(coliked.nnz)
-    colikes = coliked.astype(np.float32).tocsr()
+    colikes = coliked.astype(np.float64).tocsr()
+    relations = sorted(walks.adjacency)
+    into = {r: _binary(walks.adjacency[r][:n_items].T) for r in relations}  # e → the items j →r→ e
+    out_of = {r: _binary(walks.adjacency[r][:, :n_items]) for r in relations}  # e → the items e →r→ i
     found: list[Rule] = []
     seen: set[bytes] = set()
-    for r1, r2 in ((a, b) for a in sorted(walks.adjacency) for b in sorted(walks.adjacency)):
-        left = walks.adjacency[r1][:n_items].T.tocsr()  # e → the items j with j →r₁→ e
-        right = walks.adjacency[r2][:, :n_items].tocsr()  # e → the items i with e →r₂→ i
-        sizes_left, sizes_right = np.diff(left.indptr), np.diff(right.indptr)
+    for r1, r2 in ((a, b) for a in relations for b in relations):
+        sizes_left, sizes_right = np.diff(into[r1].indptr), np.diff(out_of[r2].indptr)
         nodes = np.flatnonzero((sizes_left > 0) & (sizes_right > 0))
         if not len(nodes):
             continue
-        left, right = left[nodes], right[nodes]
+        left, right = into[r1][nodes], out_of[r2][nodes]
         support = np.asarray((left @ colikes).multiply(right).sum(axis=1)).ravel().round().astype(np.int64)
         same = np.asarray(left.multiply(right).sum(axis=1)).ravel().round().astype(np.int64)
         connected = sizes_left[nodes] * sizes_right[nodes] - same
