@@ -70,6 +70,18 @@ def rule_of(path: Path, rules: dict[tuple[int, ...], Rule]) -> Rule | None:
     return rules.get(path.kg_pattern)
 
 
+def rule_edges(graph: CollaborativeKG, rules: Collection[RuleKey]) -> np.ndarray:
+    """Which CKG edges a path of the ``rules`` (keys of tellable rules) can use: every edge of a pattern rule's
+    relations; of a rule r₁ → e → r₂ with a constant e, only the r₁ edges into e and the r₂ edges out of it (a
+    category's other members' links, say, can instantiate no rule)."""
+    source, target = graph.data.edge_index.cpu().numpy().astype(np.int64)
+    relation, n = graph.data.edge_type.cpu().numpy().astype(np.int64), graph.num_nodes
+    walked = np.isin(relation, [r for pattern, constant in rules if constant is None for r in pattern])
+    into = [pattern[0] * n + constant for pattern, constant in rules if constant is not None]
+    out_of = [pattern[1] * n + constant for pattern, constant in rules if constant is not None]
+    return walked | np.isin(relation * n + target, into) | np.isin(relation * n + source, out_of)
+
+
 @dataclass(frozen=True)
 class Evidence:
     """What an explanation tells: the ``paths`` (heaviest first), the ``rule`` they instantiate and the
@@ -101,25 +113,30 @@ def _told(found: FoundPaths, rows: np.ndarray) -> tuple[Path, ...]:
 
 def _rule_candidates(
     kg: FoundPaths, rules: Mapping[RuleKey, Rule], constant_patterns: Collection[tuple[int, ...]]
-) -> list[tuple[Rule, np.ndarray, float]]:
-    """Every tellable rule with evidence among the knowledge-graph paths ``kg``: (rule, its paths' rows, their
-    weight), pattern rules first in the order their paths appear, then rules with a constant."""
+) -> list[tuple[Rule, float, tuple[np.ndarray, int]]]:
+    """Every tellable rule with evidence among the knowledge-graph paths ``kg``: (rule, its paths' weight, and
+    (labels, label) such that its paths are the rows where labels == label); pattern rules first, in the order
+    their paths appear, then rules with a constant, by pattern in that order and then by node id."""
     relations, lengths = kg.relations[:, 1:].tolist(), kg.length.tolist()
     group, first = _groups_in_order(map(tuple, relations))
     patterns = [tuple(relations[row][: lengths[row] - 1]) for row in first]
     weight = np.bincount(group, weights=kg.weight, minlength=len(patterns))
-    found = [(rules[(pattern, None)], np.flatnonzero(group == g), weight[g])
+    found = [(rules[(pattern, None)], float(weight[g]), (group, g))
              for g, pattern in enumerate(patterns) if (pattern, None) in rules]
-    for g, pattern in enumerate(patterns):
-        if pattern not in constant_patterns:
-            continue
-        rows = np.flatnonzero(group == g)
-        middle = kg.nodes[rows, 2]
-        for node in dict.fromkeys(middle.tolist()):  # first appearance order
-            rule = rules.get((pattern, node))
-            if rule is not None:
-                mine = rows[middle == node]
-                found.append((rule, mine, float(kg.weight[mine].sum())))
+    eligible = np.array([pattern in constant_patterns for pattern in patterns])
+    if not eligible.any():
+        return found
+    rows = np.flatnonzero(eligible[group])
+    size = int(kg.nodes.max()) + 1
+    keys, member = np.unique(group[rows] * size + kg.nodes[rows, 2], return_inverse=True)
+    sums = np.bincount(member.reshape(-1), weights=kg.weight[rows])
+    labels = np.full(len(kg), -1, dtype=np.int64)
+    labels[rows] = member.reshape(-1)
+    for index, key in enumerate(keys.tolist()):
+        g, node = divmod(key, size)
+        rule = rules.get((patterns[g], node))
+        if rule is not None:
+            found.append((rule, float(sums[index]), (labels, index)))
     return found
 
 
@@ -134,12 +151,12 @@ def choose_evidence(
     kg = rule_paths.positive()
     candidates = _rule_candidates(kg, rules, constant_patterns) if len(kg) else []
     if candidates:
-        heaviest = max(weight for _, _, weight in candidates)
-        rule, rows, _ = max(candidates, key=lambda candidate: (
-            candidate[0].confidence ** rule_weight * (candidate[2] / heaviest) ** (1.0 - rule_weight),
+        heaviest = max(weight for _, weight, _ in candidates)
+        rule, _, (labels, label) = max(candidates, key=lambda candidate: (
+            candidate[0].confidence ** rule_weight * (candidate[1] / heaviest) ** (1.0 - rule_weight),
             -len(candidate[0].pattern),
         ))
-        return Evidence(_told(kg, rows), rule, "rule")
+        return Evidence(_told(kg, np.flatnonzero(labels == label)), rule, "rule")
     positive = paths.positive()
     through_users = positive.relations < 0  # padding
     for relation in interact_relations:  # two relations: cheaper than np.isin
@@ -178,7 +195,7 @@ class Explainer:
         tellable = rules.tellable(BetterThanChance.of(config))
         finder = PathFinder(graph, weight, config.max_len, config.max_paths, config.collaborative)
         rule_finder = PathFinder(graph, weight, max(2, min(config.max_len, config.rule_max_len + 1)), config.max_paths,
-                                 collaborative=False, relations={r for pattern, _ in tellable for r in pattern})
+                                 collaborative=False, edges=rule_edges(graph, tellable))
         return cls(graph, finder, rule_finder, tellable, phrases, config)
 
     @cached_property

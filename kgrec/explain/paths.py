@@ -201,7 +201,8 @@ class PathFinder:
     ``edge_weight`` is aligned with ``graph.data.edge_index``'s columns (e.g. the model's propagation
     weights); None uses LightGCN's normalisation ``1/sqrt(deg(src)·deg(dst))`` with degrees over all CKG
     edges — the model's weights without attention. With ``relations`` only the edges of those relation ids
-    and the interactions are walked (the weights stay the whole graph's).
+    and the interactions are walked, with ``edges`` (a boolean mask over the graph's edges) only the marked
+    edges and the interactions (the weights stay the whole graph's).
     """
 
     def __init__(
@@ -212,6 +213,7 @@ class PathFinder:
         max_paths: int = 200,
         collaborative: bool = True,
         relations: Collection[int] | None = None,
+        edges: np.ndarray | None = None,
     ) -> None:
         self.graph = graph
         self.max_len = self._check_len(max_len)
@@ -233,8 +235,13 @@ class PathFinder:
             if len(weight) != len(src):
                 raise ValueError(f"edge_weight has {len(weight)} values for the graph's {len(src)} edges")
         self.edge_weight = weight
-        if relations is not None:
-            walked = graph.is_interact(rel) | np.isin(rel, list(relations))
+        if relations is not None or edges is not None:
+            walked = np.ones(len(src), dtype=bool) if relations is None else np.isin(rel, list(relations))
+            if edges is not None:
+                if len(edges) != len(src):
+                    raise ValueError(f"edges marks {len(edges)} edges of the graph's {len(src)}")
+                walked &= np.asarray(edges, dtype=bool)
+            walked |= graph.is_interact(rel)
             src, dst, rel, weight = src[walked], dst[walked], rel[walked], weight[walked]
         self._src, self._dst, self._rel = src, dst, rel
         # out-edges by source and in-edges by target, as CSR arrays (stable: CKG order within a node). Without

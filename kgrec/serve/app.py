@@ -158,9 +158,14 @@ def build_app(service: Service, token: str | None = None) -> FastAPI:
         return JSONBody(answer)
 
     @app.get("/rules", responses=ERRORS)
-    async def rules(top: Annotated[int, Query(ge=1, le=MAX_TOP, description="rules shown, best first")] = 30) -> JSONBody:
-        """The rules mined from the run's training interactions: the rows of `kgrec rules RUN --format json`."""
-        return JSONBody([rule_row(r, rec.graph, rec.phrases) for r in rec.rules.rules[:top]])
+    async def rules(
+        top: Annotated[int, Query(ge=1, le=MAX_TOP, description="rules shown, best first")] = 30,
+        constants: Annotated[bool, Query(description="the rules with a constant (one named node between the items)")] = False,
+    ) -> JSONBody:
+        """The rules mined from the run's training interactions: the rows of `kgrec rules RUN [--constants]
+        --format json`."""
+        mined = rec.rules.constants if constants else rec.rules.rules
+        return JSONBody([rule_row(r, rec.graph, rec.phrases) for r in mined[:top]])
 
     @app.get("/health")
     async def health() -> dict[str, Any]:

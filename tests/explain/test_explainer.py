@@ -163,3 +163,38 @@ def test_edge_weights_of_lightgcn_are_zero_on_kg_edges_and_none_for_bprmf(small_
 def test_groups_are_numbered_by_first_appearance() -> None:
     group, first = _groups_in_order([(5, 1), (3,), (5, 1), (4,), (3,)])
     assert group.tolist() == [0, 1, 0, 2, 1] and first == [0, 1, 3]
+
+
+def test_rule_edges_marks_a_pattern_rule_s_relations_and_a_constant_rule_s_node_edges() -> None:
+    import pandas as pd
+
+    from kgrec.data.dataset import RecDataset
+    from kgrec.data.graph import CollaborativeKG
+    from kgrec.explain.explainer import rule_edges
+
+    # items i1, i2, i3 in category c1, i3 also in c2; i1 and i2 share a director d
+    interactions = pd.DataFrame({"user": ["u1"], "item": ["i1"]})
+    triples = pd.DataFrame([("i1", "in", "c1"), ("i2", "in", "c1"), ("i3", "in", "c1"), ("i3", "in", "c2"),
+                            ("i1", "by", "d"), ("i2", "by", "d")], columns=["head", "relation", "tail"])
+    links = pd.DataFrame({"item": ["i1", "i2", "i3"], "entity": ["i1", "i2", "i3"]})
+    dataset = RecDataset.from_frames("marks", interactions, triples, links, item_catalogue=["i1", "i2", "i3"])
+    graph = CollaborativeKG.build(dataset, dataset.interactions)
+    names = list(graph.relation_names)
+    r_in, r_by = names.index("in"), names.index("by")
+    r_in_inv, r_by_inv = graph.inverse(r_in), graph.inverse(r_by)
+    node = {graph.node_raw(n): n for n in range(graph.num_nodes) if graph.node_kind(n) == "entity"}
+    c1, c2 = node["c1"], node["c2"]
+    source, target = graph.data.edge_index.tolist()
+    relation = graph.data.edge_type.tolist()
+    edges = list(zip(relation, source, target))
+
+    def marked(keys) -> set:
+        return {edge for edge, keep in zip(edges, rule_edges(graph, keys)) if keep}
+
+    # a pattern rule: every edge of its relations (both directions of "by" here)
+    assert marked([((r_by, r_by_inv), None)]) == {e for e in edges if e[0] in (r_by, r_by_inv)}
+    # a rule with the constant c1: the "in" edges into c1 and the "in⁻¹" edges out of it, nothing of c2
+    assert marked([((r_in, r_in_inv), c1)]) == {e for e in edges if (e[0] == r_in and e[2] == c1)
+                                                or (e[0] == r_in_inv and e[1] == c1)}
+    assert len(marked([((r_in, r_in_inv), c1)])) == 6 and not any(c2 in e[1:] for e in marked([((r_in, r_in_inv), c1)]))
+    assert marked([]) == set()

@@ -339,3 +339,19 @@ def test_found_paths_rows_as_paths_keys_and_positive_rows() -> None:
     assert found.positive().keys() == [((0, 2, 3), (0, 2))]
     kept = found.positive()
     assert kept.positive() is kept  # every row positive: itself
+
+
+def test_a_finder_of_marked_edges_walks_only_them_and_the_interactions(graph: CollaborativeKG) -> None:
+    source, target = graph.data.edge_index.tolist()
+    relation = graph.data.edge_type.tolist()
+    # mark the directed_by edges into Mann (6) and the directed_by⁻¹ edges out of it: i1 → Mann → i2 only
+    marked = np.array([(r == DIRECTED_BY and t == 6) or (r == DIRECTED_BY_INV and s == 6)
+                       for s, t, r in zip(source, target, relation)])
+    assert marked.sum() == 4  # i1 → Mann, i2 → Mann and their inverses
+    finder = PathFinder(graph, explicit_weights(graph), collaborative=False, edges=marked)
+    assert [(p.nodes, p.weight) for p in finder.paths(U1, I2)] == [((0, 2, 6, 3), 0.5)]
+    assert finder.paths(U1, I3) == []  # similar_to is not marked and other users are not walked
+    # combined with relations, an edge must pass both
+    assert PathFinder(graph, explicit_weights(graph), edges=marked, relations={SIMILAR_TO}).paths(U1, I2) == []
+    with pytest.raises(ValueError, match="marks 3 edges"):
+        PathFinder(graph, explicit_weights(graph), edges=marked[:3])

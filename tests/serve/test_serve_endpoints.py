@@ -40,6 +40,7 @@ def cli_documents(run: Path, top: dict) -> dict[str, object]:
         "recommend": ["recommend", str(run), "--user", user, "-k", "5", "--explain", "--format", "json"],
         "paths": ["paths", str(run), "--user", user, "--item", item, "--max-len", "3", "--format", "json"],
         "rules": ["rules", str(run), "--format", "json"],
+        "constants": ["rules", str(run), "--constants", "--top", "1000", "--format", "json"],
     }
     jobs = {name: subprocess.Popen([sys.executable, "-m", "kgrec", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    text=True, cwd=run.parent) for name, args in commands.items()}
@@ -98,6 +99,9 @@ def test_rules_are_the_rows_of_kgrec_rules(server: Server, cli_documents: dict) 
     assert response.status_code == 200
     assert response.json() == cli_documents["rules"][:30]
     assert [r["name"] for r in server.get("/rules", top=2).json()] == [r["name"] for r in cli_documents["rules"][:2]]
+    constants = server.get("/rules", constants="true", top=1000).json()
+    assert constants and constants == cli_documents["constants"] and all(r["constant"] is not None for r in constants)
+    assert all(":" in r["name"] for r in constants)  # "same <noun>: <node>"
 
 
 def test_health_names_the_run(server: Server, run: Path, rec: Recommender) -> None:
