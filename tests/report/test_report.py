@@ -116,6 +116,7 @@ def write_fake_run(run_dir: Path) -> Path:
         "cases": 3, "fidelity": 0.9, "fidelity_strict_rank": 0.6, "rank_ties": 0.3, "mean_rank_drop": 2.5,
         "random_rank_drop": 0.01, "mean_score_drop": 0.5, "random_score_drop": 0.002, "average_path_length": 3.0,
         "explanation_diversity": 0.5, "distinct_rules_used": 1, "rules": 2, "rule_precision": None,
+        "constant_rule_share": 0.125, "constant_rules": 7,
         "surrogate": {"accuracy": 0.875, "f1": 0.8, "train_pairs": 10, "test_pairs": 4,
                       "tree": "|--- #history items via same director <= 0.50\n|   |--- class: 0"},
         "seconds": 0.42,
@@ -254,6 +255,8 @@ def test_sections_show_the_run_files(run_dir: Path) -> None:
     assert quality["told weight share: median"] == "50.0 %"
     assert quality["collaborative share (told by co-likes only: no rule path reaches the item)"] == "25.0 %"
     assert quality["fidelity, strict rank only (rank ties count as failures)"] == "60.0 %"
+    assert quality["told by a rule with a constant (one named node between the items)"] == "12.5 %"
+    assert quality["rules with a constant (only those better than chance are kept)"] == "7"
     assert "accuracy <strong>0.875</strong>" in text and "|--- #history items via same director &lt;= 0.50" in text
 
 
