@@ -36,6 +36,7 @@ import logging
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -444,11 +445,16 @@ class PopularityNull:
         strata = max(1, min(strata, n_items))
         stratum = np.empty(n_items, dtype=np.int64)
         stratum[np.argsort(popularity, kind="stable")] = np.arange(n_items) * strata // max(n_items, 1)
-        members = sp.csr_matrix((np.ones(n_items), (np.arange(n_items), stratum)), shape=(n_items, strata))
+        members = _membership(stratum, strata)
         sizes = np.bincount(stratum, minlength=strata).astype(np.float64)
         pairs = np.outer(sizes, sizes) - np.diag(sizes)
         colikes = (members.T @ coliked.astype(np.float64) @ members).toarray()
         return cls(stratum, np.divide(colikes, pairs, out=np.zeros_like(colikes), where=pairs > 0))
+
+    @cached_property
+    def members(self) -> sp.csr_matrix:
+        """I × strata 0/1: row i marks item i's stratum."""
+        return _membership(self.stratum, self.rate.shape[0])
 
     def expected(self, pairs: sp.spmatrix) -> float:
         """Expected co-liked pairs among the stored (j, i) entries of an I × I matrix."""
@@ -458,11 +464,15 @@ class PopularityNull:
     def expected_blocks(self, left: sp.csr_matrix, right: sp.csr_matrix) -> np.ndarray:
         """For each row k of two K × I 0/1 matrices: expected co-liked pairs (j, i), j ≠ i, with j in
         ``left[k]`` and i in ``right[k]``."""
-        members = sp.csr_matrix((np.ones(len(self.stratum)), (np.arange(len(self.stratum)), self.stratum)),
-                                shape=(len(self.stratum), self.rate.shape[0]))
+        members = self.members
         by_stratum = ((left @ members) @ self.rate) * (right @ members).toarray()
         same_item = left.multiply(right).tocsr() @ np.diag(self.rate)[self.stratum]  # the pairs j = i
         return np.asarray(by_stratum.sum(axis=1)).ravel() - np.asarray(same_item).ravel()
+
+
+def _membership(stratum: np.ndarray, strata: int) -> sp.csr_matrix:
+    """len(stratum) × strata 0/1 matrix marking each item's stratum."""
+    return sp.csr_matrix((np.ones(len(stratum)), (np.arange(len(stratum)), stratum)), shape=(len(stratum), strata))
 
 
 def chance_measures(support: np.ndarray | int, expected: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
